@@ -1,0 +1,198 @@
+//! The command line: `serve` (the default), `migrate`, and `keys create|list|revoke`.
+//! A bad setting prints one line naming it and exits with status 2.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::db::Db;
+use crate::db::api_keys::KeyKind;
+use crate::domain::ids::ApiKeyId;
+use crate::domain::scopes::ScopeSet;
+use crate::startup::{Application, shutdown_signal};
+use crate::{keys, telemetry};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "openpartner",
+    version,
+    about = "OpenPartner: a self-hostable partner-program server",
+    long_about = "OpenPartner: a self-hostable partner-program server.\n\n\
+        Configuration comes from config/default.toml (compiled in), the file named by \
+        OPENPARTNER_CONFIG, and environment variables (see README.md). With no subcommand, \
+        `serve` runs."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP server (migrates the database first).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// Mint a key; it is printed once, alone on the last line of stdout.
+    Create(CreateKeyArgs),
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id; it fails on the next request.
+    Revoke {
+        /// The key id, as shown by `keys list`.
+        id: String,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(group(clap::ArgGroup::new("kind").required(true).args(["admin", "scopes"])))]
+struct CreateKeyArgs {
+    /// An admin key: full access.
+    #[arg(long)]
+    admin: bool,
+    /// A scoped key with this scope (repeat for several): partners:read, partners:write,
+    /// links:read, links:write, commissions:read, clicks:write, events:write.
+    #[arg(long = "scope", value_name = "SCOPE")]
+    scopes: Vec<String>,
+    /// A label to recognise the key by.
+    #[arg(long)]
+    label: Option<String>,
+}
+
+/// Parses the command line and runs it. Exit status: 0 ok, 1 failure, 2 bad usage or config.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("openpartner: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let serving = matches!(cli.command, None | Some(Command::Serve));
+    telemetry::init(&config, !serving);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("openpartner: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(config).await,
+            Command::Keys(cmd) => keys_command(config, cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("openpartner: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    let app = Application::build(config).await?;
+    app.run_until_stopped(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(&config).await?;
+    db.migrate().await?;
+    println!("migrations applied ({:?})", db.backend());
+    db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn keys_command(config: Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(&config).await?;
+    db.migrate().await?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let code = match cmd {
+        KeysCommand::Create(args) => {
+            let (kind, scopes) = if args.admin {
+                (KeyKind::Admin, ScopeSet::default())
+            } else {
+                match ScopeSet::parse_all(args.scopes.iter().map(String::as_str)) {
+                    Ok(s) => (KeyKind::Scoped, s),
+                    Err(unknown) => {
+                        eprintln!("openpartner: unknown scope(s): {}", unknown.join(", "));
+                        return Ok(ExitCode::from(2));
+                    }
+                }
+            };
+            let label = args
+                .label
+                .as_deref()
+                .map(str::trim)
+                .filter(|l| !l.is_empty());
+            let minted = keys::mint(&db, &clock, kind, scopes, None, label).await?;
+            println!(
+                "Created {} key {} (prefix {}{}). It is shown once; store it now:",
+                kind.as_str(),
+                minted.row.id,
+                minted.row.prefix,
+                if scopes.is_empty() {
+                    String::new()
+                } else {
+                    format!(", scopes {}", scopes.to_storage())
+                }
+            );
+            println!("{}", minted.plaintext);
+            ExitCode::SUCCESS
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<26}  {:<7}  {:<8}  {:<24}  {:<20}  SCOPES / STATE",
+                "ID", "KIND", "PREFIX", "CREATED", "LABEL"
+            );
+            for k in db.list_api_keys(None).await? {
+                let state = match k.revoked_at {
+                    Some(at) => format!("revoked {at}"),
+                    None => k.scopes.to_storage(),
+                };
+                println!(
+                    "{:<26}  {:<7}  {:<8}  {:<24}  {:<20}  {}",
+                    k.id,
+                    k.kind.as_str(),
+                    k.prefix,
+                    k.created_at.to_rfc3339(),
+                    k.label.unwrap_or_default(),
+                    state
+                );
+            }
+            ExitCode::SUCCESS
+        }
+        KeysCommand::Revoke { id } => {
+            if db
+                .revoke_api_key(&ApiKeyId::from_string(id.clone()), clock.now())
+                .await?
+            {
+                println!("Revoked key {id}.");
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("openpartner: no live key with id {id}");
+                ExitCode::FAILURE
+            }
+        }
+    };
+    db.close().await;
+    Ok(code)
+}

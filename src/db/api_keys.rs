@@ -1,0 +1,165 @@
+//! API key rows. Keys are found by their display prefix and then compared by hash in constant
+//! time; the plaintext never reaches this module.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::Db;
+use crate::domain::ids::{ApiKeyId, PartnerId};
+use crate::domain::scopes::ScopeSet;
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    Admin,
+    Scoped,
+    Partner,
+}
+
+impl KeyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Admin => "admin",
+            KeyKind::Scoped => "scoped",
+            KeyKind::Partner => "partner",
+        }
+    }
+
+    fn parse(s: &str) -> KeyKind {
+        match s {
+            "admin" => KeyKind::Admin,
+            "partner" => KeyKind::Partner,
+            _ => KeyKind::Scoped,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiKeyRow {
+    pub id: ApiKeyId,
+    pub prefix: String,
+    pub key_hash: String,
+    pub kind: KeyKind,
+    pub scopes: ScopeSet,
+    pub partner_id: Option<PartnerId>,
+    pub label: Option<String>,
+    pub created_at: Timestamp,
+    pub last_used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+}
+
+pub struct NewApiKey<'a> {
+    pub id: &'a ApiKeyId,
+    pub prefix: &'a str,
+    pub key_hash: &'a str,
+    pub kind: KeyKind,
+    pub scopes: ScopeSet,
+    pub partner_id: Option<&'a PartnerId>,
+    pub label: Option<&'a str>,
+    pub created_at: Timestamp,
+}
+
+const COLUMNS: &str =
+    "id, prefix, key_hash, kind, scopes, partner_id, label, created_at, last_used_at, revoked_at";
+
+fn from_row(row: &AnyRow) -> sqlx::Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: ApiKeyId::from_string(row.try_get::<String, _>("id")?),
+        prefix: row.try_get("prefix")?,
+        key_hash: row.try_get("key_hash")?,
+        kind: KeyKind::parse(&row.try_get::<String, _>("kind")?),
+        scopes: ScopeSet::from_storage(&row.try_get::<String, _>("scopes")?),
+        partner_id: row
+            .try_get::<Option<String>, _>("partner_id")?
+            .map(PartnerId::from_string),
+        label: row.try_get("label")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        last_used_at: row
+            .try_get::<Option<i64>, _>("last_used_at")?
+            .map(Timestamp::from_millis),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(Timestamp::from_millis),
+    })
+}
+
+impl Db {
+    pub async fn insert_api_key(&self, key: NewApiKey<'_>) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, prefix, key_hash, kind, scopes, partner_id, label, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(key.id.as_str())
+        .bind(key.prefix)
+        .bind(key.key_hash)
+        .bind(key.kind.as_str())
+        .bind(key.scopes.to_storage())
+        .bind(key.partner_id.map(|p| p.as_str().to_string()))
+        .bind(key.label)
+        .bind(key.created_at.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Live (not revoked) keys with this display prefix.
+    pub async fn live_api_keys_by_prefix(&self, prefix: &str) -> sqlx::Result<Vec<ApiKeyRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL"
+        ))
+        .bind(prefix)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn get_api_key(&self, id: &ApiKeyId) -> sqlx::Result<Option<ApiKeyRow>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Every key, newest first; `partner` narrows to one partner's keys.
+    pub async fn list_api_keys(&self, partner: Option<&PartnerId>) -> sqlx::Result<Vec<ApiKeyRow>> {
+        let rows = match partner {
+            Some(p) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM api_keys WHERE partner_id = $1 ORDER BY created_at DESC, id DESC"
+                ))
+                .bind(p.as_str())
+                .fetch_all(self.pool())
+                .await?
+            }
+            None => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, id DESC"
+                ))
+                .fetch_all(self.pool())
+                .await?
+            }
+        };
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Revokes a live key. False when there is no such live key.
+    pub async fn revoke_api_key(&self, id: &ApiKeyId, now: Timestamp) -> sqlx::Result<bool> {
+        let done =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now.millis())
+                .bind(id.as_str())
+                .execute(self.pool())
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn touch_api_key(&self, id: &ApiKeyId, now: Timestamp) -> sqlx::Result<()> {
+        sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(id.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,176 @@
+//! Storage: one code base over SQLite (embedded default) and PostgreSQL through sqlx's `Any`
+//! driver. All SQL lives in this module's files. Portable SQL only (`$n` placeholders, BIGINT
+//! epoch-millisecond timestamps, TEXT ids and JSON, 0/1 integers for booleans); the few
+//! backend-specific statements branch on [`Backend`] here, never in handlers.
+
+pub mod api_keys;
+pub mod sessions;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+use crate::config::Config;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The database handle shared by the whole application. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub type Tx = Transaction<'static, Any>;
+
+/// Migrations, compiled in: one folder per backend, same logical schema.
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "api_keys",
+        include_str!("../../migrations/sqlite/0001_api_keys.sql"),
+    ),
+    (
+        2,
+        "partners",
+        include_str!("../../migrations/sqlite/0002_partners.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "api_keys",
+        include_str!("../../migrations/postgres/0001_api_keys.sql"),
+    ),
+    (
+        2,
+        "partners",
+        include_str!("../../migrations/postgres/0002_partners.sql"),
+    ),
+];
+
+impl Db {
+    /// Connects to `DATABASE_URL`, or to `<data dir>/openpartner.db` (created if missing).
+    pub async fn connect(config: &Config) -> anyhow::Result<Db> {
+        let url = match &config.database_url {
+            Some(url) => url.expose().clone(),
+            None => {
+                std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                    format!("cannot create data dir {}", config.data_dir.display())
+                })?;
+                format!("sqlite://{}", config.default_sqlite_path().display())
+            }
+        };
+        Db::connect_url(&url, config.db_max_connections).await
+    }
+
+    pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Db> {
+        install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            Backend::Postgres
+        };
+        let url = match backend {
+            // Create the file on first start.
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            _ => url.to_string(),
+        };
+        let mut options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(10));
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the writer; the busy timeout makes writers
+                    // queue instead of failing; foreign keys are off by default in SQLite.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
+            .connect(&url)
+            .await
+            .with_context(|| format!("cannot connect to the {backend:?} database"))?;
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations (PostgreSQL serializes concurrent migrators with a lock).
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let files = match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATIONS,
+            Backend::Postgres => POSTGRES_MIGRATIONS,
+        };
+        let migrations = files
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    Cow::Borrowed(*sql),
+                    false,
+                )
+            })
+            .collect::<Vec<_>>();
+        let migrator = Migrator {
+            migrations: Cow::Owned(migrations),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(&self.pool).await.context("migration failed")?;
+        Ok(())
+    }
+
+    /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`) so
+    /// two writers queue on the busy timeout instead of failing with SQLITE_BUSY on upgrade.
+    pub async fn begin(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// True for a unique-index violation on either backend.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// 0/1 integers stand for booleans in storage.
+pub fn flag(b: bool) -> i64 {
+    i64::from(b)
+}

@@ -1,0 +1,215 @@
+//! The one error type of the HTTP layer. Every error answers
+//! `{"error": "<snake_case_code>", "detail": <sentence or field errors>, ...extra}`.
+//! Internal errors are logged with their cause and answered without it.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+/// Boxed so that `Result<T, ApiError>` stays one pointer wide on the happy path.
+#[derive(Debug)]
+pub struct ApiError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    status: StatusCode,
+    code: Cow<'static, str>,
+    detail: Value,
+    extra: Map<String, Value>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The error body, for the OpenAPI document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable snake_case code, e.g. `email_taken`.
+    pub error: String,
+    /// A sentence, or an object of field errors for `invalid_body`.
+    #[schema(value_type = Object)]
+    pub detail: Value,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<Value>,
+    ) -> Self {
+        ApiError(Box::new(Inner {
+            status,
+            code: code.into(),
+            detail: detail.into(),
+            extra: Map::new(),
+            headers: Vec::new(),
+        }))
+    }
+
+    /// Adds a top-level field next to `error` and `detail` (e.g. `required`, `missing`).
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.0.extra.insert(
+            key.to_string(),
+            serde_json::to_value(value).unwrap_or(Value::Null),
+        );
+        self
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.0.headers.push((name, value));
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    pub fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    pub fn detail(&self) -> &Value {
+        &self.0.detail
+    }
+
+    // ---- the common cases ----
+
+    pub fn bad_request(code: &'static str, detail: impl Into<Value>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 400 `invalid_body` with `{field: message}` in `detail`.
+    pub fn invalid_body(fields: impl IntoIterator<Item = (String, String)>) -> Self {
+        let detail: Map<String, Value> = fields
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect();
+        Self::bad_request("invalid_body", Value::Object(detail))
+    }
+
+    /// 400 `invalid_body` for one field.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::invalid_body([(field.to_string(), message.into())])
+    }
+
+    pub fn invalid_query(detail: impl Into<String>) -> Self {
+        Self::bad_request("invalid_query", detail.into())
+    }
+
+    pub fn unauthorized(detail: &'static str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail.into())
+    }
+
+    pub fn forbidden_scope(scope: crate::domain::scopes::Scope) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_scope",
+            format!("This key lacks the {scope} scope."),
+        )
+        .with("required", scope.as_str())
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail.into())
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail.into())
+    }
+
+    pub fn unavailable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail.into())
+    }
+
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Too many requests; retry in {retry_after_secs} s."),
+        )
+        .with_header(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs.max(1)),
+        )
+    }
+
+    /// Logs the cause and answers 500 `internal_error` without it.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "An internal error occurred. It has been logged.",
+        )
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.0.status.as_u16(),
+            self.0.code,
+            self.0.detail
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let Inner {
+            status,
+            code,
+            detail,
+            extra,
+            headers,
+        } = *self.0;
+        let mut body = Map::with_capacity(2 + extra.len());
+        body.insert("error".into(), Value::String(code.into_owned()));
+        body.insert("detail".into(), detail);
+        body.extend(extra);
+        let mut response = (status, axum::Json(Value::Object(body))).into_response();
+        response.headers_mut().extend(headers);
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::internal(format_args!("database: {e}"))
+    }
+}
+
+/// Turns a unique-index violation into a chosen error (usually a 409), anything else into 500.
+pub trait OnUnique<T> {
+    fn on_unique(self, make: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
+}
+
+impl<T> OnUnique<T> for Result<T, sqlx::Error> {
+    fn on_unique(self, make: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|e| {
+            if crate::db::is_unique_violation(&e) {
+                make()
+            } else {
+                e.into()
+            }
+        })
+    }
+}
+
+/// `{"ok": true}`, the answer of many actions.
+pub fn ok() -> Value {
+    json!({ "ok": true })
+}

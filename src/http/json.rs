@@ -1,0 +1,174 @@
+//! Extractors that answer bad input in our error shape instead of axum's plain-text rejections:
+//! malformed JSON → 400 `invalid_json`, wrong content type → 415, body over the limit → 413,
+//! a body that parses but does not fit → 400 `invalid_body` with the failing field named,
+//! a bad query string → 400 `invalid_query`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// A JSON body. Requires `Content-Type: application/json` (or `+json`).
+pub struct ApiJson<T>(pub T);
+
+/// A JSON body that may be absent entirely (no body → `T::default()`).
+pub struct MaybeJson<T>(pub T);
+
+fn is_json(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime_lite::Mime>().ok())
+        .is_some_and(|m| m.is_json())
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| match e {
+        BytesRejection::FailedToBufferBody(inner)
+            if inner.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+        {
+            payload_too_large()
+        }
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(),
+        other => ApiError::bad_request("invalid_body", other.body_text()),
+    })
+}
+
+pub fn payload_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "The request body is larger than this endpoint accepts.",
+    )
+}
+
+/// Parses JSON, naming the failing field (`a.b[2].c`) for shape errors.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            match inner.classify() {
+                serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                    Err(ApiError::bad_request(
+                        "invalid_json",
+                        format!("The body is not valid JSON: {inner}"),
+                    ))
+                }
+                _ => {
+                    let field = if path == "." {
+                        "body".to_string()
+                    } else {
+                        path
+                    };
+                    Err(ApiError::invalid_field(
+                        &field,
+                        strip_position(&inner.to_string()),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// serde_json appends " at line 1 column 17"; the field name says more.
+fn strip_position(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(&req) {
+            return Err(unsupported_media_type());
+        }
+        let bytes = body_bytes(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for MaybeJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let has_type = req.headers().contains_key(header::CONTENT_TYPE);
+        let json = is_json(&req);
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(MaybeJson(T::default()));
+        }
+        if has_type && !json {
+            return Err(unsupported_media_type());
+        }
+        parse_json(&bytes).map(MaybeJson)
+    }
+}
+
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Send the body as JSON with Content-Type: application/json.",
+    )
+}
+
+/// A query string; failures are 400 `invalid_query`.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| ApiError::invalid_query(format!("Bad query string: {e}")))
+    }
+}
+
+/// Path parameters; failures (e.g. bad percent-encoding) are 404 `not_found`.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|_| ApiError::not_found("No such resource."))
+    }
+}
+
+/// Just enough media-type parsing to accept `application/json; charset=utf-8` and `+json`.
+mod mime_lite {
+    pub struct Mime(String);
+
+    impl std::str::FromStr for Mime {
+        type Err = ();
+        fn from_str(s: &str) -> Result<Self, ()> {
+            let essence = s.split(';').next().unwrap_or_default().trim();
+            if essence.contains('/') {
+                Ok(Mime(essence.to_ascii_lowercase()))
+            } else {
+                Err(())
+            }
+        }
+    }
+
+    impl Mime {
+        pub fn is_json(&self) -> bool {
+            self.0 == "application/json" || self.0.ends_with("+json")
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The HTTP surface: one `router()` per resource merged here, plus the layers every request
+//! passes through (request id, one log line per request, body limit, panic guard) and the JSON
+//! answers for unknown routes and wrong methods.
+
+pub mod api_keys;
+pub mod auth;
+pub mod health;
+pub mod introspect;
+pub mod json;
+pub mod openapi;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath};
+use axum::http::{HeaderName, Request, Response, StatusCode};
+use axum::response::IntoResponse;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Bodies above this are answered 413 (the logo upload sets its own limit).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every documented route, with the OpenAPI document collected from the handlers.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .merge(health::router())
+        .merge(api_keys::router())
+        .merge(introspect::router())
+}
+
+/// The complete application: routes, fallbacks and layers.
+pub fn app(state: AppState) -> Router {
+    let (router, spec) = api_router().split_for_parts();
+    let spec = std::sync::Arc::new(spec.to_json().expect("the OpenAPI document serializes"));
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let spec = spec.clone();
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        spec.as_str().to_owned(),
+                    )
+                }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(CatchPanicLayer::custom(on_panic))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(make_span)
+                .on_request(())
+                .on_response(on_response)
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("No such route.")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "This route does not accept that method.",
+    )
+}
+
+fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    ApiError::internal("handler panicked").into_response()
+}
+
+/// Request ids are ULIDs unless the client sent one.
+#[derive(Clone, Copy)]
+struct UlidRequestId;
+
+impl MakeRequestId for UlidRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        ulid::Ulid::new()
+            .to_string()
+            .parse()
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+/// The span names the route template, never the raw path or query (which can carry tokens).
+fn make_span(req: &Request<Body>) -> Span {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route = %route,
+        request_id = %request_id,
+    )
+}
+
+fn on_response(res: &Response<Body>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = res.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "request"
+    );
+}

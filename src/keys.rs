@@ -1,0 +1,54 @@
+//! Minting and revoking API keys: shared by the HTTP API and the `openpartner keys` CLI.
+
+use crate::clock::SharedClock;
+use crate::db::Db;
+use crate::db::api_keys::{ApiKeyRow, KeyKind, NewApiKey};
+use crate::domain::ids::{ApiKeyId, PartnerId};
+use crate::domain::scopes::ScopeSet;
+use crate::domain::tokens::{NewToken, TokenKind};
+
+/// A key just minted: the row, and the plaintext shown exactly once.
+pub struct MintedKey {
+    pub row: ApiKeyRow,
+    pub plaintext: String,
+}
+
+pub async fn mint(
+    db: &Db,
+    clock: &SharedClock,
+    kind: KeyKind,
+    scopes: ScopeSet,
+    partner_id: Option<&PartnerId>,
+    label: Option<&str>,
+) -> sqlx::Result<MintedKey> {
+    let token = NewToken::generate(TokenKind::ApiKey);
+    let id = ApiKeyId::generate();
+    let prefix = token.display_prefix();
+    let created_at = clock.now();
+    db.insert_api_key(NewApiKey {
+        id: &id,
+        prefix: &prefix,
+        key_hash: &token.hash,
+        kind,
+        scopes,
+        partner_id,
+        label,
+        created_at,
+    })
+    .await?;
+    Ok(MintedKey {
+        row: ApiKeyRow {
+            id,
+            prefix,
+            key_hash: token.hash,
+            kind,
+            scopes,
+            partner_id: partner_id.cloned(),
+            label: label.map(str::to_owned),
+            created_at,
+            last_used_at: None,
+            revoked_at: None,
+        },
+        plaintext: token.plaintext,
+    })
+}

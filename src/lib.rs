@@ -1,0 +1,16 @@
+//! OpenPartner: the brand instance of a partner (affiliate / creator) program.
+//! See README.md for running it and `docs/` for the API and protocol.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod jobs;
+pub mod keys;
+pub mod principal;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,5 @@
+//! The `openpartner` binary: everything lives in the library; this only hands over.
+
+fn main() -> std::process::ExitCode {
+    openpartner::cli::run()
+}

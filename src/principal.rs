@@ -1,0 +1,184 @@
+//! Who is calling: resolves a bearer secret (API key or partner session) to a [`Principal`].
+//!
+//! Hot keys cost no database round trip: verified results sit in a bounded in-process cache
+//! keyed by the secret's SHA-256. Revocations on this replica clear the cache at once (a
+//! generation counter stops a lookup that raced the revocation from re-inserting a stale
+//! entry); on other replicas an entry is re-read from the database after `cache_ttl`, so a
+//! revocation reaches every replica within that many seconds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use quick_cache::sync::Cache;
+
+use crate::clock::SharedClock;
+use crate::db::Db;
+use crate::db::api_keys::KeyKind;
+use crate::domain::ids::{ApiKeyId, PartnerId, SessionId};
+use crate::domain::scopes::{Scope, ScopeSet};
+use crate::domain::time::Timestamp;
+use crate::domain::tokens::{TokenKind, ct_eq, digest, display_prefix, hash_token};
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// Everything. `key_id` is `None` for the configured `ADMIN_API_KEY`.
+    Admin { key_id: Option<ApiKeyId> },
+    /// Only the listed scopes, never admin-only routes.
+    Scoped { key_id: ApiKeyId, scopes: ScopeSet },
+    /// Acts as one partner: through a partner key or a session.
+    Partner {
+        partner_id: PartnerId,
+        credential: PartnerCredential,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartnerCredential {
+    Key(ApiKeyId),
+    Session(SessionId),
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Principal::Admin { .. })
+    }
+
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        match self {
+            Principal::Admin { .. } => true,
+            Principal::Scoped { scopes, .. } => scopes.contains(scope),
+            Principal::Partner { .. } => false,
+        }
+    }
+
+    pub fn partner_id(&self) -> Option<&PartnerId> {
+        match self {
+            Principal::Partner { partner_id, .. } => Some(partner_id),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Cached {
+    principal: Option<Principal>,
+    /// Business-time expiry (sessions), checked on every hit.
+    expires_at: Option<Timestamp>,
+    loaded: Instant,
+}
+
+pub struct Authenticator {
+    db: Db,
+    clock: SharedClock,
+    admin_key_digest: Option<[u8; 32]>,
+    cache: Cache<[u8; 32], Cached>,
+    ttl: Duration,
+    generation: AtomicU64,
+}
+
+impl Authenticator {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        admin_api_key: Option<&str>,
+        ttl: Duration,
+        capacity: usize,
+    ) -> Arc<Self> {
+        Arc::new(Authenticator {
+            db,
+            clock,
+            admin_key_digest: admin_api_key.map(digest),
+            cache: Cache::new(capacity),
+            ttl,
+            generation: AtomicU64::new(0),
+        })
+    }
+
+    /// Resolves a bearer secret. `Ok(None)` = unknown, revoked or expired.
+    pub async fn authenticate(&self, token: &str) -> sqlx::Result<Option<Principal>> {
+        let key = digest(token);
+        if let Some(admin) = &self.admin_key_digest {
+            if ct_eq(&hex::encode(key), &hex::encode(admin)) {
+                return Ok(Some(Principal::Admin { key_id: None }));
+            }
+        }
+        let now = self.clock.now();
+        if let Some(hit) = self.cache.get(&key) {
+            let fresh = hit.loaded.elapsed() < self.ttl;
+            let live = hit.expires_at.is_none_or(|at| now < at);
+            if fresh && live {
+                return Ok(hit.principal);
+            }
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let (principal, expires_at) = match TokenKind::of(token) {
+            Some(TokenKind::ApiKey) => (self.load_api_key(token, now).await?, None),
+            Some(TokenKind::Session) => {
+                match self.db.live_session(&hash_token(token), now).await? {
+                    Some(s) => (
+                        Some(Principal::Partner {
+                            partner_id: s.partner_id,
+                            credential: PartnerCredential::Session(s.id),
+                        }),
+                        Some(s.expires_at),
+                    ),
+                    None => (None, None),
+                }
+            }
+            // Malformed secrets never touch the database.
+            _ => return Ok(None),
+        };
+        if self.generation.load(Ordering::Acquire) == generation {
+            self.cache.insert(
+                key,
+                Cached {
+                    principal: principal.clone(),
+                    expires_at,
+                    loaded: Instant::now(),
+                },
+            );
+        }
+        Ok(principal)
+    }
+
+    async fn load_api_key(&self, token: &str, now: Timestamp) -> sqlx::Result<Option<Principal>> {
+        let hash = hash_token(token);
+        let candidates = self
+            .db
+            .live_api_keys_by_prefix(&display_prefix(token))
+            .await?;
+        let Some(row) = candidates.into_iter().find(|k| ct_eq(&k.key_hash, &hash)) else {
+            return Ok(None);
+        };
+        // Best effort and off the request path: lastUsedAt is accurate to the cache TTL.
+        let db = self.db.clone();
+        let id = row.id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = db.touch_api_key(&id, now).await {
+                tracing::warn!(error = %e, "could not record key use");
+            }
+        });
+        Ok(match row.kind {
+            KeyKind::Admin => Some(Principal::Admin {
+                key_id: Some(row.id),
+            }),
+            KeyKind::Scoped => Some(Principal::Scoped {
+                key_id: row.id,
+                scopes: row.scopes,
+            }),
+            KeyKind::Partner => row.partner_id.map(|partner_id| Principal::Partner {
+                partner_id,
+                credential: PartnerCredential::Key(row.id),
+            }),
+        })
+    }
+
+    /// Forgets every cached result. Called after any revocation on this replica; revocations
+    /// are rare, so dropping the whole cache is cheaper than tracking which entries to drop.
+    pub fn invalidate_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.cache.clear();
+    }
+}

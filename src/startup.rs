@@ -1,0 +1,135 @@
+//! Building and running the application: connect and migrate the database, bind the listener
+//! (port 0 in tests), serve until told to stop, then finish in-flight requests, stop the jobs
+//! and flush what is buffered.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::{SharedClock, SystemClock};
+use crate::config::Config;
+use crate::db::Db;
+use crate::principal::Authenticator;
+use crate::state::AppState;
+use crate::{http, jobs};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Application::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn build_with_clock(
+        config: Config,
+        clock: SharedClock,
+    ) -> anyhow::Result<Application> {
+        let db = Db::connect(&config).await?;
+        db.migrate().await?;
+        let state = build_state(config, db, clock);
+        let listener = TcpListener::bind(state.config.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", state.config.bind))?;
+        Ok(Application { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then shuts down gracefully within the configured
+    /// timeout: in-flight requests finish, background jobs stop, buffers are flushed.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Application { listener, state } = self;
+        let cancel = CancellationToken::new();
+        let scheduler = jobs::start(state.clone(), cancel.clone()).await?;
+        tracing::info!(
+            addr = %listener.local_addr()?,
+            backend = ?state.db.backend(),
+            "openpartner listening"
+        );
+
+        let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+        let app = http::app(state.clone());
+        let mut server = tokio::spawn(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                let _ = stopping_tx.send(true);
+            })
+            .into_future(),
+        );
+        let timeout = state.config.shutdown_timeout;
+        tokio::select! {
+            result = &mut server => result.context("server task failed")??,
+            _ = async {
+                let _ = stopping_rx.wait_for(|stopping| *stopping).await;
+                tokio::time::sleep(timeout).await;
+            } => {
+                tracing::warn!(?timeout, "in-flight requests did not finish in time; aborting them");
+                server.abort();
+            }
+        }
+        cancel.cancel();
+        jobs::stop(scheduler).await;
+        state.db.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn build_state(config: Config, db: Db, clock: SharedClock) -> AppState {
+    let auth = Authenticator::new(
+        db.clone(),
+        clock.clone(),
+        config.admin_api_key.as_ref().map(|k| k.expose().as_str()),
+        config.auth_cache_ttl,
+        config.auth_cache_capacity,
+    );
+    AppState {
+        config: Arc::new(config),
+        db,
+        clock,
+        auth,
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

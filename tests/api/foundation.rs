@@ -1,0 +1,148 @@
+//! Health, readiness, the error shapes every endpoint shares, request ids and OpenAPI.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::both_backends;
+use crate::helpers::{Backend, answer, spawn_app};
+
+async fn health_ready_and_request_ids(b: Backend) {
+    let app = spawn_app(b).await;
+    let a = app.call(Method::GET, "/health", None, None).await;
+    assert_eq!(a.assert_status(200), &json!({"status": "ok"}));
+    let generated = a
+        .header("x-request-id")
+        .expect("request id generated")
+        .to_string();
+    assert_eq!(generated.len(), 26, "a ULID");
+    app.call(Method::GET, "/ready", None, None)
+        .await
+        .assert_status(200);
+
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", "client-chosen-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "client-chosen-id");
+}
+
+async fn ready_is_503_when_the_database_is_gone(b: Backend) {
+    let app = spawn_app(b).await;
+    app.call(Method::GET, "/ready", None, None)
+        .await
+        .assert_status(200);
+    app.state.db.close().await;
+    let a = app.call(Method::GET, "/ready", None, None).await;
+    a.assert_error(503, "database_unavailable");
+    // Liveness does not depend on the database.
+    app.call(Method::GET, "/health", None, None)
+        .await
+        .assert_status(200);
+}
+
+async fn every_error_has_the_json_shape(b: Backend) {
+    let app = spawn_app(b).await;
+    let key = app.admin_key.clone();
+
+    app.get("/no/such/route", &key)
+        .await
+        .assert_error(404, "not_found");
+    app.call(Method::DELETE, "/health", None, None)
+        .await
+        .assert_error(405, "method_not_allowed");
+
+    let send_raw = |content_type: Option<&'static str>, body: Vec<u8>| {
+        let mut req = app
+            .client
+            .post(app.url("/api-keys/scoped"))
+            .bearer_auth(&key)
+            .body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        req.send()
+    };
+    let a = answer(
+        send_raw(Some("application/json"), b"{\"scopes\": [".to_vec())
+            .await
+            .unwrap(),
+    )
+    .await;
+    a.assert_error(400, "invalid_json");
+    let a = answer(send_raw(Some("text/plain"), b"{}".to_vec()).await.unwrap()).await;
+    a.assert_error(415, "unsupported_media_type");
+    let a = answer(send_raw(None, b"{}".to_vec()).await.unwrap()).await;
+    a.assert_error(415, "unsupported_media_type");
+    let mut huge = b"{\"scopes\": [\"".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 1024 * 1024 + 10));
+    huge.extend(b"\"]}");
+    let a = answer(send_raw(Some("application/json"), huge).await.unwrap()).await;
+    a.assert_error(413, "payload_too_large");
+
+    // Shape errors name the field.
+    let a = app
+        .admin_post("/api-keys/scoped", json!({"scopes": "partners:read"}))
+        .await;
+    assert!(a.assert_error(400, "invalid_body")["detail"]["scopes"].is_string());
+    let a = app
+        .admin_post(
+            "/api-keys/scoped",
+            json!({"scopes": ["partners:read"], "lable": "typo"}),
+        )
+        .await;
+    a.assert_error(400, "invalid_body");
+    let a = app
+        .admin_post(
+            "/api-keys/scoped",
+            json!({"scopes": ["partners:read", "root"]}),
+        )
+        .await;
+    let detail = &a.assert_error(400, "invalid_body")["detail"];
+    assert!(detail["scopes"].as_str().unwrap().contains("root"));
+    let a = app
+        .admin_post("/api-keys/scoped", json!({"scopes": []}))
+        .await;
+    a.assert_error(400, "invalid_body");
+    let a = app
+        .admin_post(
+            "/api-keys/scoped",
+            json!({"scopes": ["links:read"], "label": "x".repeat(101)}),
+        )
+        .await;
+    assert!(a.assert_error(400, "invalid_body")["detail"]["label"].is_string());
+}
+
+async fn openapi_documents_the_endpoints(b: Backend) {
+    let app = spawn_app(b).await;
+    let a = app.call(Method::GET, "/openapi.json", None, None).await;
+    let spec = a.assert_status(200);
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/health", "get"),
+        ("/ready", "get"),
+        ("/api-keys", "get"),
+        ("/api-keys", "post"),
+        ("/api-keys/scoped", "post"),
+        ("/api-keys/{id}", "delete"),
+        ("/auth/introspect", "get"),
+    ] {
+        let op = &paths[path][method];
+        assert!(op.is_object(), "{method} {path} missing from /openapi.json");
+        assert!(
+            op["responses"].is_object(),
+            "{method} {path} has no responses"
+        );
+    }
+    assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+both_backends!(
+    health_ready_and_request_ids,
+    ready_is_503_when_the_database_is_gone,
+    every_error_has_the_json_shape,
+    openapi_documents_the_endpoints,
+);

@@ -1,0 +1,9 @@
+//! Black-box tests of the running application over HTTP (and of the CLI binary), each on
+//! SQLite and on PostgreSQL.
+
+#[allow(dead_code)] // shared by every test file; not each uses every helper
+mod helpers;
+
+mod api_keys;
+mod cli;
+mod foundation;
