@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
+use crate::email::Mailer;
+use crate::http::rate_limit::RateLimits;
 use crate::principal::Authenticator;
 use crate::state::AppState;
 use crate::{http, jobs};
@@ -33,7 +35,10 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let db = Db::connect(&config).await?;
         db.migrate().await?;
-        let state = build_state(config, db, clock);
+        db.ensure_default_program_destination(&config.public_url, clock.now())
+            .await?;
+        let cursor_key = load_cursor_key(&db).await?;
+        let state = build_state(config, db, clock, cursor_key)?;
         let listener = TcpListener::bind(state.config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", state.config.bind))?;
@@ -96,7 +101,24 @@ impl Application {
     }
 }
 
-fn build_state(config: Config, db: Db, clock: SharedClock) -> AppState {
+/// The page-cursor signing key: made once, shared by every replica through the database.
+async fn load_cursor_key(db: &Db) -> anyhow::Result<[u8; 32]> {
+    let fresh = hex::encode(rand::random::<[u8; 32]>());
+    let stored = db.setting_or_init("cursor_key", &fresh).await?;
+    let bytes = hex::decode(stored).context("stored cursor_key is not hex")?;
+    bytes
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("stored cursor_key is not 32 bytes"))
+}
+
+fn build_state(
+    config: Config,
+    db: Db,
+    clock: SharedClock,
+    cursor_key: [u8; 32],
+) -> anyhow::Result<AppState> {
+    let mailer = Mailer::new(&config, db.clone(), clock.clone())?;
+    let rate_limits = Arc::new(RateLimits::new(config.public_rate_per_minute));
     let auth = Authenticator::new(
         db.clone(),
         clock.clone(),
@@ -104,12 +126,15 @@ fn build_state(config: Config, db: Db, clock: SharedClock) -> AppState {
         config.auth_cache_ttl,
         config.auth_cache_capacity,
     );
-    AppState {
+    Ok(AppState {
         config: Arc::new(config),
         db,
         clock,
         auth,
-    }
+        mailer,
+        rate_limits,
+        cursor_key: Arc::new(cursor_key),
+    })
 }
 
 /// Resolves on SIGINT or SIGTERM.

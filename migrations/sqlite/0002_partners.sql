@@ -1,5 +1,7 @@
--- Programs (campaigns), partners and what hangs off them: program grants, commission
--- snapshots, magic links, sessions, the durable mail outbox and instance settings.
+-- Programs (campaigns), partners and what hangs off them: commission snapshots, magic
+-- links, sessions, the durable mail outbox and instance settings.
+-- A partner's granted programs are a space-separated list on its row (program_ids): the
+-- partner read is the hottest query and must stay one primary-key lookup.
 -- Commission values are stored exactly as integers scaled by 10^4: a percent of 12.5 is
 -- 125000, a fixed amount of 5.00 (major units) is 50000.
 
@@ -29,6 +31,7 @@ CREATE TABLE partners (
     name                      TEXT NOT NULL,
     stripe_connect_account_id TEXT,
     metadata                  TEXT NOT NULL DEFAULT '{}',
+    program_ids               TEXT NOT NULL DEFAULT '',
     profile                   TEXT,
     source                    TEXT NOT NULL,
     campaign_grant_source     TEXT NOT NULL DEFAULT 'admin',
@@ -45,14 +48,6 @@ CREATE TABLE partners (
     network_synced_at         BIGINT
 );
 CREATE INDEX partners_page ON partners (created_at DESC, id DESC);
-
-CREATE TABLE partner_programs (
-    partner_id TEXT NOT NULL REFERENCES partners (id) ON DELETE CASCADE,
-    program_id TEXT NOT NULL REFERENCES programs (id) ON DELETE CASCADE,
-    granted_at BIGINT NOT NULL,
-    PRIMARY KEY (partner_id, program_id)
-);
-CREATE INDEX partner_programs_program ON partner_programs (program_id);
 
 CREATE TABLE partner_commissions (
     partner_id       TEXT PRIMARY KEY REFERENCES partners (id) ON DELETE CASCADE,

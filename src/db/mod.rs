@@ -4,7 +4,12 @@
 //! backend-specific statements branch on [`Backend`] here, never in handlers.
 
 pub mod api_keys;
+pub mod magic_links;
+pub mod mail;
+pub mod partners;
+pub mod programs;
 pub mod sessions;
+pub mod settings;
 
 use std::borrow::Cow;
 use std::time::Duration;

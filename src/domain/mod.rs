@@ -1,6 +1,12 @@
-//! Parse-don't-validate types shared by every layer: ids, timestamps, scopes, secrets.
+//! Parse-don't-validate types shared by every layer: ids, timestamps, scopes, secrets,
+//! email addresses, exact money and commission rules.
 
+pub mod backoff;
+pub mod commission;
+pub mod cursor;
+pub mod email;
 pub mod ids;
+pub mod money;
 pub mod scopes;
 pub mod time;
 pub mod tokens;

@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateKey {
     /// Free text to recognise the key by (≤ 100 characters).
-    label: Option<String>,
+    pub label: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -75,6 +75,12 @@ pub struct KeyView {
 #[serde(rename_all = "camelCase")]
 pub struct KeyList {
     api_keys: Vec<KeyView>,
+}
+
+impl KeyList {
+    pub fn new(api_keys: Vec<KeyView>) -> Self {
+        KeyList { api_keys }
+    }
 }
 
 impl From<ApiKeyRow> for KeyView {

@@ -8,6 +8,14 @@ pub mod health;
 pub mod introspect;
 pub mod json;
 pub mod openapi;
+pub mod partner_actions;
+pub mod partner_keys;
+pub mod partners;
+pub mod programs;
+pub mod rate_limit;
+pub mod sessions;
+pub mod signup;
+pub mod snapshots;
 
 use std::time::Duration;
 
@@ -38,6 +46,13 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(api_keys::router())
         .merge(introspect::router())
+        .merge(programs::router())
+        .merge(partners::router())
+        .merge(partner_actions::router())
+        .merge(snapshots::router())
+        .merge(partner_keys::router())
+        .merge(sessions::router())
+        .merge(signup::router())
 }
 
 /// The complete application: routes, fallbacks and layers.
@@ -45,6 +60,7 @@ pub fn app(state: AppState) -> Router {
     let (router, spec) = api_router().split_for_parts();
     let spec = std::sync::Arc::new(spec.to_json().expect("the OpenAPI document serializes"));
     router
+        .merge(programs::aliases())
         .route(
             "/openapi.json",
             axum::routing::get(move || {

@@ -1,5 +1,10 @@
 //! Background jobs on tokio-cron-scheduler. Each job's body is a plain async fn that tests can
-//! call directly; the scheduler only decides when it runs.
+//! call directly; the scheduler only decides when it runs. A job never overlaps itself on one
+//! replica; across replicas, each job claims its work in the database.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
@@ -14,10 +19,62 @@ pub fn validate_cron(expr: &str) -> Result<(), String> {
 }
 
 /// Starts the scheduler with every job registered.
-pub async fn start(_state: AppState, _cancel: CancellationToken) -> anyhow::Result<JobScheduler> {
+pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
+    let mail_state = state.clone();
+    scheduler
+        .add(cron_job(
+            "mail_retry",
+            &state.config.mail_retry_cron,
+            cancel.clone(),
+            move || {
+                let state = mail_state.clone();
+                async move {
+                    match state.mailer.deliver_due().await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(attempted = n, "mail retry"),
+                        Err(e) => tracing::warn!(error = %e, "mail retry failed"),
+                    }
+                }
+            },
+        )?)
+        .await?;
     scheduler.start().await?;
     Ok(scheduler)
+}
+
+/// A cron job that skips a tick while its previous run is still going, and does nothing once
+/// shutdown has begun.
+fn cron_job<F, Fut>(
+    name: &'static str,
+    expr: &str,
+    cancel: CancellationToken,
+    run: F,
+) -> anyhow::Result<Job>
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let running = Arc::new(AtomicBool::new(false));
+    let run = Arc::new(run);
+    Ok(Job::new_async(expr, move |_, _| {
+        let running = running.clone();
+        let cancel = cancel.clone();
+        let run = run.clone();
+        Box::pin(async move {
+            if cancel.is_cancelled() || running.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            let span = tracing::info_span!("job", name);
+            let _guard = span.enter();
+            drop(_guard);
+            tokio::select! {
+                () = run() => {}
+                () = cancel.cancelled() => tracing::info!(job = name, "stopped by shutdown"),
+            }
+            running.store(false, Ordering::Release);
+        })
+    })?)
 }
 
 /// Stops scheduling; a job already running finishes its current step.

@@ -1,0 +1,145 @@
+//! The durable mail outbox: a message is recorded (in the caller's transaction) before any
+//! attempt, then claimed with a lease by whoever delivers it, so a crash mid-send leaves it to
+//! be retried and two deliverers never send one message at once.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Backend, Db, Tx};
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct OutgoingMail {
+    pub id: String,
+    pub to_addr: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub attempts: i64,
+}
+
+const COLUMNS: &str = "id, to_addr, subject, text_body, html_body, attempts";
+
+fn from_row(r: &AnyRow) -> sqlx::Result<OutgoingMail> {
+    Ok(OutgoingMail {
+        id: r.try_get("id")?,
+        to_addr: r.try_get("to_addr")?,
+        subject: r.try_get("subject")?,
+        text_body: r.try_get("text_body")?,
+        html_body: r.try_get("html_body")?,
+        attempts: r.try_get("attempts")?,
+    })
+}
+
+impl Db {
+    pub async fn enqueue_mail(
+        tx: &mut Tx,
+        mail: &OutgoingMail,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, to_addr, subject, text_body, html_body, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(&mail.id)
+        .bind(&mail.to_addr)
+        .bind(&mail.subject)
+        .bind(&mail.text_body)
+        .bind(&mail.html_body)
+        .bind(now.millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims one pending message for delivery until `lease_until`.
+    pub async fn claim_mail(
+        &self,
+        id: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> sqlx::Result<Option<OutgoingMail>> {
+        let row = sqlx::query(&format!(
+            "UPDATE mail_outbox SET locked_until = $1 \
+             WHERE id = $2 AND status = 'pending' AND locked_until <= $3 RETURNING {COLUMNS}"
+        ))
+        .bind(lease_until.millis())
+        .bind(id)
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Claims up to `limit` messages that are due.
+    pub async fn claim_due_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> sqlx::Result<Vec<OutgoingMail>> {
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE mail_outbox SET locked_until = $1 WHERE id IN ( \
+               SELECT id FROM mail_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
+               AND locked_until <= $2 ORDER BY next_attempt_at LIMIT $3 {lock}) \
+             AND locked_until <= $2 RETURNING {COLUMNS}"
+        ))
+        .bind(lease_until.millis())
+        .bind(now.millis())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn mark_mail_sent(&self, id: &str, now: Timestamp) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE mail_outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
+             locked_until = 0, last_error = NULL WHERE id = $2",
+        )
+        .bind(now.millis())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: retried at `next_attempt_at`, or `dead` when `None`.
+    pub async fn mark_mail_failed(
+        &self,
+        id: &str,
+        error: &str,
+        next_attempt_at: Option<Timestamp>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1, locked_until = 0, \
+             status = CASE WHEN $2 = 1 THEN 'pending' ELSE 'dead' END, \
+             next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4",
+        )
+        .bind(error)
+        .bind(i64::from(next_attempt_at.is_some()))
+        .bind(next_attempt_at.map(Timestamp::millis))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// (pending, sent, dead) counts.
+    pub async fn mail_counts(&self) -> sqlx::Result<(i64, i64, i64)> {
+        let row = sqlx::query(
+            "SELECT \
+             CAST(COALESCE(SUM(CASE WHEN status = 'pending' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN status = 'dead' THEN 1 ELSE 0 END), 0) AS BIGINT) \
+             FROM mail_outbox",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+    }
+}

@@ -1,0 +1,394 @@
+//! Partners and their commission snapshots. A partner's granted programs are a list on its own
+//! row, so reading a partner is one primary-key lookup.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Db, Tx, flag};
+use crate::domain::commission::{CommissionRule, CommissionType};
+use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::money::Dec4;
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct Partner {
+    pub id: PartnerId,
+    pub email: String,
+    pub name: String,
+    pub stripe_connect_account_id: Option<String>,
+    /// JSON object, as stored.
+    pub metadata: String,
+    pub program_ids: Vec<ProgramId>,
+    pub profile: Option<String>,
+    /// How the partner arrived: `admin_invite`, `self_signup`, `openpartner_network`, `api`.
+    pub source: String,
+    pub campaign_grant_source: String,
+    pub pending_review: bool,
+    pub email_verified_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub activated_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub revoke_reason: Option<String>,
+    pub network: Option<NetworkLink>,
+}
+
+/// What the Network said when the partner was pushed.
+#[derive(Debug, Clone)]
+pub struct NetworkLink {
+    pub creator_id: String,
+    pub pre_existing: bool,
+    pub affiliations: i64,
+    pub synced_at: Timestamp,
+}
+
+pub struct NewPartner<'a> {
+    pub id: &'a PartnerId,
+    pub email: &'a str,
+    pub name: &'a str,
+    pub metadata: &'a str,
+    pub program_ids: &'a [ProgramId],
+    pub profile: Option<&'a str>,
+    pub source: &'a str,
+    pub campaign_grant_source: &'a str,
+    pub pending_review: bool,
+    pub now: Timestamp,
+    pub activated_at: Option<Timestamp>,
+}
+
+/// A partner's snapshotted commission terms (PartnerCommission).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub partner_id: PartnerId,
+    pub rule: CommissionRule,
+    pub recurring: bool,
+    pub holdback_days: Option<i64>,
+    /// `approval` or `amendment`.
+    pub source: String,
+    pub snapshotted_at: Timestamp,
+}
+
+/// Fields a PATCH may change; `None` keeps the stored value.
+#[derive(Default)]
+pub struct PartnerChanges {
+    pub name: Option<String>,
+    pub metadata: Option<String>,
+    pub stripe_connect_account_id: Option<Option<String>>,
+    pub program_ids: Option<Vec<ProgramId>>,
+}
+
+const COLUMNS: &str = "id, email, name, stripe_connect_account_id, metadata, program_ids, profile, \
+    source, campaign_grant_source, pending_review, email_verified_at, created_at, updated_at, \
+    activated_at, revoked_at, revoke_reason, network_creator_id, network_pre_existing, \
+    network_affiliations, network_synced_at";
+
+fn opt_ts(r: &AnyRow, col: &str) -> sqlx::Result<Option<Timestamp>> {
+    Ok(r.try_get::<Option<i64>, _>(col)?
+        .map(Timestamp::from_millis))
+}
+
+pub fn join_ids(ids: &[ProgramId]) -> String {
+    ids.iter()
+        .map(ProgramId::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
+    let network = match r.try_get::<Option<String>, _>("network_creator_id")? {
+        Some(creator_id) => Some(NetworkLink {
+            creator_id,
+            pre_existing: r
+                .try_get::<Option<i64>, _>("network_pre_existing")?
+                .unwrap_or(0)
+                != 0,
+            affiliations: r
+                .try_get::<Option<i64>, _>("network_affiliations")?
+                .unwrap_or(0),
+            synced_at: opt_ts(r, "network_synced_at")?.unwrap_or(Timestamp::from_millis(0)),
+        }),
+        None => None,
+    };
+    Ok(Partner {
+        id: PartnerId::from_string(r.try_get::<String, _>("id")?),
+        email: r.try_get("email")?,
+        name: r.try_get("name")?,
+        stripe_connect_account_id: r.try_get("stripe_connect_account_id")?,
+        metadata: r.try_get("metadata")?,
+        program_ids: r
+            .try_get::<String, _>("program_ids")?
+            .split_whitespace()
+            .map(ProgramId::from_string)
+            .collect(),
+        profile: r.try_get("profile")?,
+        source: r.try_get("source")?,
+        campaign_grant_source: r.try_get("campaign_grant_source")?,
+        pending_review: r.try_get::<i64, _>("pending_review")? != 0,
+        email_verified_at: opt_ts(r, "email_verified_at")?,
+        created_at: Timestamp::from_millis(r.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
+        activated_at: opt_ts(r, "activated_at")?,
+        revoked_at: opt_ts(r, "revoked_at")?,
+        revoke_reason: r.try_get("revoke_reason")?,
+        network,
+    })
+}
+
+impl Db {
+    /// Inserts a partner; a taken email is a unique violation.
+    pub async fn insert_partner(tx: &mut Tx, p: NewPartner<'_>) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO partners (id, email, name, metadata, program_ids, profile, source, \
+             campaign_grant_source, pending_review, created_at, updated_at, activated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
+        )
+        .bind(p.id.as_str())
+        .bind(p.email)
+        .bind(p.name)
+        .bind(p.metadata)
+        .bind(join_ids(p.program_ids))
+        .bind(p.profile)
+        .bind(p.source)
+        .bind(p.campaign_grant_source)
+        .bind(flag(p.pending_review))
+        .bind(p.now.millis())
+        .bind(p.activated_at.map(Timestamp::millis))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_partner(&self, id: &PartnerId) -> sqlx::Result<Option<Partner>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM partners WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn get_partner_tx(tx: &mut Tx, id: &PartnerId) -> sqlx::Result<Option<Partner>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM partners WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn get_partner_by_email(&self, email: &str) -> sqlx::Result<Option<Partner>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM partners WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// One page, newest first, strictly after `after` = (createdAt, id) in that order.
+    pub async fn list_partners(
+        &self,
+        after: Option<(i64, &str)>,
+        email: Option<&str>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Partner>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM partners");
+        let mut clauses = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if email.is_some() {
+            clauses.push(format!("email = ${}", next()));
+        }
+        if after.is_some() {
+            let (a, b) = (next(), next());
+            clauses.push(format!("(created_at, id) < (${a}, ${b})"));
+        }
+        if !clauses.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&clauses.join(" AND "));
+        }
+        sql.push_str(&format!(
+            " ORDER BY created_at DESC, id DESC LIMIT ${}",
+            next()
+        ));
+        let mut q = sqlx::query(&sql);
+        if let Some(email) = email {
+            q = q.bind(email);
+        }
+        if let Some((created, id)) = after {
+            q = q.bind(created).bind(id);
+        }
+        let rows = q.bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Applies a PATCH. False when there is no such partner.
+    pub async fn update_partner(
+        &self,
+        id: &PartnerId,
+        c: &PartnerChanges,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE partners SET \
+             name = COALESCE($1, name), \
+             metadata = COALESCE($2, metadata), \
+             stripe_connect_account_id = CASE WHEN $3 = 1 THEN $4 ELSE stripe_connect_account_id END, \
+             program_ids = COALESCE($5, program_ids), \
+             updated_at = $6 \
+             WHERE id = $7",
+        )
+        .bind(&c.name)
+        .bind(&c.metadata)
+        .bind(flag(c.stripe_connect_account_id.is_some()))
+        .bind(c.stripe_connect_account_id.clone().flatten())
+        .bind(c.program_ids.as_deref().map(join_ids))
+        .bind(now.millis())
+        .bind(id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Revokes a live partner and ends its sessions and partner keys, all in `tx`.
+    /// False when the partner is already revoked (or absent).
+    pub async fn revoke_partner(
+        tx: &mut Tx,
+        id: &PartnerId,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE partners SET revoked_at = $1, revoke_reason = $2, updated_at = $1 \
+             WHERE id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(reason)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE partner_id = $2 AND ended_at IS NULL")
+            .bind(now.millis())
+            .bind(id.as_str())
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at = $1 WHERE partner_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(true)
+    }
+
+    /// Clears a revocation. False when the partner was not revoked.
+    pub async fn reinstate_partner(
+        tx: &mut Tx,
+        id: &PartnerId,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE partners SET revoked_at = NULL, revoke_reason = NULL, updated_at = $1 \
+             WHERE id = $2 AND revoked_at IS NOT NULL",
+        )
+        .bind(now.millis())
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A verified magic link: records the email as verified and, unless the partner awaits
+    /// review, activates it.
+    pub async fn verify_partner_email(
+        tx: &mut Tx,
+        id: &PartnerId,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE partners SET \
+             email_verified_at = COALESCE(email_verified_at, $1), \
+             activated_at = CASE WHEN pending_review = 0 THEN COALESCE(activated_at, $1) ELSE activated_at END, \
+             updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(now.millis())
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Approves a partner awaiting review. False when it was not awaiting review.
+    pub async fn approve_partner(&self, id: &PartnerId, now: Timestamp) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE partners SET pending_review = 0, activated_at = COALESCE(activated_at, $1), \
+             updated_at = $1 WHERE id = $2 AND pending_review = 1",
+        )
+        .bind(now.millis())
+        .bind(id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- commission snapshots ----
+
+    pub async fn upsert_snapshot(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO partner_commissions (partner_id, commission_type, commission_value, recurring, \
+             holdback_days, source, snapshotted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (partner_id) DO UPDATE SET commission_type = excluded.commission_type, \
+             commission_value = excluded.commission_value, recurring = excluded.recurring, \
+             holdback_days = excluded.holdback_days, source = excluded.source, \
+             snapshotted_at = excluded.snapshotted_at",
+        )
+        .bind(s.partner_id.as_str())
+        .bind(s.rule.kind.as_str())
+        .bind(s.rule.value.scaled())
+        .bind(flag(s.recurring))
+        .bind(s.holdback_days)
+        .bind(&s.source)
+        .bind(s.snapshotted_at.millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_snapshot(&self, partner: &PartnerId) -> sqlx::Result<Option<Snapshot>> {
+        let row = sqlx::query(
+            "SELECT partner_id, commission_type, commission_value, recurring, holdback_days, source, \
+             snapshotted_at FROM partner_commissions WHERE partner_id = $1",
+        )
+        .bind(partner.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(Snapshot {
+                partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
+                rule: CommissionRule {
+                    kind: CommissionType::parse(&r.try_get::<String, _>("commission_type")?)
+                        .unwrap_or(CommissionType::Percent),
+                    value: Dec4::from_scaled(r.try_get("commission_value")?),
+                },
+                recurring: r.try_get::<i64, _>("recurring")? != 0,
+                holdback_days: r.try_get("holdback_days")?,
+                source: r.try_get("source")?,
+                snapshotted_at: Timestamp::from_millis(r.try_get("snapshotted_at")?),
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_snapshot(&self, partner: &PartnerId) -> sqlx::Result<bool> {
+        let done = sqlx::query("DELETE FROM partner_commissions WHERE partner_id = $1")
+            .bind(partner.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

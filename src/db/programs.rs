@@ -1,0 +1,160 @@
+//! Programs (campaigns): destination, live commission rule, Network sharing.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Db, flag};
+use crate::domain::commission::{CommissionRule, CommissionType};
+use crate::domain::ids::ProgramId;
+use crate::domain::money::{Currency, Dec4};
+use crate::domain::time::Timestamp;
+
+pub const DEFAULT_PROGRAM: &str = "cmp_default";
+
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub id: ProgramId,
+    pub name: String,
+    pub destination_url: String,
+    pub rule: CommissionRule,
+    pub currency: Currency,
+    pub holdback_days: i64,
+    pub attribution_window_days: i64,
+    pub share_on_network: bool,
+    pub marketplace_description: Option<String>,
+    pub network_offering_id: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, name, destination_url, commission_type, commission_value, currency, \
+    holdback_days, attribution_window_days, share_on_network, marketplace_description, \
+    network_offering_id, created_at, updated_at";
+
+fn from_row(r: &AnyRow) -> sqlx::Result<Program> {
+    let kind: String = r.try_get("commission_type")?;
+    let currency: String = r.try_get("currency")?;
+    Ok(Program {
+        id: ProgramId::from_string(r.try_get::<String, _>("id")?),
+        name: r.try_get("name")?,
+        destination_url: r.try_get("destination_url")?,
+        rule: CommissionRule {
+            kind: CommissionType::parse(&kind).unwrap_or(CommissionType::Percent),
+            value: Dec4::from_scaled(r.try_get("commission_value")?),
+        },
+        currency: Currency::parse(&currency).unwrap_or_else(|_| Currency::parse("USD").unwrap()),
+        holdback_days: r.try_get("holdback_days")?,
+        attribution_window_days: r.try_get("attribution_window_days")?,
+        share_on_network: r.try_get::<i64, _>("share_on_network")? != 0,
+        marketplace_description: r.try_get("marketplace_description")?,
+        network_offering_id: r.try_get("network_offering_id")?,
+        created_at: Timestamp::from_millis(r.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
+    })
+}
+
+impl Db {
+    pub async fn insert_program(&self, p: &Program) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO programs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(p.id.as_str())
+        .bind(&p.name)
+        .bind(&p.destination_url)
+        .bind(p.rule.kind.as_str())
+        .bind(p.rule.value.scaled())
+        .bind(p.currency.as_str())
+        .bind(p.holdback_days)
+        .bind(p.attribution_window_days)
+        .bind(flag(p.share_on_network))
+        .bind(&p.marketplace_description)
+        .bind(&p.network_offering_id)
+        .bind(p.created_at.millis())
+        .bind(p.updated_at.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Saves every editable field of an existing program.
+    pub async fn update_program(&self, p: &Program) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE programs SET name = $1, destination_url = $2, commission_type = $3, \
+             commission_value = $4, currency = $5, holdback_days = $6, attribution_window_days = $7, \
+             share_on_network = $8, marketplace_description = $9, updated_at = $10 WHERE id = $11",
+        )
+        .bind(&p.name)
+        .bind(&p.destination_url)
+        .bind(p.rule.kind.as_str())
+        .bind(p.rule.value.scaled())
+        .bind(p.currency.as_str())
+        .bind(p.holdback_days)
+        .bind(p.attribution_window_days)
+        .bind(flag(p.share_on_network))
+        .bind(&p.marketplace_description)
+        .bind(p.updated_at.millis())
+        .bind(p.id.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_program(&self, id: &str) -> sqlx::Result<Option<Program>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM programs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list_programs(&self) -> sqlx::Result<Vec<Program>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM programs ORDER BY created_at, id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    pub async fn all_program_ids(&self) -> sqlx::Result<Vec<ProgramId>> {
+        let rows = sqlx::query("SELECT id FROM programs ORDER BY created_at, id")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map(ProgramId::from_string))
+            .collect()
+    }
+
+    /// The ids in `ids` that name no program.
+    pub async fn missing_program_ids(&self, ids: &[String]) -> sqlx::Result<Vec<String>> {
+        let known: std::collections::HashSet<String> = self
+            .all_program_ids()
+            .await?
+            .into_iter()
+            .map(ProgramId::into_string)
+            .collect();
+        Ok(ids
+            .iter()
+            .filter(|id| !known.contains(*id))
+            .cloned()
+            .collect())
+    }
+
+    /// Gives the default program a destination on first start (the migration cannot know it).
+    pub async fn ensure_default_program_destination(
+        &self,
+        url: &str,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE programs SET destination_url = $1, created_at = $2, updated_at = $2 \
+             WHERE id = $3 AND destination_url = ''",
+        )
+        .bind(url)
+        .bind(now.millis())
+        .bind(DEFAULT_PROGRAM)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,464 @@
+//! `/partners`: create, list (keyset pages), get and patch partners.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::db::partners::{Partner, PartnerChanges};
+use crate::domain::commission::CommissionRule;
+use crate::domain::cursor::{self, Position};
+use crate::domain::email::Email;
+use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::scopes::Scope;
+use crate::domain::time::Timestamp;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::http::json::{ApiJson, ApiPath, ApiQuery};
+use crate::service::partners::{self as svc, CreatePartner, NewSnapshot, Source};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_partner, list_partners))
+        .routes(routes!(get_partner, update_partner))
+}
+
+/// A partner, as every endpoint returns it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerView {
+    id: PartnerId,
+    email: String,
+    name: String,
+    stripe_connect_account_id: Option<String>,
+    /// Free-form. `metadata.network` holds the Network identity once pushed.
+    #[schema(value_type = Object)]
+    metadata: Value,
+    program_ids: Vec<ProgramId>,
+    /// `admin` or `offering`.
+    campaign_grant_source: String,
+    /// `invited`, `active`, `pending_review` or `revoked`.
+    status: &'static str,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    activated_at: Option<Timestamp>,
+    revoked_at: Option<Timestamp>,
+    revoke_reason: Option<String>,
+}
+
+impl From<Partner> for PartnerView {
+    fn from(p: Partner) -> Self {
+        let mut metadata = serde_json::from_str::<Value>(&p.metadata)
+            .ok()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({}));
+        if let (Some(n), Some(m)) = (&p.network, metadata.as_object_mut()) {
+            m.insert(
+                "network".into(),
+                json!({
+                    "networkCreatorId": n.creator_id,
+                    "preExisting": n.pre_existing,
+                    "affiliations": n.affiliations,
+                    "syncedAt": n.synced_at,
+                }),
+            );
+        }
+        let status = if p.revoked_at.is_some() {
+            "revoked"
+        } else if p.pending_review {
+            "pending_review"
+        } else if p.activated_at.is_some() {
+            "active"
+        } else {
+            "invited"
+        };
+        PartnerView {
+            id: p.id,
+            email: p.email,
+            name: p.name,
+            stripe_connect_account_id: p.stripe_connect_account_id,
+            metadata,
+            program_ids: p.program_ids,
+            campaign_grant_source: p.campaign_grant_source,
+            status,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            activated_at: p.activated_at,
+            revoked_at: p.revoked_at,
+            revoke_reason: p.revoke_reason,
+        }
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SnapshotBody {
+    /// `percent` or `fixed`.
+    pub commission_type: String,
+    /// Percent (10 = 10 %) or a fixed amount in major units; string or number.
+    #[schema(value_type = String)]
+    pub commission_value: Value,
+    pub recurring: Option<bool>,
+    pub holdback_days: Option<i64>,
+}
+
+impl SnapshotBody {
+    pub fn validate(self, errors: &mut Vec<(String, String)>, prefix: &str) -> Option<NewSnapshot> {
+        let rule = match CommissionRule::parse(&self.commission_type, &self.commission_value, 4) {
+            Ok(rule) => Some(rule),
+            Err((field, m)) => {
+                let field = if field == "type" {
+                    "commissionType"
+                } else {
+                    "commissionValue"
+                };
+                errors.push((format!("{prefix}{field}"), m));
+                None
+            }
+        };
+        if self.holdback_days.is_some_and(|d| !(0..=3650).contains(&d)) {
+            errors.push((format!("{prefix}holdbackDays"), "must be 0 to 3650".into()));
+            return None;
+        }
+        rule.map(|rule| NewSnapshot {
+            rule,
+            recurring: self.recurring.unwrap_or(false),
+            holdback_days: self.holdback_days,
+        })
+    }
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreatePartnerBody {
+    /// Required; lowercased on storage.
+    email: Option<String>,
+    /// Required, 1–120 characters.
+    name: Option<String>,
+    /// Default true. False: created active, no email.
+    send_invite: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<Value>,
+    /// Programs granted. Omitted = all current programs; `[]` = none.
+    campaign_ids: Option<Vec<String>>,
+    /// Same as `campaignIds`.
+    program_ids: Option<Vec<String>>,
+    /// `admin` (default) or `offering`.
+    campaign_grant_source: Option<String>,
+    commission_snapshot: Option<SnapshotBody>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedPartner {
+    #[serde(flatten)]
+    partner: PartnerView,
+    /// Whether an invite email was sent.
+    invited: bool,
+}
+
+pub fn clean_name(name: Option<String>, errors: &mut Vec<(String, String)>) -> String {
+    match name.map(|n| n.trim().to_string()) {
+        Some(n) if !n.is_empty() && n.chars().count() <= 120 => n,
+        Some(_) => {
+            errors.push(("name".into(), "must be 1 to 120 characters".into()));
+            String::new()
+        }
+        None => {
+            errors.push(("name".into(), "is required".into()));
+            String::new()
+        }
+    }
+}
+
+pub fn clean_email(email: Option<&str>, errors: &mut Vec<(String, String)>) -> Option<Email> {
+    match email.map(Email::parse) {
+        Some(Ok(e)) => Some(e),
+        Some(Err(m)) => {
+            errors.push(("email".into(), m.into()));
+            None
+        }
+        None => {
+            errors.push(("email".into(), "is required".into()));
+            None
+        }
+    }
+}
+
+fn metadata_object(
+    v: Option<Value>,
+    errors: &mut Vec<(String, String)>,
+) -> Option<Map<String, Value>> {
+    match v {
+        None | Some(Value::Null) => Some(Map::new()),
+        Some(Value::Object(m)) if Value::Object(m.clone()).to_string().len() <= 16 * 1024 => {
+            Some(m)
+        }
+        Some(Value::Object(_)) => {
+            errors.push(("metadata".into(), "must be at most 16 KiB of JSON".into()));
+            None
+        }
+        Some(_) => {
+            errors.push(("metadata".into(), "must be an object".into()));
+            None
+        }
+    }
+}
+
+/// `campaignIds` and `programIds` are two names for one field.
+fn program_list(
+    campaign_ids: Option<Vec<String>>,
+    program_ids: Option<Vec<String>>,
+    errors: &mut Vec<(String, String)>,
+) -> Option<Vec<String>> {
+    match (campaign_ids, program_ids) {
+        (Some(a), Some(b)) if a != b => {
+            errors.push((
+                "programIds".into(),
+                "differs from campaignIds; send one of them".into(),
+            ));
+            None
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+/// Create a partner; by default emails a magic-link invite.
+#[utoipa::path(post, path = "/partners", tag = "partners", security(("bearer" = [])),
+    request_body = CreatePartnerBody,
+    responses((status = 201, body = CreatedPartner),
+        (status = 400, description = "`invalid_body` (fields named), `invalid_json`, `unknown_campaign_ids` (with `missing`)", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden_scope` (needs `partners:write`), `forbidden`", body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody)))]
+async fn create_partner(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<CreatePartnerBody>,
+) -> ApiResult<(StatusCode, Json<CreatedPartner>)> {
+    auth.require_scope(Scope::PartnersWrite)?;
+    let mut errors = Vec::new();
+    let email = clean_email(body.email.as_deref(), &mut errors);
+    let name = clean_name(body.name, &mut errors);
+    let metadata = metadata_object(body.metadata, &mut errors);
+    let programs = program_list(body.campaign_ids, body.program_ids, &mut errors);
+    let grant_source = body.campaign_grant_source.unwrap_or_else(|| "admin".into());
+    if !matches!(grant_source.as_str(), "admin" | "offering") {
+        errors.push((
+            "campaignGrantSource".into(),
+            "must be \"admin\" or \"offering\"".into(),
+        ));
+    }
+    let snapshot = body
+        .commission_snapshot
+        .and_then(|s| s.validate(&mut errors, "commissionSnapshot."));
+    let (Some(email), Some(metadata), true) = (email, metadata, errors.is_empty()) else {
+        return Err(ApiError::invalid_body(errors));
+    };
+    let send_invite = body.send_invite.unwrap_or(true);
+    let source = match metadata.get("source").and_then(Value::as_str) {
+        Some("openpartner_network") => Source::Network,
+        _ => Source::AdminInvite,
+    };
+    let partner = svc::create(
+        &state,
+        CreatePartner {
+            email,
+            name,
+            send_invite,
+            metadata,
+            program_ids: programs,
+            campaign_grant_source: grant_source,
+            snapshot,
+            source,
+            profile: None,
+            pending_review: false,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedPartner {
+            partner: partner.into(),
+            invited: send_invite,
+        }),
+    ))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Exact match, case-insensitive.
+    email: Option<String>,
+    /// 1–200, default 100.
+    limit: Option<String>,
+    /// Opaque, from a previous `nextCursor`.
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerList {
+    partners: Vec<PartnerView>,
+    /// Null on the last page.
+    next_cursor: Option<String>,
+}
+
+/// Parses `limit` (1..=max, default `default`).
+pub fn parse_limit(raw: Option<&str>, default: i64, max: i64) -> ApiResult<i64> {
+    match raw {
+        None => Ok(default),
+        Some(s) => match s.trim().parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid_query(format!(
+                "limit must be a whole number from 1 to {max}"
+            ))),
+        },
+    }
+}
+
+/// List partners, newest first, with keyset pagination.
+#[utoipa::path(get, path = "/partners", tag = "partners", security(("bearer" = [])),
+    params(ListQuery),
+    responses((status = 200, body = PartnerList),
+        (status = 400, description = "`invalid_query`, `invalid_cursor`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden_scope` (needs `partners:read`), `forbidden`", body = ErrorBody)))]
+async fn list_partners(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult<Json<PartnerList>> {
+    auth.require_scope(Scope::PartnersRead)?;
+    let limit = parse_limit(q.limit.as_deref(), 100, 200)?;
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(cursor::decode(&state.cursor_key[..], c).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "The cursor is malformed or was altered.")
+        })?),
+    };
+    let email = q.email.map(|e| e.trim().to_lowercase());
+    // One extra row tells whether there is a next page.
+    let mut page = state
+        .db
+        .list_partners(
+            after.as_ref().map(|p| (p.created_at, p.id.as_str())),
+            email.as_deref(),
+            limit + 1,
+        )
+        .await?;
+    let next_cursor = if page.len() as i64 > limit {
+        page.truncate(limit as usize);
+        page.last().map(|p| {
+            cursor::encode(
+                &state.cursor_key[..],
+                &Position {
+                    created_at: p.created_at.millis(),
+                    id: p.id.to_string(),
+                },
+            )
+        })
+    } else {
+        None
+    };
+    Ok(Json(PartnerList {
+        partners: page.into_iter().map(PartnerView::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// Get a partner: admin, `partners:read`, or the partner itself.
+#[utoipa::path(get, path = "/partners/{id}", tag = "partners", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = PartnerView),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden_scope`, `forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found` (also for another partner's id)", body = ErrorBody)))]
+async fn get_partner(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<PartnerView>> {
+    let id = PartnerId::from_string(id);
+    auth.require_partner_access(&id, Scope::PartnersRead)?;
+    Ok(Json(svc::get_existing(&state, &id).await?.into()))
+}
+
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchPartnerBody {
+    name: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<Value>,
+    /// A string, or null to clear.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    stripe_connect_account_id: Option<Option<String>>,
+    program_ids: Option<Vec<String>>,
+    campaign_ids: Option<Vec<String>>,
+}
+
+/// Update a partner's name, metadata, Stripe account or programs.
+#[utoipa::path(patch, path = "/partners/{id}", tag = "partners", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = PatchPartnerBody,
+    responses((status = 200, body = PartnerView),
+        (status = 400, description = "`invalid_body`, `unknown_campaign_ids`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden_scope` (needs `partners:write`), `forbidden`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody)))]
+async fn update_partner(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<PatchPartnerBody>,
+) -> ApiResult<Json<PartnerView>> {
+    auth.require_scope(Scope::PartnersWrite)?;
+    let id = PartnerId::from_string(id);
+    let mut errors = Vec::new();
+    let name = body.name.map(|n| clean_name(Some(n), &mut errors));
+    let metadata = match body.metadata {
+        None => None,
+        Some(v) => metadata_object(Some(v), &mut errors).map(|m| Value::Object(m).to_string()),
+    };
+    let stripe = body.stripe_connect_account_id.map(|s| {
+        let s = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        if s.as_ref().is_some_and(|s| s.len() > 255) {
+            errors.push((
+                "stripeConnectAccountId".into(),
+                "must be at most 255 characters".into(),
+            ));
+        }
+        s
+    });
+    let programs = program_list(body.campaign_ids, body.program_ids, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_body(errors));
+    }
+    let program_ids = match programs {
+        Some(list) => Some(svc::resolve_programs(&state.db, Some(list)).await?),
+        None => None,
+    };
+    let changes = PartnerChanges {
+        name,
+        metadata,
+        stripe_connect_account_id: stripe,
+        program_ids,
+    };
+    if !state
+        .db
+        .update_partner(&id, &changes, state.clock.now())
+        .await?
+    {
+        return Err(ApiError::not_found("No such partner."));
+    }
+    Ok(Json(svc::get_existing(&state, &id).await?.into()))
+}

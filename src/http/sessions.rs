@@ -1,0 +1,239 @@
+//! Partner sign-in: the magic-link landing page (a button, so mail scanners that prefetch the
+//! link do not consume it), verification into an `op_session` cookie, whoami, sign-out, and
+//! requesting a sign-in link.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::domain::email::Email;
+use crate::domain::ids::PartnerId;
+use crate::error::{ApiResult, ErrorBody, ok};
+use crate::http::auth::{Auth, SESSION_COOKIE};
+use crate::http::json::{ApiJson, ApiQuery};
+use crate::http::partners::PartnerView;
+use crate::http::rate_limit::{ClientIp, check};
+use crate::principal::{PartnerCredential, Principal};
+use crate::service::magic::{self, SESSION_TTL_DAYS};
+use crate::service::partners as svc;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(magic_page))
+        .routes(routes!(verify))
+        .routes(routes!(whoami))
+        .routes(routes!(signout))
+        .routes(routes!(signin))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct MagicQuery {
+    token: Option<String>,
+}
+
+/// The page an emailed magic link opens. It does not consume the link: its button does.
+#[utoipa::path(get, path = "/auth/magic", tag = "auth", params(MagicQuery),
+    responses((status = 200, description = "HTML page", content_type = "text/html")))]
+async fn magic_page(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<MagicQuery>,
+) -> impl IntoResponse {
+    // Only a well-formed token is echoed into the page (hex, so nothing to escape).
+    let token = q
+        .token
+        .filter(|t| {
+            crate::domain::tokens::TokenKind::of(t)
+                == Some(crate::domain::tokens::TokenKind::MagicLink)
+        })
+        .unwrap_or_default();
+    let brand = html_escape(&state.config.brand_name);
+    let page = MAGIC_PAGE
+        .replace("{{brand}}", &brand)
+        .replace("{{token}}", &token);
+    (
+        [
+            (CACHE_CONTROL, "no-store"),
+            (axum::http::header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(page),
+    )
+}
+
+const MAGIC_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · {{brand}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;line-height:1.5}
+button{font-size:1rem;padding:.6rem 1.2rem;border-radius:6px;border:0;background:#1d4ed8;color:#fff;cursor:pointer}
+button:disabled{opacity:.6}#msg{margin-top:1rem}</style></head>
+<body><main>
+<h1>{{brand}} partner program</h1>
+<p>Press the button to finish signing in.</p>
+<button id="go" type="button">Continue</button>
+<p id="msg" role="status" aria-live="polite"></p>
+</main>
+<script>
+const token = "{{token}}";
+const btn = document.getElementById("go"), msg = document.getElementById("msg");
+if (!token) { btn.disabled = true; msg.textContent = "This link is incomplete. Ask for a new one."; }
+btn.addEventListener("click", async () => {
+  btn.disabled = true; msg.textContent = "Signing in…";
+  try {
+    const r = await fetch("/auth/magic/verify", {method: "POST", headers: {"content-type": "application/json"},
+      body: JSON.stringify({token}), credentials: "same-origin"});
+    const b = await r.json();
+    if (r.ok) { msg.textContent = b.status === "pending_review"
+        ? "Email confirmed. We will email you once your application is approved."
+        : "Signed in as " + b.partner.name + "."; }
+    else { msg.textContent = b.detail || "Sign-in failed."; btn.disabled = false; }
+  } catch (e) { msg.textContent = "Network error: " + e; btn.disabled = false; }
+});
+</script></body></html>"#;
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    /// The `opml_…` token from the emailed link.
+    token: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PartnerBrief {
+    id: PartnerId,
+    name: String,
+    email: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct VerifyAnswer {
+    ok: bool,
+    role: &'static str,
+    /// `active`, or `pending_review` (email confirmed, no session until approved).
+    status: &'static str,
+    partner: PartnerBrief,
+}
+
+/// Consume a magic link: activates a pending partner and sets the `op_session` cookie.
+#[utoipa::path(post, path = "/auth/magic/verify", tag = "auth", request_body = VerifyBody,
+    responses((status = 200, body = VerifyAnswer, description = "Sets `op_session` (HttpOnly, SameSite=Lax, 30 days)"),
+        (status = 400, description = "`invalid_or_expired_token`", body = ErrorBody),
+        (status = 403, description = "`partner_revoked` (reason in `detail`)", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody)))]
+async fn verify(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<VerifyBody>,
+) -> ApiResult<impl IntoResponse> {
+    check(&state.rate_limits.verify, ip)?;
+    let verified = magic::verify(&state, body.token.trim()).await?;
+    let mut headers = HeaderMap::new();
+    if let Some(session) = &verified.session {
+        headers.insert(
+            SET_COOKIE,
+            session_cookie(&state, session, SESSION_TTL_DAYS * 86_400),
+        );
+    }
+    let p = verified.partner;
+    Ok((
+        headers,
+        Json(VerifyAnswer {
+            ok: true,
+            role: "partner",
+            status: if verified.session.is_some() {
+                "active"
+            } else {
+                "pending_review"
+            },
+            partner: PartnerBrief {
+                id: p.id,
+                name: p.name,
+                email: p.email,
+            },
+        }),
+    ))
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie is ASCII")
+}
+
+/// Who the credential belongs to.
+#[utoipa::path(get, path = "/auth/whoami", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "`{role: \"partner\", partnerId, partner}`, `{role: \"admin\"}` or `{role: \"scoped\", scopes}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody)))]
+async fn whoami(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Json<Value>> {
+    Ok(Json(match principal {
+        Principal::Admin { .. } => json!({ "role": "admin" }),
+        Principal::Scoped { scopes, .. } => json!({ "role": "scoped", "scopes": scopes.names() }),
+        Principal::Partner { partner_id, .. } => {
+            let partner = svc::get_existing(&state, &partner_id).await?;
+            json!({ "role": "partner", "partnerId": partner_id, "partner": PartnerView::from(partner) })
+        }
+    }))
+}
+
+/// End the current session and clear its cookie.
+#[utoipa::path(post, path = "/auth/signout", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, description = "`{\"ok\": true}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody)))]
+async fn signout(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+) -> ApiResult<impl IntoResponse> {
+    if let Principal::Partner {
+        credential: PartnerCredential::Session(id),
+        ..
+    } = &principal
+    {
+        state.db.end_session(id, state.clock.now()).await?;
+        state.auth.invalidate_all();
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(SET_COOKIE, session_cookie(&state, "", 0));
+    Ok((headers, Json(ok())))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SigninBody {
+    email: String,
+}
+
+/// Email a sign-in link to an active partner. Always answers `{"ok": true}` (no account
+/// enumeration).
+#[utoipa::path(post, path = "/auth/signin", tag = "auth", request_body = SigninBody,
+    responses((status = 200, description = "`{\"ok\": true}`", body = Object),
+        (status = 400, description = "`invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody)))]
+async fn signin(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<SigninBody>,
+) -> ApiResult<Json<Value>> {
+    check(&state.rate_limits.signin, ip)?;
+    if let Ok(email) = Email::parse(&body.email) {
+        svc::send_signin_link(&state, &email).await?;
+    }
+    Ok(Json(ok()))
+}

@@ -1,0 +1,208 @@
+//! Partner self-signup (public) and its policy (admin).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::domain::ids::PartnerId;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::http::json::ApiJson;
+use crate::http::partners::{clean_email, clean_name};
+use crate::http::rate_limit::{ClientIp, check};
+use crate::service::partners::{self as svc, CreatePartner, Source};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(partner_signup))
+        .routes(routes!(get_policy, set_policy))
+}
+
+const POLICY_KEY: &str = "partner_signup";
+
+#[derive(Serialize, Deserialize, Clone, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupPolicy {
+    /// `auto_approve` (default) or `require_review`.
+    policy: String,
+    /// Default false.
+    disabled: bool,
+}
+
+impl Default for SignupPolicy {
+    fn default() -> Self {
+        SignupPolicy {
+            policy: "auto_approve".into(),
+            disabled: false,
+        }
+    }
+}
+
+async fn load_policy(state: &AppState) -> ApiResult<SignupPolicy> {
+    Ok(state
+        .db
+        .get_setting(POLICY_KEY)
+        .await?
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or_default())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupBody {
+    email: Option<String>,
+    name: Option<String>,
+    /// Free-form creator profile (handle, links, audience...).
+    #[schema(value_type = Option<Object>)]
+    profile: Option<Value>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupAnswer {
+    ok: bool,
+    /// `active`, `pending_review` or `already_registered`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    partner_id: Option<PartnerId>,
+}
+
+/// Sign up as a partner. Emails a magic link to confirm the address.
+#[utoipa::path(post, path = "/partner-signup", tag = "partners", request_body = SignupBody,
+    responses((status = 201, body = SignupAnswer),
+        (status = 200, description = "`already_registered`", body = SignupAnswer),
+        (status = 400, description = "`invalid_body`, `invalid_json`", body = ErrorBody),
+        (status = 403, description = "`signup_disabled`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody)))]
+async fn partner_signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<SignupBody>,
+) -> ApiResult<(StatusCode, Json<SignupAnswer>)> {
+    check(&state.rate_limits.signup, ip)?;
+    let policy = load_policy(&state).await?;
+    if policy.disabled {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "signup_disabled",
+            "Partner sign-up is closed.",
+        ));
+    }
+    let mut errors = Vec::new();
+    let email = clean_email(body.email.as_deref(), &mut errors);
+    let name = clean_name(body.name, &mut errors);
+    let profile = match body.profile {
+        None | Some(Value::Null) => None,
+        Some(v @ Value::Object(_)) if v.to_string().len() <= 16 * 1024 => Some(v.to_string()),
+        Some(_) => {
+            errors.push((
+                "profile".into(),
+                "must be an object of at most 16 KiB".into(),
+            ));
+            None
+        }
+    };
+    let (Some(email), true) = (email, errors.is_empty()) else {
+        return Err(ApiError::invalid_body(errors));
+    };
+    let already = || {
+        (
+            StatusCode::OK,
+            Json(SignupAnswer {
+                ok: true,
+                status: "already_registered",
+                partner_id: None,
+            }),
+        )
+    };
+    if state
+        .db
+        .get_partner_by_email(email.as_str())
+        .await?
+        .is_some()
+    {
+        return Ok(already());
+    }
+    let review = policy.policy == "require_review";
+    let created = svc::create(
+        &state,
+        CreatePartner {
+            email,
+            name,
+            send_invite: true,
+            metadata: Default::default(),
+            program_ids: None,
+            campaign_grant_source: "admin".into(),
+            snapshot: None,
+            source: Source::SelfSignup,
+            profile,
+            pending_review: review,
+        },
+    )
+    .await;
+    match created {
+        Ok(partner) => Ok((
+            StatusCode::CREATED,
+            Json(SignupAnswer {
+                ok: true,
+                status: if review { "pending_review" } else { "active" },
+                partner_id: Some(partner.id),
+            }),
+        )),
+        // A concurrent sign-up with the same email won the race.
+        Err(e) if e.code() == "email_taken" => Ok(already()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The self-signup policy.
+#[utoipa::path(get, path = "/config/partner-signup", tag = "config", security(("bearer" = [])),
+    responses((status = 200, body = SignupPolicy),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
+async fn get_policy(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SignupPolicy>> {
+    auth.require_admin()?;
+    Ok(Json(load_policy(&state).await?))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyChange {
+    policy: Option<String>,
+    disabled: Option<bool>,
+}
+
+/// Change the self-signup policy; omitted fields keep their value.
+#[utoipa::path(post, path = "/config/partner-signup", tag = "config", security(("bearer" = [])),
+    request_body = PolicyChange,
+    responses((status = 200, body = SignupPolicy),
+        (status = 400, description = "`invalid_body`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
+async fn set_policy(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(change): ApiJson<PolicyChange>,
+) -> ApiResult<Json<SignupPolicy>> {
+    auth.require_admin()?;
+    let mut policy = load_policy(&state).await?;
+    if let Some(p) = change.policy {
+        if !matches!(p.as_str(), "auto_approve" | "require_review") {
+            return Err(ApiError::invalid_field(
+                "policy",
+                "must be \"auto_approve\" or \"require_review\"",
+            ));
+        }
+        policy.policy = p;
+    }
+    if let Some(d) = change.disabled {
+        policy.disabled = d;
+    }
+    let stored = serde_json::to_string(&policy).map_err(ApiError::internal)?;
+    state.db.set_setting(POLICY_KEY, &stored).await?;
+    Ok(Json(policy))
+}

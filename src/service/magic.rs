@@ -1,0 +1,122 @@
+//! Magic links and partner sessions: issuing a link (and its email) inside the caller's
+//! transaction, and turning a verified link into a session.
+
+use serde_json::json;
+
+use crate::db::magic_links::Purpose;
+use crate::db::partners::Partner;
+use crate::db::{Db, Tx};
+use crate::domain::ids::SessionId;
+use crate::domain::time::Timestamp;
+use crate::domain::tokens::{NewToken, TokenKind, hash_token};
+use crate::email::Template;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+pub const LINK_TTL_MINUTES: i64 = 15;
+pub const SESSION_TTL_DAYS: i64 = 30;
+
+/// Records a new magic link for `partner` and its email in `tx`; returns the mail id to kick
+/// after commit.
+pub async fn issue_link(
+    state: &AppState,
+    tx: &mut Tx,
+    partner: &Partner,
+    purpose: Purpose,
+    template: Template,
+    extra: serde_json::Value,
+) -> ApiResult<String> {
+    let now = state.clock.now();
+    let token = NewToken::generate(TokenKind::MagicLink);
+    Db::insert_magic_link(
+        tx,
+        &token.hash,
+        &partner.id,
+        purpose,
+        now,
+        now.plus_millis(LINK_TTL_MINUTES * 60_000),
+    )
+    .await?;
+    let mut ctx = json!({
+        "name": partner.name,
+        "link": format!("{}/auth/magic?token={}", state.config.public_url, token.plaintext),
+        "expires_minutes": LINK_TTL_MINUTES,
+    });
+    if let (Some(ctx), serde_json::Value::Object(extra)) = (ctx.as_object_mut(), extra) {
+        ctx.extend(extra);
+    }
+    let mail = state
+        .mailer
+        .render(template, &partner.email, ctx)
+        .map_err(ApiError::internal)?;
+    state.mailer.enqueue(tx, &mail).await?;
+    Ok(mail.id)
+}
+
+/// The outcome of a verified magic link.
+pub struct Verified {
+    pub partner: Partner,
+    /// A new session token, unless the partner still awaits review.
+    pub session: Option<String>,
+}
+
+/// Consumes a magic link (once, atomically), verifies the partner's email, activates it unless
+/// it awaits review, and opens a session.
+pub async fn verify(state: &AppState, token: &str) -> ApiResult<Verified> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_or_expired_token",
+            "This link is invalid, already used or expired. Ask for a new one.",
+        )
+    };
+    if TokenKind::of(token) != Some(TokenKind::MagicLink) {
+        return Err(invalid());
+    }
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let Some((partner_id, _purpose)) =
+        Db::consume_magic_link(&mut tx, &hash_token(token), now).await?
+    else {
+        return Err(invalid());
+    };
+    let Some(partner) = Db::get_partner_tx(&mut tx, &partner_id).await? else {
+        return Err(invalid());
+    };
+    if partner.revoked_at.is_some() {
+        // The link stays unused: the partner may be reinstated.
+        tx.rollback().await?;
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "partner_revoked",
+            partner
+                .revoke_reason
+                .clone()
+                .unwrap_or_else(|| "This partner account is suspended.".to_string()),
+        ));
+    }
+    Db::verify_partner_email(&mut tx, &partner.id, now).await?;
+    let session = if partner.pending_review {
+        None
+    } else {
+        Some(open_session(&mut tx, &partner, now).await?)
+    };
+    let partner = Db::get_partner_tx(&mut tx, &partner.id)
+        .await?
+        .ok_or_else(invalid)?;
+    tx.commit().await?;
+    Ok(Verified { partner, session })
+}
+
+async fn open_session(tx: &mut Tx, partner: &Partner, now: Timestamp) -> ApiResult<String> {
+    let token = NewToken::generate(TokenKind::Session);
+    Db::create_session(
+        tx,
+        &SessionId::generate(),
+        &token.hash,
+        &partner.id,
+        now,
+        now.plus_days(SESSION_TTL_DAYS),
+    )
+    .await?;
+    Ok(token.plaintext)
+}

@@ -1,0 +1,316 @@
+//! Partner lifecycle: create (with grants, snapshot and invite), re-invite, revoke, reinstate,
+//! approve. Each change and the email it causes are committed together; the email is then
+//! attempted in the background.
+
+use serde_json::{Value, json};
+
+use crate::db::Db;
+use crate::db::magic_links::Purpose;
+use crate::db::partners::{NewPartner, Partner, Snapshot};
+use crate::domain::commission::CommissionRule;
+use crate::domain::email::Email;
+use crate::domain::ids::{PartnerId, ProgramId};
+use crate::email::Template;
+use crate::error::{ApiError, ApiResult, OnUnique};
+use crate::service::magic;
+use crate::state::AppState;
+
+/// Where a new partner came from (`metadata.source` when pushed to the Network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    AdminInvite,
+    SelfSignup,
+    Network,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::AdminInvite => "admin_invite",
+            Source::SelfSignup => "self_signup",
+            Source::Network => "openpartner_network",
+        }
+    }
+}
+
+pub struct NewSnapshot {
+    pub rule: CommissionRule,
+    pub recurring: bool,
+    pub holdback_days: Option<i64>,
+}
+
+pub struct CreatePartner {
+    pub email: Email,
+    pub name: String,
+    pub send_invite: bool,
+    pub metadata: serde_json::Map<String, Value>,
+    /// `None` = every current program.
+    pub program_ids: Option<Vec<String>>,
+    pub campaign_grant_source: String,
+    pub snapshot: Option<NewSnapshot>,
+    pub source: Source,
+    pub profile: Option<String>,
+    /// Self-signup under `require_review`.
+    pub pending_review: bool,
+}
+
+/// Resolves requested program ids: omitted = all current programs; unknown ids are a 400
+/// `unknown_campaign_ids` listing them.
+pub async fn resolve_programs(
+    db: &Db,
+    requested: Option<Vec<String>>,
+) -> ApiResult<Vec<ProgramId>> {
+    match requested {
+        None => Ok(db.all_program_ids().await?),
+        Some(ids) => {
+            let mut unique: Vec<String> = Vec::with_capacity(ids.len());
+            for id in ids {
+                if !unique.contains(&id) {
+                    unique.push(id);
+                }
+            }
+            let missing = db.missing_program_ids(&unique).await?;
+            if !missing.is_empty() {
+                return Err(ApiError::bad_request(
+                    "unknown_campaign_ids",
+                    format!("No such programs: {}.", missing.join(", ")),
+                )
+                .with("missing", missing));
+            }
+            Ok(unique.into_iter().map(ProgramId::from_string).collect())
+        }
+    }
+}
+
+/// Creates a partner. 409 `email_taken` when the email exists (also under concurrent creates:
+/// the unique index decides).
+pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> {
+    let program_ids = resolve_programs(&state.db, req.program_ids).await?;
+    let now = state.clock.now();
+    let id = PartnerId::generate();
+    let metadata = Value::Object(req.metadata).to_string();
+    let email_taken =
+        || ApiError::conflict("email_taken", "A partner with this email already exists.");
+    // Fail fast without taking the write lock when the email is obviously taken.
+    if state
+        .db
+        .get_partner_by_email(req.email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(email_taken());
+    }
+    let mut tx = state.db.begin().await?;
+    Db::insert_partner(
+        &mut tx,
+        NewPartner {
+            id: &id,
+            email: req.email.as_str(),
+            name: &req.name,
+            metadata: &metadata,
+            program_ids: &program_ids,
+            profile: req.profile.as_deref(),
+            source: req.source.as_str(),
+            campaign_grant_source: &req.campaign_grant_source,
+            pending_review: req.pending_review,
+            now,
+            activated_at: (!req.send_invite).then_some(now),
+        },
+    )
+    .await
+    .on_unique(email_taken)?;
+    if let Some(s) = req.snapshot {
+        Db::upsert_snapshot(
+            &mut tx,
+            &Snapshot {
+                partner_id: id.clone(),
+                rule: s.rule,
+                recurring: s.recurring,
+                holdback_days: s.holdback_days,
+                source: "approval".into(),
+                snapshotted_at: now,
+            },
+        )
+        .await?;
+    }
+    let partner = Db::get_partner_tx(&mut tx, &id)
+        .await?
+        .ok_or_else(|| ApiError::internal("partner vanished inside its own transaction"))?;
+    let mail = if req.send_invite {
+        let (purpose, template) = match req.source {
+            Source::SelfSignup => (Purpose::Signup, Template::Signup),
+            _ => (Purpose::Invite, Template::Invite),
+        };
+        let extra = json!({ "pending_review": req.pending_review });
+        Some(magic::issue_link(state, &mut tx, &partner, purpose, template, extra).await?)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    if let Some(mail) = mail {
+        state.mailer.kick(mail);
+    }
+    Ok(partner)
+}
+
+pub async fn get_existing(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
+    state
+        .db
+        .get_partner(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such partner."))
+}
+
+/// Emails a fresh invite link. Earlier links stay valid until their own expiry.
+pub async fn reinvite(state: &AppState, id: &PartnerId) -> ApiResult<()> {
+    let partner = get_existing(state, id).await?;
+    if partner.revoked_at.is_some() {
+        return Err(ApiError::conflict(
+            "partner_revoked",
+            "This partner is revoked; reinstate it first.",
+        ));
+    }
+    if partner.activated_at.is_some() {
+        return Err(ApiError::conflict(
+            "already_activated",
+            "This partner already accepted; it can sign in with POST /auth/signin.",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let mail = magic::issue_link(
+        state,
+        &mut tx,
+        &partner,
+        Purpose::Invite,
+        Template::Invite,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    state.mailer.kick(mail);
+    Ok(())
+}
+
+/// Emails a sign-in link if (and only if) the partner may sign in. Says nothing either way.
+pub async fn send_signin_link(state: &AppState, email: &Email) -> ApiResult<()> {
+    let Some(partner) = state.db.get_partner_by_email(email.as_str()).await? else {
+        return Ok(());
+    };
+    if partner.activated_at.is_none() || partner.revoked_at.is_some() || partner.pending_review {
+        return Ok(());
+    }
+    let mut tx = state.db.begin().await?;
+    let mail = magic::issue_link(
+        state,
+        &mut tx,
+        &partner,
+        Purpose::SignIn,
+        Template::SignIn,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    state.mailer.kick(mail);
+    Ok(())
+}
+
+pub struct Revoked {
+    pub partner: Partner,
+    pub notified: bool,
+}
+
+/// Suspends a partner: ends its sessions and partner keys in the same transaction and, when
+/// `notify`, emails it the reason.
+pub async fn revoke(
+    state: &AppState,
+    id: &PartnerId,
+    reason: Option<String>,
+    notify: bool,
+) -> ApiResult<Revoked> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let Some(partner) = Db::get_partner_tx(&mut tx, id).await? else {
+        return Err(ApiError::not_found("No such partner."));
+    };
+    if !Db::revoke_partner(&mut tx, id, reason.as_deref(), now).await? {
+        return Err(ApiError::conflict(
+            "already_revoked",
+            "This partner is already revoked.",
+        ));
+    }
+    let mail = if notify {
+        let mail = state
+            .mailer
+            .render(
+                Template::Revoked,
+                &partner.email,
+                json!({ "name": partner.name, "reason": reason }),
+            )
+            .map_err(ApiError::internal)?;
+        state.mailer.enqueue(&mut tx, &mail).await?;
+        Some(mail.id)
+    } else {
+        None
+    };
+    let partner = Db::get_partner_tx(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such partner."))?;
+    tx.commit().await?;
+    // Sessions and keys end at once on this replica.
+    state.auth.invalidate_all();
+    let notified = mail.is_some();
+    if let Some(mail) = mail {
+        state.mailer.kick(mail);
+    }
+    Ok(Revoked { partner, notified })
+}
+
+pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if Db::get_partner_tx(&mut tx, id).await?.is_none() {
+        return Err(ApiError::not_found("No such partner."));
+    }
+    if !Db::reinstate_partner(&mut tx, id, now).await? {
+        return Err(ApiError::conflict(
+            "not_revoked",
+            "This partner is not revoked.",
+        ));
+    }
+    let partner = Db::get_partner_tx(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such partner."))?;
+    tx.commit().await?;
+    Ok(partner)
+}
+
+/// Approves a self-signed-up partner awaiting review and emails it a sign-in link.
+pub async fn approve(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
+    let partner = get_existing(state, id).await?;
+    if partner.revoked_at.is_some() {
+        return Err(ApiError::conflict(
+            "partner_revoked",
+            "This partner is revoked.",
+        ));
+    }
+    if !state.db.approve_partner(id, state.clock.now()).await? {
+        return Err(ApiError::conflict(
+            "not_pending_review",
+            "This partner is not awaiting review.",
+        ));
+    }
+    let partner = get_existing(state, id).await?;
+    let mut tx = state.db.begin().await?;
+    let mail = magic::issue_link(
+        state,
+        &mut tx,
+        &partner,
+        Purpose::SignIn,
+        Template::Approved,
+        json!({}),
+    )
+    .await?;
+    tx.commit().await?;
+    state.mailer.kick(mail);
+    Ok(partner)
+}
