@@ -3,7 +3,14 @@
 
 #[allow(dead_code)] // shared by every test file; not each uses every helper
 mod helpers;
+#[allow(dead_code)]
+mod smtp_sink;
 
 mod api_keys;
 mod cli;
 mod foundation;
+mod mail;
+mod partner_lifecycle;
+mod partners;
+mod programs;
+mod signup;

@@ -1,0 +1,454 @@
+//! The partner lifecycle through magic links: invite → verify → session → read itself; token
+//! reuse and expiry; revoke ending sessions and keys at once; reinstate; partner keys; BOLA;
+//! commission snapshot amendments.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, spawn_app};
+
+async fn invite_verify_session_then_read_itself(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("flow@example.com", true).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let token = app.latest_token("flow@example.com", 1).await;
+    assert!(token.starts_with("opml_") && token.len() == 53);
+
+    // The landing page does not consume the token (mail scanners prefetch links).
+    let page = app
+        .client
+        .get(app.url(&format!("/auth/magic?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&token) && html.contains("/auth/magic/verify"));
+
+    let (a, session) = app.verify(&token).await;
+    let body = a.assert_status(200);
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["role"], "partner");
+    assert_eq!(
+        body["partner"],
+        json!({"id": id, "name": "Partner flow@example.com", "email": "flow@example.com"})
+    );
+    let cookie = a.header("set-cookie").unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && cookie.contains("Max-Age=2592000")
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "http public URL: no Secure flag"
+    );
+    let session = session.expect("op_session set");
+    assert!(session.starts_with("ops_"));
+
+    // Activated now.
+    let me = app.admin_get(&format!("/partners/{id}")).await;
+    assert!(me.body["activatedAt"].is_string());
+    assert_eq!(me.body["status"], "active");
+
+    // The session works as a bearer token and as the cookie.
+    let a = app.get(&format!("/partners/{id}"), &session).await;
+    assert_eq!(a.assert_status(200)["email"], "flow@example.com");
+    let res = app
+        .client
+        .get(app.url(&format!("/partners/{id}")))
+        .header("cookie", format!("op_session={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let who = app.get("/auth/whoami", &session).await;
+    assert_eq!(who.body["role"], "partner");
+    assert_eq!(who.body["partnerId"], id.as_str());
+    let a = app.get("/auth/introspect", &session).await;
+    assert_eq!(
+        a.body,
+        json!({"role": "partner", "restrictedTo": {"partnerId": id}})
+    );
+    assert_eq!(
+        app.admin_get("/auth/whoami").await.body,
+        json!({"role": "admin"})
+    );
+
+    // Reuse of the same link fails.
+    let (a, _) = app.verify(&token).await;
+    a.assert_error(400, "invalid_or_expired_token");
+
+    // Sign-out ends the session.
+    let a = app
+        .call(Method::POST, "/auth/signout", Some(&session), None)
+        .await;
+    a.assert_status(200);
+    assert!(a.header("set-cookie").unwrap().contains("Max-Age=0"));
+    app.get(&format!("/partners/{id}"), &session)
+        .await
+        .assert_error(401, "unauthorized");
+}
+
+async fn magic_links_expire_after_15_minutes(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("late@example.com", true).await;
+    let id = p["id"].as_str().unwrap();
+    let first = app.latest_token("late@example.com", 1).await;
+    app.clock.advance(Duration::from_secs(15 * 60 + 1));
+    let (a, _) = app.verify(&first).await;
+    a.assert_error(400, "invalid_or_expired_token");
+
+    // Re-invite: a new link; earlier unexpired links stay valid too.
+    app.admin_post(&format!("/partners/{id}/invite"), json!({}))
+        .await
+        .assert_status(200);
+    let second = app.latest_token("late@example.com", 2).await;
+    app.clock.advance(Duration::from_secs(60));
+    app.admin_post(&format!("/partners/{id}/invite"), json!({}))
+        .await
+        .assert_status(200);
+    let third = app.latest_token("late@example.com", 3).await;
+    assert_ne!(second, third);
+    app.clock.advance(Duration::from_secs(14 * 60 - 1));
+    let (a, _) = app.verify(&second).await;
+    a.assert_status(200);
+    // Accepted: a further invite is refused, and the other link is still single-use valid.
+    app.admin_post(&format!("/partners/{id}/invite"), json!({}))
+        .await
+        .assert_error(409, "already_activated");
+    let (a, _) = app.verify(&third).await;
+    a.assert_status(200);
+
+    for bad in [
+        "",
+        "opml_short",
+        "op_0000",
+        &format!("opml_{}", "0".repeat(48)),
+    ] {
+        let (a, _) = app.verify(bad).await;
+        a.assert_error(400, "invalid_or_expired_token");
+    }
+    app.admin_post("/partners/01NOPE/invite", json!({}))
+        .await
+        .assert_error(404, "not_found");
+}
+
+async fn concurrent_use_of_one_link_succeeds_once(b: Backend) {
+    let app = spawn_app(b).await;
+    app.create_partner("twice@example.com", true).await;
+    let token = app.latest_token("twice@example.com", 1).await;
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let client = app.client.clone();
+        let url = app.url("/auth/magic/verify");
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"token": token}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 200 || *c == 400), "{codes:?}");
+}
+
+async fn revoke_ends_sessions_and_keys_at_once(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("rev@example.com", true).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let token = app.latest_token("rev@example.com", 1).await;
+    let (_, session) = app.verify(&token).await;
+    let session = session.unwrap();
+    let a = app
+        .post(
+            &format!("/partners/{id}/api-keys"),
+            &session,
+            json!({"label": "mine"}),
+        )
+        .await;
+    let key = a.assert_status(201)["plaintext"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Warm both credentials.
+    app.get(&format!("/partners/{id}"), &session)
+        .await
+        .assert_status(200);
+    app.get(&format!("/partners/{id}"), &key)
+        .await
+        .assert_status(200);
+
+    let a = app
+        .admin_post(
+            &format!("/partners/{id}/revoke"),
+            json!({"reason": "Violated terms"}),
+        )
+        .await;
+    let r = a.assert_status(200);
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["notified"], true);
+    assert!(r["revokedAt"].is_string());
+    app.get(&format!("/partners/{id}"), &session)
+        .await
+        .assert_error(401, "unauthorized");
+    app.get(&format!("/partners/{id}"), &key)
+        .await
+        .assert_error(401, "unauthorized");
+    let mails = app.wait_for_mails("rev@example.com", 2).await;
+    assert!(
+        mails[1].raw.contains("Violated terms"),
+        "the reason is in the notification"
+    );
+
+    let got = app.admin_get(&format!("/partners/{id}")).await;
+    assert_eq!(got.body["revokeReason"], "Violated terms");
+    assert_eq!(got.body["status"], "revoked");
+    app.admin_post(&format!("/partners/{id}/revoke"), json!({}))
+        .await
+        .assert_error(409, "already_revoked");
+    app.admin_post(&format!("/partners/{id}/invite"), json!({}))
+        .await
+        .assert_error(409, "partner_revoked");
+
+    // A revoked partner asking for a sign-in link gets none; an old link says why it fails.
+    app.call(
+        Method::POST,
+        "/auth/signin",
+        None,
+        Some(json!({"email": "rev@example.com"})),
+    )
+    .await
+    .assert_status(200);
+    let a = app
+        .admin_post(&format!("/partners/{id}/reinstate"), json!({}))
+        .await;
+    assert_eq!(a.assert_status(200), &json!({"ok": true}));
+    app.admin_post(&format!("/partners/{id}/reinstate"), json!({}))
+        .await
+        .assert_error(409, "not_revoked");
+    // Keys stay dead after reinstatement; the partner signs in with a new link.
+    app.get(&format!("/partners/{id}"), &key)
+        .await
+        .assert_error(401, "unauthorized");
+    app.call(
+        Method::POST,
+        "/auth/signin",
+        None,
+        Some(json!({"email": "REV@example.com"})),
+    )
+    .await
+    .assert_status(200);
+    let fresh = app.latest_token("rev@example.com", 3).await;
+    let (a, session) = app.verify(&fresh).await;
+    a.assert_status(200);
+    app.get(&format!("/partners/{id}"), &session.unwrap())
+        .await
+        .assert_status(200);
+
+    // notify: false sends nothing.
+    let quiet = app.create_partner("quiet@example.com", false).await;
+    let qid = quiet["id"].as_str().unwrap();
+    let a = app
+        .admin_post(&format!("/partners/{qid}/revoke"), json!({"notify": false}))
+        .await;
+    assert_eq!(a.assert_status(200)["notified"], false);
+    let a = app
+        .admin_post(&format!("/partners/{qid}/reinstate"), json!({}))
+        .await;
+    a.assert_status(200);
+    let a = app
+        .admin_post(
+            &format!("/partners/{qid}/revoke"),
+            json!({"reason": "x".repeat(501)}),
+        )
+        .await;
+    a.assert_error(400, "invalid_body");
+    assert!(app.mails_to("quiet@example.com").is_empty());
+    app.admin_post("/partners/01NOPE/revoke", json!({}))
+        .await
+        .assert_error(404, "not_found");
+}
+
+async fn revoked_partner_link_is_refused_with_the_reason(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("sus@example.com", true).await;
+    let id = p["id"].as_str().unwrap();
+    let token = app.latest_token("sus@example.com", 1).await;
+    app.admin_post(
+        &format!("/partners/{id}/revoke"),
+        json!({"reason": "Fraud", "notify": false}),
+    )
+    .await
+    .assert_status(200);
+    let (a, session) = app.verify(&token).await;
+    assert_eq!(a.assert_error(403, "partner_revoked")["detail"], "Fraud");
+    assert!(session.is_none());
+}
+
+async fn a_partner_cannot_read_another(b: Backend) {
+    let app = spawn_app(b).await;
+    let a = app.create_partner("a@example.com", false).await;
+    let bp = app.create_partner("b@example.com", false).await;
+    let (a_id, b_id) = (a["id"].as_str().unwrap(), bp["id"].as_str().unwrap());
+    let key_a = app
+        .admin_post(&format!("/partners/{a_id}/api-keys"), json!({}))
+        .await
+        .body["plaintext"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get(&format!("/partners/{a_id}"), &key_a)
+        .await
+        .assert_status(200);
+    app.get(&format!("/partners/{b_id}"), &key_a)
+        .await
+        .assert_error(404, "not_found");
+    app.get(&format!("/partners/{b_id}/commission-snapshot"), &key_a)
+        .await
+        .assert_error(404, "not_found");
+    app.get(&format!("/partners/{b_id}/api-keys"), &key_a)
+        .await
+        .assert_error(404, "not_found");
+    app.post(&format!("/partners/{b_id}/api-keys"), &key_a, json!({}))
+        .await
+        .assert_error(404, "not_found");
+    // Partner credentials cannot list, create or administer.
+    app.get("/partners", &key_a)
+        .await
+        .assert_error(403, "forbidden");
+    app.post(
+        "/partners",
+        &key_a,
+        json!({"email": "c@example.com", "name": "c"}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    app.post(&format!("/partners/{a_id}/revoke"), &key_a, json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    app.get("/api-keys", &key_a)
+        .await
+        .assert_error(403, "forbidden");
+    app.get("/programs", &key_a)
+        .await
+        .assert_error(403, "forbidden");
+
+    // Its own keys: list and delete, but never another partner's key through its path.
+    let a2 = app
+        .post(
+            &format!("/partners/{a_id}/api-keys"),
+            &key_a,
+            json!({"label": "second"}),
+        )
+        .await;
+    let second_id = a2.assert_status(201)["id"].as_str().unwrap().to_string();
+    let listed = app.get(&format!("/partners/{a_id}/api-keys"), &key_a).await;
+    let keys = listed.assert_status(200)["apiKeys"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(keys.len(), 2);
+    assert!(
+        keys.iter()
+            .all(|k| k["kind"] == "partner" && k["partnerId"] == a_id)
+    );
+    let key_b_id = app
+        .admin_post(&format!("/partners/{b_id}/api-keys"), json!({}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let a = app
+        .call(
+            Method::DELETE,
+            &format!("/partners/{a_id}/api-keys/{key_b_id}"),
+            Some(&key_a),
+            None,
+        )
+        .await;
+    a.assert_error(404, "not_found");
+    let a = app
+        .call(
+            Method::DELETE,
+            &format!("/partners/{a_id}/api-keys/{second_id}"),
+            Some(&key_a),
+            None,
+        )
+        .await;
+    a.assert_status(200);
+}
+
+async fn commission_snapshot_can_be_amended_and_removed(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("terms@example.com", false).await;
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/partners/{id}/commission-snapshot");
+    assert_eq!(
+        app.admin_get(&path).await.assert_status(200),
+        &json!({"snapshot": null})
+    );
+    let a = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&app.admin_key),
+            Some(json!({"commissionType": "fixed", "commissionValue": "2.5"})),
+        )
+        .await;
+    let s = &a.assert_status(200)["snapshot"];
+    assert_eq!(s["commissionType"], "fixed");
+    assert_eq!(s["commissionValue"], "2.50");
+    assert_eq!(s["source"], "amendment");
+    assert_eq!(s["recurring"], false);
+    assert_eq!(
+        app.admin_get(&path).await.body["snapshot"]["commissionValue"],
+        "2.50"
+    );
+    let a = app
+        .call(Method::DELETE, &path, Some(&app.admin_key), None)
+        .await;
+    assert_eq!(a.assert_status(200)["snapshot"], Value::Null);
+    assert_eq!(app.admin_get(&path).await.body, json!({"snapshot": null}));
+    app.admin_get("/partners/01NOPE/commission-snapshot")
+        .await
+        .assert_error(404, "not_found");
+    let a = app
+        .call(
+            Method::PUT,
+            &path,
+            Some(&app.admin_key),
+            Some(json!({"commissionType": "percent", "commissionValue": "150"})),
+        )
+        .await;
+    a.assert_error(400, "invalid_body");
+}
+
+both_backends!(
+    invite_verify_session_then_read_itself,
+    magic_links_expire_after_15_minutes,
+    concurrent_use_of_one_link_succeeds_once,
+    revoke_ends_sessions_and_keys_at_once,
+    revoked_partner_link_is_refused_with_the_reason,
+    a_partner_cannot_read_another,
+    commission_snapshot_can_be_amended_and_removed,
+);
