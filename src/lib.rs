@@ -1,6 +1,7 @@
 //! OpenPartner: the brand instance of a partner (affiliate / creator) program.
 //! See README.md for running it and `docs/` for the API and protocol.
 
+pub mod cache;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -1,17 +1,14 @@
 //! Who is calling: resolves a bearer secret (API key or partner session) to a [`Principal`].
 //!
 //! Hot keys cost no database round trip: verified results sit in a bounded in-process cache
-//! keyed by the secret's SHA-256. Revocations on this replica clear the cache at once (a
-//! generation counter stops a lookup that raced the revocation from re-inserting a stale
-//! entry); on other replicas an entry is re-read from the database after `cache_ttl`, so a
+//! keyed by the secret's SHA-256 ([`TtlCache`]). Revocations on this replica clear the cache at
+//! once; on other replicas an entry is re-read from the database after `cache_ttl`, so a
 //! revocation reaches every replica within that many seconds.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use quick_cache::sync::Cache;
-
+use crate::cache::TtlCache;
 use crate::clock::SharedClock;
 use crate::db::Db;
 use crate::db::api_keys::KeyKind;
@@ -66,16 +63,13 @@ struct Cached {
     principal: Option<Principal>,
     /// Business-time expiry (sessions), checked on every hit.
     expires_at: Option<Timestamp>,
-    loaded: Instant,
 }
 
 pub struct Authenticator {
     db: Db,
     clock: SharedClock,
     admin_key_digest: Option<[u8; 32]>,
-    cache: Cache<[u8; 32], Cached>,
-    ttl: Duration,
-    generation: AtomicU64,
+    cache: TtlCache<[u8; 32], Cached>,
 }
 
 impl Authenticator {
@@ -90,9 +84,7 @@ impl Authenticator {
             db,
             clock,
             admin_key_digest: admin_api_key.map(digest),
-            cache: Cache::new(capacity),
-            ttl,
-            generation: AtomicU64::new(0),
+            cache: TtlCache::new(capacity, ttl),
         })
     }
 
@@ -106,13 +98,11 @@ impl Authenticator {
         }
         let now = self.clock.now();
         if let Some(hit) = self.cache.get(&key) {
-            let fresh = hit.loaded.elapsed() < self.ttl;
-            let live = hit.expires_at.is_none_or(|at| now < at);
-            if fresh && live {
+            if hit.expires_at.is_none_or(|at| now < at) {
                 return Ok(hit.principal);
             }
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let ticket = self.cache.ticket();
         let (principal, expires_at) = match TokenKind::of(token) {
             Some(TokenKind::ApiKey) => (self.load_api_key(token, now).await?, None),
             Some(TokenKind::Session) => {
@@ -130,16 +120,14 @@ impl Authenticator {
             // Malformed secrets never touch the database.
             _ => return Ok(None),
         };
-        if self.generation.load(Ordering::Acquire) == generation {
-            self.cache.insert(
-                key,
-                Cached {
-                    principal: principal.clone(),
-                    expires_at,
-                    loaded: Instant::now(),
-                },
-            );
-        }
+        self.cache.insert(
+            ticket,
+            key,
+            Cached {
+                principal: principal.clone(),
+                expires_at,
+            },
+        );
         Ok(principal)
     }
 
@@ -178,7 +166,6 @@ impl Authenticator {
     /// Forgets every cached result. Called after any revocation on this replica; revocations
     /// are rare, so dropping the whole cache is cheaper than tracking which entries to drop.
     pub fn invalidate_all(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
         self.cache.clear();
     }
 }

@@ -10,12 +10,14 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::cache::TtlCache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::db::Db;
 use crate::email::Mailer;
 use crate::http::rate_limit::RateLimits;
 use crate::principal::Authenticator;
+use crate::service::clicks::ClickBuffer;
 use crate::state::AppState;
 use crate::{http, jobs};
 
@@ -35,10 +37,13 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let db = Db::connect(&config).await?;
         db.migrate().await?;
-        db.ensure_default_program_destination(&config.public_url, clock.now())
+        let home = url::Url::parse(&config.public_url)
+            .map_or_else(|_| config.public_url.clone(), String::from);
+        db.ensure_default_program_destination(&home, clock.now())
             .await?;
-        let cursor_key = load_cursor_key(&db).await?;
-        let state = build_state(config, db, clock, cursor_key)?;
+        let cursor_key = load_secret(&db, "cursor_key").await?;
+        let ip_salt = load_secret(&db, "ip_salt").await?;
+        let state = build_state(config, db, clock, cursor_key, ip_salt)?;
         let listener = TcpListener::bind(state.config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", state.config.bind))?;
@@ -95,20 +100,23 @@ impl Application {
         }
         cancel.cancel();
         jobs::stop(scheduler).await;
+        // Every answered redirect's click reaches the database before we exit.
+        state.clicks.shutdown().await;
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
     }
 }
 
-/// The page-cursor signing key: made once, shared by every replica through the database.
-async fn load_cursor_key(db: &Db) -> anyhow::Result<[u8; 32]> {
+/// A random instance secret (cursor signing key, IP-hash salt): made once, shared by every
+/// replica through the database.
+async fn load_secret(db: &Db, name: &str) -> anyhow::Result<[u8; 32]> {
     let fresh = hex::encode(rand::random::<[u8; 32]>());
-    let stored = db.setting_or_init("cursor_key", &fresh).await?;
-    let bytes = hex::decode(stored).context("stored cursor_key is not hex")?;
+    let stored = db.setting_or_init(name, &fresh).await?;
+    let bytes = hex::decode(stored).with_context(|| format!("stored {name} is not hex"))?;
     bytes
         .try_into()
-        .map_err(|_| anyhow::anyhow!("stored cursor_key is not 32 bytes"))
+        .map_err(|_| anyhow::anyhow!("stored {name} is not 32 bytes"))
 }
 
 fn build_state(
@@ -116,8 +124,11 @@ fn build_state(
     db: Db,
     clock: SharedClock,
     cursor_key: [u8; 32],
+    ip_salt: [u8; 32],
 ) -> anyhow::Result<AppState> {
     let mailer = Mailer::new(&config, db.clone(), clock.clone())?;
+    let config_link_ttl = config.link_cache_ttl;
+    let db_for_clicks = db.clone();
     let rate_limits = Arc::new(RateLimits::new(config.public_rate_per_minute));
     let auth = Authenticator::new(
         db.clone(),
@@ -134,6 +145,9 @@ fn build_state(
         mailer,
         rate_limits,
         cursor_key: Arc::new(cursor_key),
+        ip_salt: Arc::new(ip_salt),
+        link_cache: Arc::new(TtlCache::new(100_000, config_link_ttl)),
+        clicks: ClickBuffer::start(db_for_clicks),
     })
 }
 

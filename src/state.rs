@@ -2,12 +2,15 @@
 
 use std::sync::Arc;
 
+use crate::cache::TtlCache;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::email::Mailer;
 use crate::http::rate_limit::RateLimits;
 use crate::principal::Authenticator;
+use crate::service::clicks::ClickBuffer;
+use crate::service::links::Resolved;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,4 +22,9 @@ pub struct AppState {
     pub rate_limits: Arc<RateLimits>,
     /// Signs page cursors; kept in the database so every replica accepts every cursor.
     pub cursor_key: Arc<[u8; 32]>,
+    /// Salts visitors' IP hashes (never stored raw); shared by replicas through the database.
+    pub ip_salt: Arc<[u8; 32]>,
+    /// Link key → redirect target (`None` caches an unknown key). Cleared on any change.
+    pub link_cache: Arc<TtlCache<String, Option<Arc<Resolved>>>>,
+    pub clicks: Arc<ClickBuffer>,
 }

@@ -4,6 +4,10 @@
 //! backend-specific statements branch on [`Backend`] here, never in handlers.
 
 pub mod api_keys;
+pub mod clicks;
+pub mod commissions;
+pub mod events;
+pub mod links;
 pub mod magic_links;
 pub mod mail;
 pub mod partners;
@@ -36,31 +40,27 @@ pub struct Db {
 
 pub type Tx = Transaction<'static, Any>;
 
-/// Migrations, compiled in: one folder per backend, same logical schema.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "api_keys",
-        include_str!("../../migrations/sqlite/0001_api_keys.sql"),
-    ),
-    (
-        2,
-        "partners",
-        include_str!("../../migrations/sqlite/0002_partners.sql"),
-    ),
-];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (
-        1,
-        "api_keys",
-        include_str!("../../migrations/postgres/0001_api_keys.sql"),
-    ),
-    (
-        2,
-        "partners",
-        include_str!("../../migrations/postgres/0002_partners.sql"),
-    ),
-];
+/// Migrations, compiled in: one folder per backend, same logical schema, same file names.
+macro_rules! migrations {
+    ($backend:literal: $(($version:literal, $name:literal)),* $(,)?) => {
+        &[$((
+            $version,
+            $name,
+            include_str!(concat!("../../migrations/", $backend, "/", $name, ".sql")),
+        )),*]
+    };
+}
+
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
+    (1, "0001_api_keys"),
+    (2, "0002_partners"),
+    (3, "0003_links_clicks_commissions"),
+);
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
+    (1, "0001_api_keys"),
+    (2, "0002_partners"),
+    (3, "0003_links_clicks_commissions"),
+);
 
 impl Db {
     /// Connects to `DATABASE_URL`, or to `<data dir>/openpartner.db` (created if missing).

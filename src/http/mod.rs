@@ -4,15 +4,19 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod commissions;
+pub mod events;
 pub mod health;
 pub mod introspect;
 pub mod json;
+pub mod links;
 pub mod openapi;
 pub mod partner_actions;
 pub mod partner_keys;
 pub mod partners;
 pub mod programs;
 pub mod rate_limit;
+pub mod redirect;
 pub mod sessions;
 pub mod signup;
 pub mod snapshots;
@@ -53,6 +57,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(partner_keys::router())
         .merge(sessions::router())
         .merge(signup::router())
+        .merge(links::router())
+        .merge(redirect::router())
+        .merge(events::router())
+        .merge(commissions::router())
 }
 
 /// The complete application: routes, fallbacks and layers.

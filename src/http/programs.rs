@@ -293,5 +293,7 @@ pub async fn update_program(
     let mut program = apply(existing, body, false)?;
     program.updated_at = state.clock.now();
     state.db.update_program(&program).await?;
+    // Destinations and attribution windows live in the redirect's cache.
+    state.link_cache.clear();
     Ok(Json(program.into()))
 }

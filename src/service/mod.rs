@@ -1,5 +1,8 @@
 //! Application services: the operations handlers call when one request must change several
-//! things together (a partner, its snapshot, its invite email) in one transaction.
+//! things together (a partner, its snapshot, its invite email) or needs more than one query.
 
+pub mod clicks;
+pub mod conversions;
+pub mod links;
 pub mod magic;
 pub mod partners;

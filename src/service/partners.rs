@@ -256,8 +256,9 @@ pub async fn revoke(
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     tx.commit().await?;
-    // Sessions and keys end at once on this replica.
+    // Sessions and keys end at once on this replica; its links stop earning at once.
     state.auth.invalidate_all();
+    state.link_cache.clear();
     let notified = mail.is_some();
     if let Some(mail) = mail {
         state.mailer.kick(mail);
@@ -281,6 +282,7 @@ pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     tx.commit().await?;
+    state.link_cache.clear();
     Ok(partner)
 }
 

@@ -1,0 +1,228 @@
+//! Commissions: one per attributed event, with a small state machine
+//! (accrued → approved → paid; accrued or approved → reversed).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Db, Tx};
+use crate::domain::ids::PartnerId;
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Accrued,
+    Approved,
+    Paid,
+    Reversed,
+}
+
+impl Status {
+    pub const ALL: [Status; 4] = [
+        Status::Accrued,
+        Status::Approved,
+        Status::Paid,
+        Status::Reversed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Accrued => "accrued",
+            Status::Approved => "approved",
+            Status::Paid => "paid",
+            Status::Reversed => "reversed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The states a commission may move to this state from.
+    pub fn allowed_from(self) -> &'static [Status] {
+        match self {
+            Status::Accrued => &[],
+            Status::Approved => &[Status::Accrued],
+            Status::Paid => &[Status::Approved],
+            Status::Reversed => &[Status::Accrued, Status::Approved],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Commission {
+    pub id: String,
+    pub partner_id: PartnerId,
+    pub program_id: String,
+    pub event_id: String,
+    pub user_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub status: Status,
+    pub rule_source: String,
+    pub accrued_at: Timestamp,
+    pub mature_at: Timestamp,
+}
+
+const COLUMNS: &str = "id, partner_id, program_id, event_id, user_id, amount_minor, currency, status, \
+    rule_source, accrued_at, mature_at";
+
+fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
+    Ok(Commission {
+        id: r.try_get("id")?,
+        partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
+        program_id: r.try_get("program_id")?,
+        event_id: r.try_get("event_id")?,
+        user_id: r.try_get("user_id")?,
+        amount_minor: r.try_get("amount_minor")?,
+        currency: r.try_get("currency")?,
+        status: Status::parse(&r.try_get::<String, _>("status")?).unwrap_or(Status::Accrued),
+        rule_source: r.try_get("rule_source")?,
+        accrued_at: Timestamp::from_millis(r.try_get("accrued_at")?),
+        mature_at: Timestamp::from_millis(r.try_get("mature_at")?),
+    })
+}
+
+/// Filters for a commissions page.
+#[derive(Default)]
+pub struct CommissionFilter<'a> {
+    pub partner: Option<&'a PartnerId>,
+    pub status: Option<Status>,
+    pub after: Option<(i64, &'a str)>,
+}
+
+impl Db {
+    pub async fn insert_commission(tx: &mut Tx, c: &Commission) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO commissions ({COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)"
+        ))
+        .bind(&c.id)
+        .bind(c.partner_id.as_str())
+        .bind(&c.program_id)
+        .bind(&c.event_id)
+        .bind(&c.user_id)
+        .bind(c.amount_minor)
+        .bind(&c.currency)
+        .bind(c.status.as_str())
+        .bind(&c.rule_source)
+        .bind(c.accrued_at.millis())
+        .bind(c.mature_at.millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the partner already earned on this customer (for non-recurring terms).
+    pub async fn partner_earned_on_user(
+        &self,
+        partner: &PartnerId,
+        user_id: &str,
+    ) -> sqlx::Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM commissions WHERE partner_id = $1 AND user_id = $2 AND status <> 'reversed'",
+        )
+        .bind(partner.as_str())
+        .bind(user_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get::<i64, _>(0)? > 0)
+    }
+
+    pub async fn get_commission(&self, id: &str) -> sqlx::Result<Option<Commission>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// One page, newest first.
+    pub async fn list_commissions(
+        &self,
+        f: &CommissionFilter<'_>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Commission>> {
+        let mut clauses = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if f.partner.is_some() {
+            clauses.push(format!("partner_id = ${}", next()));
+        }
+        if f.status.is_some() {
+            clauses.push(format!("status = ${}", next()));
+        }
+        if f.after.is_some() {
+            let (a, b) = (next(), next());
+            clauses.push(format!("(accrued_at, id) < (${a}, ${b})"));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM commissions{filter} ORDER BY accrued_at DESC, id DESC LIMIT ${}",
+            next()
+        );
+        let mut q = sqlx::query(&sql);
+        if let Some(p) = f.partner {
+            q = q.bind(p.as_str());
+        }
+        if let Some(s) = f.status {
+            q = q.bind(s.as_str());
+        }
+        if let Some((at, id)) = f.after {
+            q = q.bind(at).bind(id);
+        }
+        let rows = q.bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Moves a commission to `to` if its current state allows it. False otherwise.
+    pub async fn transition_commission(
+        &self,
+        id: &str,
+        to: Status,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let from: Vec<String> = to
+            .allowed_from()
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        if from.is_empty() {
+            return Ok(false);
+        }
+        let done = sqlx::query(&format!(
+            "UPDATE commissions SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
+            from.join(", ")
+        ))
+        .bind(to.as_str())
+        .bind(now.millis())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Sum of amounts per (status, currency) for one partner, accrued since `since`.
+    pub async fn commission_totals(
+        &self,
+        partner: &PartnerId,
+        since: Timestamp,
+    ) -> sqlx::Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, currency, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions \
+             WHERE partner_id = $1 AND accrued_at >= $2 GROUP BY status, currency",
+        )
+        .bind(partner.as_str())
+        .bind(since.millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+}

@@ -1,0 +1,94 @@
+//! Conversion events. The external id is unique: a duplicate replays the stored answer.
+
+use sqlx::Row;
+
+use super::{Db, Tx};
+use crate::domain::ids::PartnerId;
+use crate::domain::time::Timestamp;
+
+pub struct NewEvent<'a> {
+    pub id: &'a str,
+    pub external_event_id: &'a str,
+    pub kind: &'a str,
+    pub value_minor: i64,
+    pub currency: &'a str,
+    pub click_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub ts: Timestamp,
+    pub partner_id: Option<&'a str>,
+    pub program_id: Option<&'a str>,
+    pub attributed: bool,
+    pub result: &'a str,
+    pub created_at: Timestamp,
+}
+
+impl Db {
+    /// Records an event; a repeated external id is a unique violation.
+    pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO events (id, external_event_id, type, value_minor, currency, click_id, user_id, \
+             ts, partner_id, program_id, attributed, result, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(e.id)
+        .bind(e.external_event_id)
+        .bind(e.kind)
+        .bind(e.value_minor)
+        .bind(e.currency)
+        .bind(e.click_id)
+        .bind(e.user_id)
+        .bind(e.ts.millis())
+        .bind(e.partner_id)
+        .bind(e.program_id)
+        .bind(i64::from(e.attributed))
+        .bind(e.result)
+        .bind(e.created_at.millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The answer stored with an event, by its external id.
+    pub async fn event_result(&self, external_event_id: &str) -> sqlx::Result<Option<String>> {
+        let row = sqlx::query("SELECT result FROM events WHERE external_event_id = $1")
+            .bind(external_event_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get(0)).transpose()
+    }
+
+    /// (attributed events, revenue in minor units per currency) since `since`.
+    pub async fn attributed_totals(
+        &self,
+        partner: &PartnerId,
+        since: Timestamp,
+    ) -> sqlx::Result<(i64, Vec<(String, i64)>)> {
+        let rows = sqlx::query(
+            "SELECT currency, COUNT(*), CAST(COALESCE(SUM(value_minor), 0) AS BIGINT) FROM events \
+             WHERE partner_id = $1 AND attributed = 1 AND ts >= $2 GROUP BY currency ORDER BY COUNT(*) DESC, currency",
+        )
+        .bind(partner.as_str())
+        .bind(since.millis())
+        .fetch_all(self.pool())
+        .await?;
+        let mut count = 0;
+        let mut revenue = Vec::new();
+        for r in rows {
+            count += r.try_get::<i64, _>(1)?;
+            revenue.push((r.try_get(0)?, r.try_get(2)?));
+        }
+        Ok((count, revenue))
+    }
+
+    /// The newest tracked event (click or conversion), for the Network heartbeat.
+    pub async fn last_event_at(&self) -> sqlx::Result<Option<Timestamp>> {
+        let row = sqlx::query(
+            "SELECT CAST(MAX(t) AS BIGINT) FROM (SELECT MAX(ts) AS t FROM clicks UNION ALL SELECT MAX(ts) AS t FROM events) x",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row
+            .try_get::<Option<i64>, _>(0)?
+            .map(Timestamp::from_millis))
+    }
+}

@@ -1,0 +1,115 @@
+//! Share links, and the redirect's view of one (the link joined with its partner and program).
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::Db;
+use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub id: String,
+    pub link_key: String,
+    pub partner_id: PartnerId,
+    pub program_id: ProgramId,
+    /// The override, or the program's destination.
+    pub destination_url: String,
+    pub created_at: Timestamp,
+}
+
+/// What a redirect needs: where to send the visitor and whom the click belongs to.
+#[derive(Debug, Clone)]
+pub struct LinkTarget {
+    pub link_id: String,
+    pub partner_id: PartnerId,
+    pub program_id: ProgramId,
+    pub destination_url: String,
+    pub partner_revoked: bool,
+    pub attribution_window_days: i64,
+}
+
+const SELECT: &str = "SELECT l.id, l.link_key, l.partner_id, l.program_id, l.created_at, \
+    COALESCE(l.override_url, p.destination_url) AS destination_url \
+    FROM links l JOIN programs p ON p.id = l.program_id";
+
+fn from_row(r: &AnyRow) -> sqlx::Result<Link> {
+    Ok(Link {
+        id: r.try_get("id")?,
+        link_key: r.try_get("link_key")?,
+        partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
+        program_id: ProgramId::from_string(r.try_get::<String, _>("program_id")?),
+        destination_url: r.try_get("destination_url")?,
+        created_at: Timestamp::from_millis(r.try_get("created_at")?),
+    })
+}
+
+impl Db {
+    /// Inserts a link; a taken key is a unique violation.
+    pub async fn insert_link(
+        &self,
+        id: &str,
+        link_key: &str,
+        partner: &PartnerId,
+        program: &ProgramId,
+        override_url: Option<&str>,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO links (id, link_key, partner_id, program_id, override_url, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(link_key)
+        .bind(partner.as_str())
+        .bind(program.as_str())
+        .bind(override_url)
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_link(&self, id: &str) -> sqlx::Result<Option<Link>> {
+        let row = sqlx::query(&format!("{SELECT} WHERE l.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn list_partner_links(&self, partner: &PartnerId) -> sqlx::Result<Vec<Link>> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} WHERE l.partner_id = $1 ORDER BY l.created_at, l.id"
+        ))
+        .bind(partner.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The redirect's lookup: one indexed read joining link, program and partner.
+    pub async fn link_target(&self, link_key: &str) -> sqlx::Result<Option<LinkTarget>> {
+        let row = sqlx::query(
+            "SELECT l.id, l.partner_id, l.program_id, \
+             COALESCE(l.override_url, p.destination_url) AS destination_url, \
+             p.attribution_window_days, pa.revoked_at \
+             FROM links l JOIN programs p ON p.id = l.program_id JOIN partners pa ON pa.id = l.partner_id \
+             WHERE l.link_key = $1",
+        )
+        .bind(link_key)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(LinkTarget {
+                link_id: r.try_get("id")?,
+                partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
+                program_id: ProgramId::from_string(r.try_get::<String, _>("program_id")?),
+                destination_url: r.try_get("destination_url")?,
+                attribution_window_days: r.try_get("attribution_window_days")?,
+                partner_revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+}

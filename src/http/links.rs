@@ -1,0 +1,144 @@
+//! `/partners/:id/links`: program-scoped share links.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::db::links::Link;
+use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::scopes::Scope;
+use crate::domain::time::Timestamp;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::http::json::{ApiJson, ApiPath};
+use crate::service::links::{self as svc, NewLink};
+use crate::service::partners as partners_svc;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create_link, list_links))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateLinkBody {
+    /// 3–64 of `[A-Za-z0-9_-]`, unique.
+    link_key: Option<String>,
+    program_id: Option<String>,
+    /// Older name of `programId`.
+    campaign_id: Option<String>,
+    /// Optional override: the program's host or a subdomain of it.
+    destination_url: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkView {
+    id: String,
+    link_key: String,
+    partner_id: PartnerId,
+    program_id: ProgramId,
+    destination_url: String,
+    /// `<public url>/r/<linkKey>`.
+    share_url: String,
+    created_at: Timestamp,
+}
+
+impl LinkView {
+    pub fn new(l: Link, public_url: &str) -> LinkView {
+        LinkView {
+            share_url: format!("{public_url}/r/{}", l.link_key),
+            id: l.id,
+            link_key: l.link_key,
+            partner_id: l.partner_id,
+            program_id: l.program_id,
+            destination_url: l.destination_url,
+            created_at: l.created_at,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LinkList {
+    links: Vec<LinkView>,
+}
+
+/// Create a share link: admin, `links:write`, or the partner itself (granted programs only).
+#[utoipa::path(post, path = "/partners/{id}/links", tag = "links", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = CreateLinkBody,
+    responses((status = 201, body = LinkView),
+        (status = 400, description = "`invalid_body`, `destination_override_not_allowed`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden_scope` (needs `links:write`), `campaign_not_granted`", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`linkKey_taken`, `partner_revoked`", body = ErrorBody)))]
+async fn create_link(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<CreateLinkBody>,
+) -> ApiResult<(StatusCode, Json<LinkView>)> {
+    let partner = PartnerId::from_string(id);
+    auth.require_partner_access(&partner, Scope::LinksWrite)?;
+    let mut errors = Vec::new();
+    if body.link_key.is_none() {
+        errors.push(("linkKey".to_string(), "is required".to_string()));
+    }
+    let program = match (body.program_id, body.campaign_id) {
+        (Some(p), Some(c)) if p != c => {
+            errors.push((
+                "programId".into(),
+                "differs from campaignId; send one of them".into(),
+            ));
+            None
+        }
+        (p, c) => p.or(c),
+    };
+    if program.is_none() && errors.is_empty() {
+        errors.push(("programId".into(), "is required".into()));
+    }
+    let (Some(key), Some(program), true) = (body.link_key, program, errors.is_empty()) else {
+        return Err(ApiError::invalid_body(errors));
+    };
+    let link = svc::create(
+        &state,
+        NewLink {
+            as_partner: auth.0.partner_id().is_some(),
+            partner,
+            key,
+            program,
+            destination_url: body.destination_url,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(LinkView::new(link, &state.config.public_url)),
+    ))
+}
+
+/// List a partner's links: admin, `links:read`, or the partner itself.
+#[utoipa::path(get, path = "/partners/{id}/links", tag = "links", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = LinkList),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden_scope` (needs `links:read`)", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody)))]
+async fn list_links(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<LinkList>> {
+    let partner = PartnerId::from_string(id);
+    auth.require_partner_access(&partner, Scope::LinksRead)?;
+    partners_svc::get_existing(&state, &partner).await?;
+    let links = state.db.list_partner_links(&partner).await?;
+    Ok(Json(LinkList {
+        links: links
+            .into_iter()
+            .map(|l| LinkView::new(l, &state.config.public_url))
+            .collect(),
+    }))
+}

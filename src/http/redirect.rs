@@ -1,0 +1,225 @@
+//! `GET /r/:linkKey`: the click redirect, and `POST /clicks`: clicks the Network reports.
+//! The redirect resolves the link from the cache and hands the click to the buffer: no
+//! database round trip on the hot path.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::header::{CACHE_CONTROL, LOCATION, REFERER, SET_COOKIE, USER_AGENT};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::db::clicks::Click;
+use crate::domain::scopes::Scope;
+use crate::domain::time::Timestamp;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::http::json::{ApiJson, ApiPath};
+use crate::http::rate_limit::ClientIp;
+use crate::service::links;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(redirect))
+        .routes(routes!(report_click))
+}
+
+const MAX_HEADER: usize = 512;
+
+fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(MAX_HEADER).collect())
+}
+
+/// Salted, keyed hash of the visitor's IP: stable enough to spot duplicates, useless to
+/// recover the address.
+fn ip_hash(salt: &[u8], ip: std::net::IpAddr) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(salt).expect("any key length");
+    mac.update(ip.to_string().as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// `utm_*` from the redirect's own query string.
+fn utm(query: Option<&str>) -> [Option<String>; 5] {
+    let mut out: [Option<String>; 5] = Default::default();
+    let Some(q) = query else { return out };
+    for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+        let slot = match k.as_ref() {
+            "utm_source" => 0,
+            "utm_medium" => 1,
+            "utm_campaign" => 2,
+            "utm_term" => 3,
+            "utm_content" => 4,
+            _ => continue,
+        };
+        out[slot] = Some(v.chars().take(MAX_HEADER).collect());
+    }
+    out
+}
+
+/// Follow a share link: 302 to the destination with `op_click=<clickId>`, and the `op_click`
+/// cookie. Unknown key: a 404 page. A revoked partner's link still redirects (the click is
+/// flagged and never earns).
+#[utoipa::path(get, path = "/r/{link_key}", tag = "links",
+    params(("link_key" = String, Path)),
+    responses((status = 302, description = "To the destination, with `op_click`"),
+        (status = 404, description = "HTML page: no such link", content_type = "text/html")))]
+async fn redirect(
+    State(state): State<AppState>,
+    ApiPath(key): ApiPath<String>,
+    RawQuery(query): RawQuery,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let Some(link) = links::resolve(&state, &key).await? else {
+        return Ok((StatusCode::NOT_FOUND, Html(NOT_FOUND_PAGE)).into_response());
+    };
+    let click_id = ulid::Ulid::new().to_string();
+    let target = &link.target;
+    let location = link.location(&click_id);
+    let cookie = format!(
+        "op_click={click_id}; Path=/; Max-Age={}; SameSite=Lax",
+        target.attribution_window_days * 86_400
+    );
+    state
+        .clicks
+        .record(Click {
+            id: click_id,
+            link_id: target.link_id.clone(),
+            partner_id: target.partner_id.to_string(),
+            program_id: target.program_id.to_string(),
+            ts: state.clock.now().millis(),
+            ip_hash: Some(ip_hash(&state.ip_salt[..], ip)),
+            user_agent: header(&headers, USER_AGENT),
+            referer: header(&headers, REFERER),
+            landing_url: Some(target.destination_url.clone()),
+            utm: utm(query.as_deref()),
+            revoked: target.partner_revoked,
+            source: "redirect",
+        })
+        .await;
+    let mut response = StatusCode::FOUND.into_response();
+    let h = response.headers_mut();
+    h.insert(
+        LOCATION,
+        HeaderValue::from_str(&location).map_err(ApiError::internal)?,
+    );
+    h.insert(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+    );
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+const NOT_FOUND_PAGE: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Link not found</title></head>\
+<body style=\"font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem\">\
+<h1>Link not found</h1><p>This link does not exist or is mistyped.</p></body></html>";
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClickReport {
+    /// The reporter's click id; a replay of the same id is acknowledged, not counted twice.
+    id: String,
+    link_key: String,
+    landing_url: Option<String>,
+    /// RFC 3339; default now.
+    ts: Option<String>,
+    ip_hash: Option<String>,
+    user_agent: Option<String>,
+    referer: Option<String>,
+    utm_source: Option<String>,
+    utm_medium: Option<String>,
+    utm_campaign: Option<String>,
+    utm_term: Option<String>,
+    utm_content: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClickAck {
+    ok: bool,
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replayed: Option<bool>,
+}
+
+fn cap(s: Option<String>) -> Option<String> {
+    s.map(|s| s.chars().take(2048).collect())
+}
+
+/// Report a click that happened elsewhere (the Network). Needs `clicks:write`.
+#[utoipa::path(post, path = "/clicks", tag = "links", security(("bearer" = [])),
+    request_body = ClickReport,
+    responses((status = 201, body = ClickAck),
+        (status = 200, description = "Replay of a known id: `replayed: true`", body = ClickAck),
+        (status = 400, description = "`invalid_body`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden_scope` (needs `clicks:write`)", body = ErrorBody),
+        (status = 404, description = "`link_not_found`", body = ErrorBody)))]
+async fn report_click(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<ClickReport>,
+) -> ApiResult<(StatusCode, Json<ClickAck>)> {
+    auth.require_scope(Scope::ClicksWrite)?;
+    if body.id.trim().is_empty() || body.id.len() > 100 {
+        return Err(ApiError::invalid_field("id", "must be 1 to 100 characters"));
+    }
+    let ts = match body.ts.as_deref() {
+        None => state.clock.now(),
+        Some(s) => Timestamp::parse_rfc3339(s)
+            .ok_or_else(|| ApiError::invalid_field("ts", "must be an RFC 3339 timestamp"))?,
+    };
+    let Some(link) = links::resolve(&state, &body.link_key).await? else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "link_not_found",
+            "No link has this key.",
+        ));
+    };
+    let t = &link.target;
+    let inserted = state
+        .db
+        .insert_clicks(&[Click {
+            id: body.id.clone(),
+            link_id: t.link_id.clone(),
+            partner_id: t.partner_id.to_string(),
+            program_id: t.program_id.to_string(),
+            ts: ts.millis(),
+            ip_hash: cap(body.ip_hash),
+            user_agent: cap(body.user_agent),
+            referer: cap(body.referer),
+            landing_url: cap(body.landing_url),
+            utm: [
+                body.utm_source,
+                body.utm_medium,
+                body.utm_campaign,
+                body.utm_term,
+                body.utm_content,
+            ]
+            .map(cap),
+            revoked: t.partner_revoked,
+            source: "network",
+        }])
+        .await?;
+    let (status, replayed) = if inserted == 1 {
+        (StatusCode::CREATED, None)
+    } else {
+        (StatusCode::OK, Some(true))
+    };
+    Ok((
+        status,
+        Json(ClickAck {
+            ok: true,
+            id: body.id,
+            replayed,
+        }),
+    ))
+}
