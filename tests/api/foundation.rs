@@ -155,6 +155,18 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         ("/partner-signup", "post"),
         ("/config/partner-signup", "get"),
         ("/config/partner-signup", "post"),
+        ("/partners/{id}/links", "get"),
+        ("/partners/{id}/links", "post"),
+        ("/r/{link_key}", "get"),
+        ("/clicks", "post"),
+        ("/events", "post"),
+        ("/identify", "post"),
+        ("/commissions", "get"),
+        ("/partners/{id}/commissions", "get"),
+        ("/commissions/{id}/approve", "post"),
+        ("/commissions/{id}/pay", "post"),
+        ("/commissions/{id}/reverse", "post"),
+        ("/partners/{id}/dashboard", "get"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");

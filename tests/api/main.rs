@@ -8,7 +8,9 @@ mod smtp_sink;
 
 mod api_keys;
 mod cli;
+mod commissions;
 mod foundation;
+mod links;
 mod mail;
 mod partner_lifecycle;
 mod partners;

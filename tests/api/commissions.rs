@@ -1,0 +1,502 @@
+//! Conversions and commissions: snapshot vs live-rule pricing, idempotency under concurrent
+//! duplicates, the attribution window edge, revoked partners, recurring customers, the state
+//! machine, and a dashboard checked against figures computed by hand.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+/// A partner on `program` with one link; returns (partner id, link key).
+async fn partner_with_link(
+    app: &TestApp,
+    email: &str,
+    program: &str,
+    snapshot: Option<Value>,
+) -> (String, String) {
+    let mut body =
+        json!({"email": email, "name": email, "sendInvite": false, "programIds": [program]});
+    if let Some(s) = snapshot {
+        body["commissionSnapshot"] = s;
+        body["campaignGrantSource"] = json!("offering");
+    }
+    let a = app.admin_post("/partners", body).await;
+    let id = a.assert_status(201)["id"].as_str().unwrap().to_string();
+    let key = format!("l-{}", &id[id.len() - 8..]).to_lowercase();
+    app.create_link(&id, &key, program).await;
+    (id, key)
+}
+
+async fn snapshot_terms_survive_a_program_change(b: Backend) {
+    let app = spawn_app(b).await;
+    let prog = app
+        .create_program(
+            "https://shop.example.com",
+            json!({"type": "percent", "value": 10}),
+        )
+        .await;
+    // Approved under 10 %: the Network grandfathers the terms with a snapshot.
+    let (old, old_link) = partner_with_link(
+        &app,
+        "old@example.com",
+        &prog,
+        Some(json!({"commissionType": "percent", "commissionValue": "10"})),
+    )
+    .await;
+    // A partner without a snapshot follows the live rule.
+    let (live, live_link) = partner_with_link(&app, "live@example.com", &prog, None).await;
+    app.call(
+        Method::PATCH,
+        &format!("/programs/{prog}"),
+        Some(&app.admin_key),
+        Some(json!({"commission": {"type": "percent", "value": "20"}})),
+    )
+    .await
+    .assert_status(200);
+    // Approved after the change: snapshotted at the new 20 %.
+    let (new, new_link) = partner_with_link(
+        &app,
+        "new@example.com",
+        &prog,
+        Some(json!({"commissionType": "percent", "commissionValue": "20"})),
+    )
+    .await;
+
+    let c = app.click(&old_link).await;
+    let a = app.sale("o-old", "100.00", &c).await;
+    let body = a.assert_status(201);
+    assert_eq!(body["partnerId"], old.as_str());
+    assert_eq!(body["commission"]["amount"], "10.00");
+    assert_eq!(body["commission"]["ruleSource"], "snapshot");
+    let c = app.click(&live_link).await;
+    let a = app.sale("o-live", "100.00", &c).await;
+    assert_eq!(a.assert_status(201)["commission"]["amount"], "20.00");
+    assert_eq!(a.body["partnerId"], live.as_str());
+    assert_eq!(a.body["commission"]["ruleSource"], "program");
+    let c = app.click(&new_link).await;
+    let a = app.sale("o-new", "100.00", &c).await;
+    assert_eq!(a.assert_status(201)["commission"]["amount"], "20.00");
+    assert_eq!(a.body["partnerId"], new.as_str());
+
+    // Fixed terms, exact rounding of odd percentages.
+    let fixed = app
+        .create_program(
+            "https://shop.example.com",
+            json!({"type": "fixed", "value": "4.99"}),
+        )
+        .await;
+    let (_, flink) = partner_with_link(&app, "fixed@example.com", &fixed, None).await;
+    let c = app.click(&flink).await;
+    assert_eq!(
+        app.sale("o-fixed", "1000.00", &c).await.body["commission"]["amount"],
+        "4.99"
+    );
+    let odd = app
+        .create_program(
+            "https://shop.example.com",
+            json!({"type": "percent", "value": "12.5"}),
+        )
+        .await;
+    let (_, olink) = partner_with_link(&app, "odd@example.com", &odd, None).await;
+    let c = app.click(&olink).await;
+    // 12.5 % of 0.04 = 0.005 → half up to 0.01; of 19.99 = 2.49875 → 2.50.
+    assert_eq!(
+        app.sale("o-odd1", "0.04", &c).await.body["commission"]["amount"],
+        "0.01"
+    );
+    assert_eq!(
+        app.sale("o-odd2", 19.99.to_string().as_str(), &c)
+            .await
+            .body["commission"]["amount"],
+        "2.50"
+    );
+}
+
+async fn events_are_idempotent_under_concurrent_duplicates(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, link) = partner_with_link(&app, "dup@example.com", "cmp_default", None).await;
+    let click = app.click(&link).await;
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let client = app.client.clone();
+        let url = app.url("/events");
+        let key = app.admin_key.clone();
+        let click = click.clone();
+        tasks.push(tokio::spawn(async move {
+            let res = client
+                .post(url)
+                .bearer_auth(key)
+                .json(&json!({"externalEventId": "order-77", "type": "sale", "value": 50, "currency": "USD", "clickId": click}))
+                .send()
+                .await
+                .unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<Value>().await.unwrap())
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    assert_eq!(
+        answers.iter().filter(|(s, _)| *s == 201).count(),
+        1,
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    assert!(answers.iter().all(|(s, _)| *s == 201 || *s == 200));
+    let first = &answers[0].1;
+    assert!(
+        answers.iter().all(|(_, body)| body == first),
+        "every answer is the original result"
+    );
+    let list = app.admin_get("/commissions").await;
+    assert_eq!(
+        list.body["commissions"].as_array().unwrap().len(),
+        1,
+        "one commission"
+    );
+    assert_eq!(list.body["commissions"][0]["amount"], "5.00");
+}
+
+async fn attribution_window_edge(b: Backend) {
+    let app = spawn_app(b).await;
+    let prog = app
+        .create_program(
+            "https://shop.example.com",
+            json!({"type": "percent", "value": 10}),
+        )
+        .await;
+    app.call(
+        Method::PATCH,
+        &format!("/programs/{prog}"),
+        Some(&app.admin_key),
+        Some(json!({"attributionWindowDays": 7})),
+    )
+    .await;
+    let (_, link) = partner_with_link(&app, "win@example.com", &prog, None).await;
+    let inside = app.click(&link).await;
+    let outside = app.click(&link).await;
+    app.clock.advance(Duration::from_secs(7 * 86_400));
+    // Exactly at the window's end: still attributed.
+    let a = app.sale("edge-in", "10.00", &inside).await;
+    assert_eq!(a.assert_status(201)["attributed"], true);
+    app.clock.advance(Duration::from_millis(1));
+    let a = app.sale("edge-out", "10.00", &outside).await;
+    let body = a.assert_status(201);
+    assert_eq!(body["attributed"], false);
+    assert_eq!(body["reason"], "outside_attribution_window");
+    assert_eq!(body["commission"], Value::Null);
+    // An event without a known click is recorded, unattributed.
+    let a = app
+        .admin_post(
+            "/events",
+            json!({"externalEventId": "orphan", "value": "1.00", "clickId": "nope"}),
+        )
+        .await;
+    assert_eq!(a.assert_status(201)["attributed"], false);
+}
+
+async fn revoked_partner_earns_nothing_but_keeps_history(b: Backend) {
+    let app = spawn_app(b).await;
+    let (pid, link) = partner_with_link(&app, "rev@example.com", "cmp_default", None).await;
+    let before = app.click(&link).await;
+    app.sale("before", "100.00", &before)
+        .await
+        .assert_status(201);
+    app.admin_post(&format!("/partners/{pid}/revoke"), json!({"notify": false}))
+        .await
+        .assert_status(200);
+    // Both an old click and a new click fail to earn now.
+    let after = app.click(&link).await;
+    for (ext, click) in [("after-old", &before), ("after-new", &after)] {
+        let a = app.sale(ext, "100.00", click).await;
+        let body = a.assert_status(201);
+        assert_eq!(body["attributed"], false, "{ext}");
+        assert_eq!(body["reason"], "partner_revoked");
+    }
+    let list = app.admin_get(&format!("/partners/{pid}/commissions")).await;
+    let rows = list.assert_status(200)["commissions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rows.len(), 1, "historical commission kept, nothing new");
+    assert_eq!(rows[0]["amount"], "10.00");
+}
+
+async fn recurring_revenue_through_identify(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, link) = partner_with_link(
+        &app,
+        "rec@example.com",
+        "cmp_default",
+        Some(json!({"commissionType": "percent", "commissionValue": 10, "recurring": false})),
+    )
+    .await;
+    let (_, link2) = partner_with_link(&app, "rec2@example.com", "cmp_default", None).await;
+    let c = app.click(&link).await;
+    let c2 = app.click(&link2).await;
+    app.admin_post("/identify", json!({"clickId": c, "userId": "cust-1"}))
+        .await
+        .assert_status(200);
+    app.admin_post("/identify", json!({"clickId": c2, "userId": "cust-2"}))
+        .await
+        .assert_status(200);
+    app.admin_post("/identify", json!({"clickId": "nope", "userId": "cust-1"}))
+        .await
+        .assert_error(404, "click_not_found");
+    let month = |n: &str, user: &str| {
+        app.admin_post(
+            "/events",
+            json!({"externalEventId": n, "value": "30.00", "userId": user}),
+        )
+    };
+    assert_eq!(
+        month("m1", "cust-1").await.body["commission"]["amount"],
+        "3.00"
+    );
+    // Non-recurring terms: the second payment of the same customer earns nothing.
+    let a = month("m2", "cust-1").await;
+    assert_eq!(a.body["attributed"], true);
+    assert_eq!(a.body["reason"], "not_recurring");
+    assert_eq!(a.body["commission"], Value::Null);
+    // The live rule is recurring.
+    assert_eq!(
+        month("n1", "cust-2").await.body["commission"]["amount"],
+        "3.00"
+    );
+    assert_eq!(
+        month("n2", "cust-2").await.body["commission"]["amount"],
+        "3.00"
+    );
+    let key = app.scoped_key(&["events:write"]).await;
+    app.post(
+        "/events",
+        &key,
+        json!({"externalEventId": "s1", "value": 1}),
+    )
+    .await
+    .assert_status(201);
+    let other = app.scoped_key(&["partners:write"]).await;
+    let a = app
+        .post(
+            "/events",
+            &other,
+            json!({"externalEventId": "s2", "value": 1}),
+        )
+        .await;
+    assert_eq!(
+        a.assert_error(403, "forbidden_scope")["required"],
+        "events:write"
+    );
+    for bad in [
+        json!({"value": 1}),
+        json!({"externalEventId": "v", "value": "-1"}),
+        json!({"externalEventId": "v", "value": "1.001"}),
+        json!({"externalEventId": "v", "value": 1, "currency": "usdollar"}),
+        json!({"externalEventId": "v", "ts": "now"}),
+    ] {
+        app.admin_post("/events", bad)
+            .await
+            .assert_error(400, "invalid_body");
+    }
+}
+
+async fn commission_state_machine(b: Backend) {
+    let app = spawn_app(b).await;
+    let (_, link) = partner_with_link(&app, "sm@example.com", "cmp_default", None).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let c = app.click(&link).await;
+        ids.push(
+            app.sale(&format!("sm{n}"), "10.00", &c).await.body["commission"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let app_ref = &app;
+    let go = |id: &str, action: &str| {
+        let path = format!("/commissions/{id}/{action}");
+        async move { app_ref.admin_post(&path, json!({})).await }
+    };
+    go(&ids[0], "pay")
+        .await
+        .assert_error(409, "invalid_transition");
+    assert_eq!(
+        go(&ids[0], "approve").await.assert_status(200)["status"],
+        "approved"
+    );
+    go(&ids[0], "approve")
+        .await
+        .assert_error(409, "invalid_transition");
+    assert_eq!(
+        go(&ids[0], "pay").await.assert_status(200)["status"],
+        "paid"
+    );
+    go(&ids[0], "reverse")
+        .await
+        .assert_error(409, "invalid_transition");
+    assert_eq!(
+        go(&ids[1], "reverse").await.assert_status(200)["status"],
+        "reversed"
+    );
+    go(&ids[1], "approve")
+        .await
+        .assert_error(409, "invalid_transition");
+    go("nope", "approve").await.assert_error(404, "not_found");
+    let reader = app.scoped_key(&["commissions:read"]).await;
+    app.post(
+        &format!("/commissions/{}/approve", ids[2]),
+        &reader,
+        json!({}),
+    )
+    .await
+    .assert_error(403, "forbidden");
+    let a = app.get("/commissions?status=accrued", &reader).await;
+    let rows = a.assert_status(200)["commissions"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rows.len(), 1);
+    for f in [
+        "id",
+        "partnerId",
+        "programId",
+        "eventId",
+        "amount",
+        "currency",
+        "status",
+        "accruedAt",
+        "matureAt",
+    ] {
+        assert!(rows[0].get(f).is_some(), "{f}");
+    }
+    app.get("/commissions?status=lost", &reader)
+        .await
+        .assert_error(400, "invalid_query");
+    // Pages of one.
+    let first = app.get("/commissions?limit=1", &reader).await;
+    let cursor = first.body["nextCursor"].as_str().unwrap().to_string();
+    let second = app
+        .get(&format!("/commissions?limit=1&cursor={cursor}"), &reader)
+        .await;
+    assert_ne!(
+        first.body["commissions"][0]["id"],
+        second.body["commissions"][0]["id"]
+    );
+    app.get("/commissions?cursor=bogus", &reader)
+        .await
+        .assert_error(400, "invalid_cursor");
+}
+
+async fn dashboard_matches_a_hand_computed_scenario(b: Backend) {
+    let app = spawn_app(b).await;
+    let prog = app
+        .create_program(
+            "https://shop.example.com",
+            json!({"type": "percent", "value": 10}),
+        )
+        .await;
+    app.call(
+        Method::PATCH,
+        &format!("/programs/{prog}"),
+        Some(&app.admin_key),
+        Some(json!({"holdbackDays": 30})),
+    )
+    .await;
+    let (pid, link) = partner_with_link(&app, "dash@example.com", &prog, None).await;
+    let (_, other) = partner_with_link(&app, "noise@example.com", &prog, None).await;
+    // Before `since`: one click, one sale of 100.00.
+    let old = app.click(&link).await;
+    app.sale("d-old", "100.00", &old).await.assert_status(201);
+    app.clock.advance(Duration::from_secs(3600));
+    let since = openpartner::clock::Clock::now(&*app.clock).to_rfc3339();
+    // After: 5 clicks, sales of 49.99 + 20.01 + 30.00 (one reversed, one approved), noise elsewhere.
+    let mut clicks = Vec::new();
+    for _ in 0..5 {
+        clicks.push(app.click(&link).await);
+    }
+    app.click(&other).await;
+    let c1 = app.sale("d1", "49.99", &clicks[0]).await.body["commission"].clone();
+    let c2 = app.sale("d2", "20.01", &clicks[1]).await.body["commission"].clone();
+    let c3 = app.sale("d3", "30.00", &clicks[2]).await.body["commission"].clone();
+    assert_eq!(c1["amount"], "5.00"); // 4.999 → 5.00
+    assert_eq!(c2["amount"], "2.00"); // 2.001 → 2.00
+    assert_eq!(c3["amount"], "3.00");
+    let accrued =
+        openpartner::domain::time::Timestamp::parse_rfc3339(c1["accruedAt"].as_str().unwrap())
+            .unwrap();
+    assert_eq!(
+        c1["matureAt"],
+        accrued.plus_days(30).to_rfc3339(),
+        "holdbackDays sets matureAt"
+    );
+    app.admin_post(
+        &format!("/commissions/{}/approve", c2["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    app.admin_post(
+        &format!("/commissions/{}/reverse", c3["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+
+    let a = app
+        .admin_get(&format!(
+            "/partners/{pid}/dashboard?since={}",
+            since.replace('+', "%2B")
+        ))
+        .await;
+    let d = a.assert_status(200);
+    assert_eq!(d["partnerId"], pid.as_str());
+    assert_eq!(d["clicks"], 5);
+    assert_eq!(d["attributedEvents"], 3);
+    assert_eq!(d["attributedRevenue"], "100.00");
+    assert_eq!(
+        d["commissionByStatus"],
+        json!({"accrued": "5.00", "approved": "2.00", "paid": "0.00", "reversed": "3.00"})
+    );
+    assert_eq!(d["links"][0]["clicks"], 5);
+    // All time.
+    let a = app.admin_get(&format!("/partners/{pid}/dashboard")).await;
+    assert_eq!(a.body["clicks"], 6);
+    assert_eq!(a.body["attributedRevenue"], "200.00");
+    assert_eq!(a.body["commissionByStatus"]["accrued"], "15.00");
+    // The partner sees its own dashboard, not another's; bad `since` is a 400.
+    let key = app
+        .admin_post(&format!("/partners/{pid}/api-keys"), json!({}))
+        .await
+        .body["plaintext"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.get(&format!("/partners/{pid}/dashboard"), &key)
+        .await
+        .assert_status(200);
+    app.get(&format!("/partners/{pid}/commissions"), &key)
+        .await
+        .assert_status(200);
+    app.get("/commissions", &key)
+        .await
+        .assert_error(403, "forbidden");
+    app.admin_get(&format!("/partners/{pid}/dashboard?since=last-week"))
+        .await
+        .assert_error(400, "invalid_query");
+}
+
+both_backends!(
+    snapshot_terms_survive_a_program_change,
+    events_are_idempotent_under_concurrent_duplicates,
+    attribution_window_edge,
+    revoked_partner_earns_nothing_but_keeps_history,
+    recurring_revenue_through_identify,
+    commission_state_machine,
+    dashboard_matches_a_hand_computed_scenario,
+);
