@@ -39,6 +39,15 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Run the OpenPartner Network simulator (for local demos; point NETWORK_URL at it).
+    NetworkSim {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        bind: std::net::SocketAddr,
+        /// Accept this bearer on /vendors/signup as the hosted-tier admin key.
+        #[arg(long, env = "NETWORK_SIM_ADMIN_KEY")]
+        admin_key: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -96,6 +105,7 @@ pub fn run() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::Keys(cmd) => keys_command(config, cmd).await,
+            Command::NetworkSim { bind, admin_key } => network_sim(bind, admin_key).await,
         }
     });
     match result {
@@ -110,6 +120,20 @@ pub fn run() -> ExitCode {
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     let app = Application::build(config).await?;
     app.run_until_stopped(shutdown_signal()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn network_sim(
+    bind: std::net::SocketAddr,
+    admin_key: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let sim = crate::network_sim::NetworkSim::start(bind, admin_key).await?;
+    println!("OpenPartner Network simulator on {}", sim.url);
+    println!(
+        "State: {0}/_sim/state  Verification emails: {0}/_sim/verifications",
+        sim.url
+    );
+    shutdown_signal().await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::email::Mailer;
 use crate::http::rate_limit::RateLimits;
+use crate::network::client::NetworkClient;
 use crate::principal::Authenticator;
 use crate::service::clicks::ClickBuffer;
 use crate::state::AppState;
@@ -129,6 +130,7 @@ fn build_state(
     let mailer = Mailer::new(&config, db.clone(), clock.clone())?;
     let config_link_ttl = config.link_cache_ttl;
     let db_for_clicks = db.clone();
+    let network_url = config.network_url.clone();
     let rate_limits = Arc::new(RateLimits::new(config.public_rate_per_minute));
     let auth = Authenticator::new(
         db.clone(),
@@ -148,6 +150,8 @@ fn build_state(
         ip_salt: Arc::new(ip_salt),
         link_cache: Arc::new(TtlCache::new(100_000, config_link_ttl)),
         clicks: ClickBuffer::start(db_for_clicks),
+        network: NetworkClient::new(&network_url),
+        heartbeat: Default::default(),
     })
 }
 

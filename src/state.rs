@@ -8,6 +8,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::email::Mailer;
 use crate::http::rate_limit::RateLimits;
+use crate::network::client::NetworkClient;
+use crate::network::heartbeat;
 use crate::principal::Authenticator;
 use crate::service::clicks::ClickBuffer;
 use crate::service::links::Resolved;
@@ -27,4 +29,6 @@ pub struct AppState {
     /// Link key → redirect target (`None` caches an unknown key). Cleared on any change.
     pub link_cache: Arc<TtlCache<String, Option<Arc<Resolved>>>>,
     pub clicks: Arc<ClickBuffer>,
+    pub network: NetworkClient,
+    pub heartbeat: Arc<heartbeat::Trigger>,
 }

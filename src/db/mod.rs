@@ -10,6 +10,7 @@ pub mod events;
 pub mod links;
 pub mod magic_links;
 pub mod mail;
+pub mod network;
 pub mod partners;
 pub mod programs;
 pub mod sessions;
@@ -55,11 +56,13 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (1, "0001_api_keys"),
     (2, "0002_partners"),
     (3, "0003_links_clicks_commissions"),
+    (4, "0004_network"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
     (2, "0002_partners"),
     (3, "0003_links_clicks_commissions"),
+    (4, "0004_network"),
 );
 
 impl Db {

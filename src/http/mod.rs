@@ -10,6 +10,7 @@ pub mod health;
 pub mod introspect;
 pub mod json;
 pub mod links;
+pub mod network;
 pub mod openapi;
 pub mod partner_actions;
 pub mod partner_keys;
@@ -20,6 +21,7 @@ pub mod redirect;
 pub mod sessions;
 pub mod signup;
 pub mod snapshots;
+pub mod uploads;
 
 use std::time::Duration;
 
@@ -61,6 +63,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(redirect::router())
         .merge(events::router())
         .merge(commissions::router())
+        .merge(network::router())
+        .merge(uploads::router())
 }
 
 /// The complete application: routes, fallbacks and layers.

@@ -196,6 +196,14 @@ fn apply(mut p: Program, body: ProgramBody, creating: bool) -> ApiResult<Program
     }
 }
 
+/// Queues the program's offering for the Network and sends it in the background; a failure is
+/// retried by the jobs and never fails the save.
+async fn publish(state: &AppState, program: &Program) -> ApiResult<()> {
+    state.db.mark_offering_dirty(program.id.as_str()).await?;
+    crate::network::offerings::sync_in_background(state);
+    Ok(())
+}
+
 /// List programs.
 #[utoipa::path(get, path = "/programs", tag = "programs", security(("bearer" = [])),
     responses((status = 200, body = ProgramList),
@@ -245,6 +253,7 @@ pub async fn create_program(
     };
     let program = apply(blank, body, true)?;
     state.db.insert_program(&program).await?;
+    publish(&state, &program).await?;
     Ok((StatusCode::CREATED, Json(program.into())))
 }
 
@@ -295,5 +304,6 @@ pub async fn update_program(
     state.db.update_program(&program).await?;
     // Destinations and attribution windows live in the redirect's cache.
     state.link_cache.clear();
+    publish(&state, &program).await?;
     Ok(Json(program.into()))
 }

@@ -39,6 +39,30 @@ pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result
             },
         )?)
         .await?;
+    let hb_state = state.clone();
+    scheduler
+        .add(cron_job(
+            "heartbeat",
+            &state.config.heartbeat_cron,
+            cancel.clone(),
+            move || {
+                let state = hb_state.clone();
+                async move { crate::network::heartbeat::scheduled(&state).await }
+            },
+        )?)
+        .await?;
+    let sync_state = state.clone();
+    scheduler
+        .add(cron_job(
+            "network_sync",
+            &state.config.outbox_cron,
+            cancel.clone(),
+            move || {
+                let state = sync_state.clone();
+                async move { crate::network::sync_job(&state).await }
+            },
+        )?)
+        .await?;
     scheduler.start().await?;
     Ok(scheduler)
 }

@@ -167,6 +167,17 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         ("/commissions/{id}/pay", "post"),
         ("/commissions/{id}/reverse", "post"),
         ("/partners/{id}/dashboard", "get"),
+        ("/config/network", "get"),
+        ("/config/network", "post"),
+        ("/config/network", "delete"),
+        ("/config/network/auto-enroll", "post"),
+        ("/config/network/start-connect", "post"),
+        ("/config/network/complete-connect", "post"),
+        ("/admin/network/complete", "get"),
+        ("/admin/network/me", "get"),
+        ("/admin/network/heartbeat", "post"),
+        ("/uploads/logo", "post"),
+        ("/uploads/logo", "get"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");

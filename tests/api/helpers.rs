@@ -115,6 +115,10 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
     );
     env.insert("OPENPARTNER_DB_MAX_CONNECTIONS".into(), "5".into());
     env.insert("OPENPARTNER_LOG".into(), "warn".into());
+    // Jobs are driven by the tests themselves unless a test sets a schedule.
+    env.insert("OPENPARTNER_HEARTBEAT_CRON".into(), "0 0 0 1 1 *".into());
+    env.insert("OPENPARTNER_OUTBOX_CRON".into(), "0 0 0 1 1 *".into());
+    env.insert("OPENPARTNER_MAIL_RETRY_CRON".into(), "0 0 0 1 1 *".into());
     let pg_database = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {
@@ -144,6 +148,7 @@ async fn start(
     data_dir: tempfile::TempDir,
     pg_database: Option<(String, String)>,
 ) -> TestApp {
+    install_log_capture();
     let config = Config::load(|k| env.get(k).cloned()).expect("test config");
     let clock = Arc::new(ManualClock::default());
     let app = Application::build_with_clock(config, clock.clone())
@@ -507,4 +512,106 @@ impl TestApp {
     pub async fn clicks_in_db(&self) -> i64 {
         self.state.db.total_clicks().await.unwrap()
     }
+}
+
+// ---- the Network ----
+
+pub const SIM_ADMIN_KEY: &str = "sim-admin-key-for-tests";
+pub const ENCRYPTION_KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
+
+/// An app pointed at a fresh in-process Network simulator. `hosted` sets the admin key that
+/// enables one-click connect.
+pub async fn spawn_with_network(
+    b: Backend,
+    hosted: bool,
+    extra: &[(&str, &str)],
+) -> (TestApp, openpartner::network_sim::NetworkSim) {
+    let sim = openpartner::network_sim::NetworkSim::start(
+        "127.0.0.1:0".parse().unwrap(),
+        Some(SIM_ADMIN_KEY.into()),
+    )
+    .await
+    .unwrap();
+    let mut env: Vec<(&str, &str)> = vec![
+        ("NETWORK_URL", sim.url.as_str()),
+        ("SECRETS_ENCRYPTION_KEY", ENCRYPTION_KEY),
+    ];
+    if hosted {
+        env.push(("NETWORK_ADMIN_API_KEY", SIM_ADMIN_KEY));
+    }
+    env.extend_from_slice(extra);
+    (spawn_app_with(b, &env).await, sim)
+}
+
+impl TestApp {
+    /// Connects through the hosted one-click flow; returns the vendor id.
+    pub async fn connect_hosted(&self) -> String {
+        let a = self
+            .admin_post("/config/network/auto-enroll", serde_json::json!({}))
+            .await;
+        a.assert_status(200)["vendorId"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Waits (bounded) until the background heartbeat trigger is idle.
+    pub async fn heartbeat_idle(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !self.state.heartbeat.is_idle() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a heartbeat is stuck in flight"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Polls `cond` until it holds (10 s at most).
+pub async fn eventually<F: FnMut() -> bool>(what: &str, mut cond: F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+// ---- log capture ----
+
+static LOGS: std::sync::OnceLock<Arc<std::sync::Mutex<Vec<u8>>>> = std::sync::OnceLock::new();
+
+#[derive(Clone)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every log line of this test process (all tests), from the first app started on.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&install_log_capture().lock().unwrap()).into_owned()
+}
+
+pub fn install_log_capture() -> Arc<std::sync::Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buf = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = Capture(buf.clone());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("openpartner=trace,tower_http=debug,reqwest=debug,lettre=debug")
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .try_init();
+        buf
+    })
+    .clone()
 }

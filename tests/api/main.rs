@@ -12,6 +12,7 @@ mod commissions;
 mod foundation;
 mod links;
 mod mail;
+mod network;
 mod partner_lifecycle;
 mod partners;
 mod programs;

@@ -1,0 +1,218 @@
+//! The Network connection row, cron slot claims, and the counts the heartbeat sends.
+
+use sqlx::Row;
+
+use super::Db;
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub vendor_id: Option<String>,
+    pub vendor_token_enc: Option<String>,
+    pub display_name: Option<String>,
+    pub status: Option<String>,
+    pub tier: Option<String>,
+    pub scoped_key_id: Option<String>,
+    pub pending_vendor_id: Option<String>,
+    pub pending_scoped_key_id: Option<String>,
+    pub auto_enroll: bool,
+    pub connected_at: Option<Timestamp>,
+    pub last_heartbeat_at: Option<Timestamp>,
+    pub last_heartbeat_sent: Option<bool>,
+    pub last_heartbeat_reason: Option<String>,
+}
+
+impl Connection {
+    pub fn connected(&self) -> bool {
+        self.vendor_id.is_some() && self.vendor_token_enc.is_some()
+    }
+}
+
+/// What a completed connect stores.
+pub struct Connected<'a> {
+    pub vendor_id: &'a str,
+    pub token_enc: &'a str,
+    pub display_name: &'a str,
+    pub tier: &'a str,
+    pub scoped_key_id: Option<&'a str>,
+}
+
+impl Db {
+    pub async fn get_connection(&self) -> sqlx::Result<Connection> {
+        let r = sqlx::query(
+            "SELECT vendor_id, vendor_token_enc, display_name, status, tier, scoped_key_id, pending_vendor_id, \
+             pending_scoped_key_id, auto_enroll, connected_at, last_heartbeat_at, last_heartbeat_sent, \
+             last_heartbeat_reason FROM network_connection WHERE id = 1",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Connection {
+            vendor_id: r.try_get("vendor_id")?,
+            vendor_token_enc: r.try_get("vendor_token_enc")?,
+            display_name: r.try_get("display_name")?,
+            status: r.try_get("status")?,
+            tier: r.try_get("tier")?,
+            scoped_key_id: r.try_get("scoped_key_id")?,
+            pending_vendor_id: r.try_get("pending_vendor_id")?,
+            pending_scoped_key_id: r.try_get("pending_scoped_key_id")?,
+            auto_enroll: r.try_get::<i64, _>("auto_enroll")? != 0,
+            connected_at: r
+                .try_get::<Option<i64>, _>("connected_at")?
+                .map(Timestamp::from_millis),
+            last_heartbeat_at: r
+                .try_get::<Option<i64>, _>("last_heartbeat_at")?
+                .map(Timestamp::from_millis),
+            last_heartbeat_sent: r
+                .try_get::<Option<i64>, _>("last_heartbeat_sent")?
+                .map(|v| v != 0),
+            last_heartbeat_reason: r.try_get("last_heartbeat_reason")?,
+        })
+    }
+
+    /// A self-host signup awaiting the emailed verification.
+    pub async fn set_pending_connection(
+        &self,
+        vendor_id: &str,
+        scoped_key_id: &str,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE network_connection SET pending_vendor_id = $1, pending_scoped_key_id = $2, updated_at = $3 WHERE id = 1",
+        )
+        .bind(vendor_id)
+        .bind(scoped_key_id)
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_connected(&self, c: &Connected<'_>, now: Timestamp) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE network_connection SET vendor_id = $1, vendor_token_enc = $2, display_name = $3, \
+             tier = $4, scoped_key_id = $5, status = 'active', pending_vendor_id = NULL, \
+             pending_scoped_key_id = NULL, connected_at = $6, updated_at = $6 WHERE id = 1",
+        )
+        .bind(c.vendor_id)
+        .bind(c.token_enc)
+        .bind(c.display_name)
+        .bind(c.tier)
+        .bind(c.scoped_key_id)
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_auto_enroll(&self, on: bool, now: Timestamp) -> sqlx::Result<()> {
+        sqlx::query("UPDATE network_connection SET auto_enroll = $1, updated_at = $2 WHERE id = 1")
+            .bind(i64::from(on))
+            .bind(now.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_vendor_status(
+        &self,
+        status: &str,
+        display_name: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE network_connection SET status = $1, display_name = COALESCE($2, display_name) WHERE id = 1",
+        )
+        .bind(status)
+        .bind(display_name)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn record_heartbeat(
+        &self,
+        at: Timestamp,
+        sent: bool,
+        reason: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE network_connection SET last_heartbeat_at = $1, last_heartbeat_sent = $2, \
+             last_heartbeat_reason = $3 WHERE id = 1",
+        )
+        .bind(at.millis())
+        .bind(i64::from(sent))
+        .bind(reason)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Claims one scheduled run of `job` across replicas. True for exactly one caller.
+    pub async fn claim_job_slot(&self, job: &str, slot: i64, now: Timestamp) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO job_slots (job, slot, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (job, slot) DO NOTHING",
+        )
+        .bind(job)
+        .bind(slot)
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Partners not revoked (pending included): the heartbeat's `partnerCount`.
+    pub async fn count_live_partners(&self) -> sqlx::Result<i64> {
+        sqlx::query("SELECT COUNT(*) FROM partners WHERE revoked_at IS NULL")
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)
+    }
+
+    // ---- offerings ----
+
+    /// Programs whose offering must be (re)sent to the Network.
+    pub async fn programs_needing_offering_sync(&self) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM programs WHERE network_offering_synced = 0 ORDER BY created_at, id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| r.try_get(0)).collect()
+    }
+
+    /// Marks a program's offering as needing a sync if it is, or was, shared.
+    pub async fn mark_offering_dirty(&self, program_id: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE programs SET network_offering_synced = 0 \
+             WHERE id = $1 AND (share_on_network = 1 OR network_offering_id IS NOT NULL)",
+        )
+        .bind(program_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Every shared program needs publishing (after a connect).
+    pub async fn mark_all_offerings_dirty(&self) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE programs SET network_offering_synced = 0 WHERE share_on_network = 1 OR network_offering_id IS NOT NULL",
+        )
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn offering_synced(
+        &self,
+        program_id: &str,
+        offering_id: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE programs SET network_offering_synced = 1, network_offering_id = COALESCE($1, network_offering_id) WHERE id = $2",
+        )
+        .bind(offering_id)
+        .bind(program_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,142 @@
+//! The brand logo: uploaded raw (PNG, JPEG or WebP, ≤ 2 MB, checked by its magic bytes), served
+//! publicly so the marketplace can show it, and announced with a background heartbeat.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::network::heartbeat;
+use crate::state::AppState;
+
+pub const MAX_LOGO: usize = 2 * 1024 * 1024;
+const LOGO_KEY: &str = "logo";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_logo, get_logo))
+        // Above the 1 MiB default, so a 2 MB logo fits and a larger one is our 413.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_LOGO + 1))
+}
+
+/// The image type the bytes really are.
+fn sniff(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// (content type, version) of the stored logo.
+async fn stored(state: &AppState) -> Option<(String, i64)> {
+    let raw = state.db.get_setting(LOGO_KEY).await.ok()??;
+    let v: Value = serde_json::from_str(&raw).ok()?;
+    Some((
+        v["contentType"].as_str()?.to_string(),
+        v["version"].as_i64()?,
+    ))
+}
+
+/// The logo's version (changes with each upload), if there is one.
+pub async fn logo_version(state: &AppState) -> Option<i64> {
+    stored(state).await.map(|(_, v)| v)
+}
+
+/// Upload the brand logo: the raw image as the body.
+#[utoipa::path(post, path = "/uploads/logo", tag = "network", security(("bearer" = [])),
+    request_body(content = Vec<u8>, content_type = "image/png"),
+    responses((status = 200, description = "`{logoUrl}`", body = Object),
+        (status = 400, description = "`invalid_image`: the bytes are not the declared image type", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 413, description = "`payload_too_large` (over 2 MB)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: only image/png, image/jpeg, image/webp", body = ErrorBody)))]
+async fn upload_logo(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !matches!(declared.as_str(), "image/png" | "image/jpeg" | "image/webp") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Upload the logo as image/png, image/jpeg or image/webp.",
+        ));
+    }
+    let bytes = body.map_err(|_| crate::http::json::payload_too_large())?;
+    if bytes.len() > MAX_LOGO {
+        return Err(crate::http::json::payload_too_large());
+    }
+    if sniff(&bytes) != Some(declared.as_str()) {
+        return Err(ApiError::bad_request(
+            "invalid_image",
+            format!("The file is not a valid {declared} image."),
+        ));
+    }
+    let dir = state.config.uploads_dir();
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(ApiError::internal)?;
+    let tmp = dir.join(".logo.tmp");
+    tokio::fs::write(&tmp, &bytes)
+        .await
+        .map_err(ApiError::internal)?;
+    tokio::fs::rename(&tmp, dir.join("logo"))
+        .await
+        .map_err(ApiError::internal)?;
+    let version = state.clock.now().millis();
+    state
+        .db
+        .set_setting(
+            LOGO_KEY,
+            &json!({ "contentType": declared, "version": version }).to_string(),
+        )
+        .await?;
+    heartbeat::trigger(&state);
+    Ok(Json(
+        json!({ "logoUrl": format!("{}/uploads/logo?v={version}", state.config.public_url) }),
+    ))
+}
+
+/// The brand logo (public).
+#[utoipa::path(get, path = "/uploads/logo", tag = "network",
+    responses((status = 200, description = "The image", content_type = "image/png"),
+        (status = 404, description = "`not_found`: no logo uploaded", body = ErrorBody)))]
+async fn get_logo(State(state): State<AppState>) -> ApiResult<Response> {
+    let Some((content_type, _)) = stored(&state).await else {
+        return Err(ApiError::not_found("No logo has been uploaded."));
+    };
+    let bytes = tokio::fs::read(state.config.uploads_dir().join("logo"))
+        .await
+        .map_err(|_| ApiError::not_found("No logo has been uploaded."))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}

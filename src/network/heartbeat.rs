@@ -1,0 +1,151 @@
+//! The listing heartbeat: `partnerCount`, `lastEventAt`, `logoUrl` to `/vendors/me/heartbeat`.
+//! Sent by the cron (`OPENPARTNER_HEARTBEAT_CRON`, each slot once across replicas), on demand
+//! ("Push update to marketplace now", synchronously), and in the background when the admin
+//! page loads or a logo is uploaded (at most one in flight; extra triggers coalesce into one
+//! more). There is no outbox: a failed heartbeat is simply re-sent on the next trigger.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::json;
+
+use crate::network::client::PUSH_TIMEOUT;
+use crate::network::vendor_token;
+use crate::state::AppState;
+
+/// The result, with the exact reason of a failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent { partner_count: i64 },
+    Failed(String),
+}
+
+/// Sends one heartbeat now and records its outcome.
+pub async fn send(state: &AppState) -> Outcome {
+    let outcome = attempt(state).await;
+    let (sent, reason) = match &outcome {
+        Outcome::Sent { .. } => (true, None),
+        Outcome::Failed(r) => (false, Some(r.as_str())),
+    };
+    if outcome != Outcome::Failed("network_not_configured".into()) {
+        if let Err(e) = state
+            .db
+            .record_heartbeat(state.clock.now(), sent, reason)
+            .await
+        {
+            tracing::warn!(error = %e, "could not record the heartbeat result");
+        }
+    }
+    match &outcome {
+        Outcome::Sent { partner_count } => tracing::info!(partner_count, "heartbeat sent"),
+        Outcome::Failed(reason) => tracing::warn!(%reason, "heartbeat failed"),
+    }
+    outcome
+}
+
+async fn attempt(state: &AppState) -> Outcome {
+    let conn = match state.db.get_connection().await {
+        Ok(c) => c,
+        Err(e) => return Outcome::Failed(format!("local_partner_count_failed: {e}")),
+    };
+    let token = match vendor_token(state, &conn) {
+        Ok(t) => t,
+        Err(reason) => return Outcome::Failed(reason),
+    };
+    let partner_count = match state.db.count_live_partners().await {
+        Ok(n) => n,
+        Err(e) => return Outcome::Failed(format!("local_partner_count_failed: {e}")),
+    };
+    let last_event_at = match state.db.last_event_at().await {
+        Ok(t) => t,
+        Err(e) => return Outcome::Failed(format!("local_last_event_failed: {e}")),
+    };
+    let logo_url = match crate::http::uploads::logo_version(state).await {
+        Some(v) => format!("{}/uploads/logo?v={v}", state.config.public_url),
+        None => String::new(),
+    };
+    let mut body = json!({ "partnerCount": partner_count, "logoUrl": logo_url });
+    if let Some(at) = last_event_at {
+        body["lastEventAt"] = json!(at);
+    }
+    match state
+        .network
+        .post("/vendors/me/heartbeat", Some(&token), &body, PUSH_TIMEOUT)
+        .await
+    {
+        Ok(_) => Outcome::Sent { partner_count },
+        Err(e) => Outcome::Failed(e.reason()),
+    }
+}
+
+/// Background trigger state: at most one heartbeat in flight.
+#[derive(Default)]
+pub struct Trigger {
+    in_flight: AtomicBool,
+    again: AtomicBool,
+}
+
+impl Trigger {
+    /// No background heartbeat is running or queued.
+    pub fn is_idle(&self) -> bool {
+        !self.in_flight.load(Ordering::Acquire)
+    }
+}
+
+/// Fires a heartbeat in the background, never delaying the caller. While one is in flight,
+/// further triggers coalesce into a single follow-up.
+pub fn trigger(state: &AppState) {
+    let t = &state.heartbeat;
+    if t.in_flight.swap(true, Ordering::AcqRel) {
+        t.again.store(true, Ordering::Release);
+        return;
+    }
+    let state = state.clone();
+    tokio::spawn(async move {
+        loop {
+            state.heartbeat.again.store(false, Ordering::Release);
+            send(&state).await;
+            if state.heartbeat.again.load(Ordering::Acquire) {
+                continue;
+            }
+            state.heartbeat.in_flight.store(false, Ordering::Release);
+            // A trigger that arrived between the check and the release must not be lost.
+            if state.heartbeat.again.load(Ordering::Acquire)
+                && !state.heartbeat.in_flight.swap(true, Ordering::AcqRel)
+            {
+                continue;
+            }
+            break;
+        }
+    });
+}
+
+/// The cron job: claims the slot in the database (so with several replicas each slot fires
+/// once in total), then sends.
+pub async fn scheduled(state: &AppState) {
+    let Some(slot) = current_slot(&state.config.heartbeat_cron) else {
+        return;
+    };
+    match state
+        .db
+        .claim_job_slot("heartbeat", slot, state.clock.now())
+        .await
+    {
+        Ok(true) => {
+            send(state).await;
+        }
+        Ok(false) => tracing::debug!(slot, "heartbeat slot taken by another replica"),
+        Err(e) => tracing::warn!(error = %e, "could not claim the heartbeat slot"),
+    }
+}
+
+/// The scheduled time (epoch ms) of the tick being run: the latest occurrence at or before now.
+pub fn current_slot(expr: &str) -> Option<i64> {
+    let cron = croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Required)
+        .build()
+        .parse(expr)
+        .ok()?;
+    cron.find_previous_occurrence(&chrono::Utc::now(), true)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}

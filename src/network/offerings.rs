@@ -1,0 +1,82 @@
+//! Offerings: programs with `shareOnNetwork` are published to the Network (created, then
+//! updated; turning sharing off unpublishes). A failed sync leaves the program marked and is
+//! retried by the jobs; it never fails the program save.
+
+use serde_json::{Value, json};
+
+use crate::db::programs::Program;
+use crate::network::client::ADMIN_TIMEOUT;
+use crate::network::vendor_token;
+use crate::state::AppState;
+
+fn offering_body(p: &Program) -> Value {
+    json!({
+        "title": p.name,
+        "description": p.marketplace_description,
+        "productUrl": p.destination_url,
+        "vendorProgramId": p.id,
+        "terms": {
+            "commissionType": p.rule.kind.as_str(),
+            "commissionValue": p.rule.display_value(Some(&p.currency)),
+            "currency": p.currency.as_str(),
+            "holdbackDays": p.holdback_days,
+            "attributionWindowDays": p.attribution_window_days,
+        },
+        "published": p.share_on_network,
+    })
+}
+
+/// Sends every pending offering change. Returns how many programs were synced.
+pub async fn sync(state: &AppState) -> anyhow::Result<usize> {
+    let conn = state.db.get_connection().await?;
+    let Ok(token) = vendor_token(state, &conn) else {
+        return Ok(0);
+    };
+    let mut done = 0;
+    for id in state.db.programs_needing_offering_sync().await? {
+        let Some(p) = state.db.get_program(&id).await? else {
+            continue;
+        };
+        let body = offering_body(&p);
+        let result = match &p.network_offering_id {
+            Some(offering) => state
+                .network
+                .patch(
+                    &format!("/vendors/me/offerings/{offering}"),
+                    &token,
+                    &body,
+                    ADMIN_TIMEOUT,
+                )
+                .await
+                .map(|_| None),
+            None if p.share_on_network => state
+                .network
+                .post("/vendors/me/offerings", Some(&token), &body, ADMIN_TIMEOUT)
+                .await
+                .map(|a| a["id"].as_str().map(str::to_string)),
+            None => Ok(None),
+        };
+        match result {
+            Ok(offering_id) => {
+                state
+                    .db
+                    .offering_synced(&p.id.to_string(), offering_id.as_deref())
+                    .await?;
+                done += 1;
+            }
+            Err(e) => {
+                tracing::warn!(program = %p.id, reason = %e, "offering sync failed; will retry")
+            }
+        }
+    }
+    Ok(done)
+}
+
+pub fn sync_in_background(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = sync(&state).await {
+            tracing::warn!(error = %e, "offering sync failed; will retry");
+        }
+    });
+}

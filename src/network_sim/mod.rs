@@ -1,0 +1,165 @@
+//! The Network simulator: the Network side of the wire protocol (`NETWORK-PROTOCOL.md`) over
+//! real HTTP, in memory. Tests run it in-process; `openpartner network-sim` runs it alone for
+//! a local demo (point `NETWORK_URL` at it).
+//!
+//! Besides the protocol it exposes `/_sim/*` for tests and demos: its state, the verification
+//! emails it "sent", vendor status changes, pre-seeded creators, and fault injection (status
+//! codes, delays, dropped connections) for the next N calls.
+
+mod faults;
+mod handlers;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+pub use faults::Fault;
+
+/// A vendor (a brand instance) as the Network knows it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vendor {
+    pub id: String,
+    #[serde(skip)]
+    pub token: Option<String>,
+    pub display_name: String,
+    /// `pending`, `active`, `suspended` or `cancelled`.
+    pub status: String,
+    pub tier: String,
+    pub instance_url: String,
+    #[serde(skip)]
+    pub scoped_key: String,
+    pub contact_email: String,
+    pub portal_callback_url: String,
+    pub heartbeats: Vec<Value>,
+    pub offerings: Vec<Value>,
+}
+
+/// A creator: one per email across all vendors.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Creator {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub affiliations: Vec<Value>,
+}
+
+/// A verification email the Network "sent".
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Verification {
+    pub vendor_id: String,
+    pub email: String,
+    pub token: String,
+    pub link: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimState {
+    #[serde(skip)]
+    pub admin_key: Option<String>,
+    pub vendors: HashMap<String, Vendor>,
+    pub creators: HashMap<String, Creator>,
+    pub verifications: Vec<Verification>,
+    /// Every `/partners/upsert` body received, in order.
+    pub upserts: Vec<Value>,
+    /// `METHOD /path` of every protocol call received (not `/_sim`).
+    pub calls: Vec<String>,
+    #[serde(skip)]
+    pub faults: Vec<Fault>,
+}
+
+/// A running simulator.
+#[derive(Clone)]
+pub struct NetworkSim {
+    pub url: String,
+    pub state: Arc<Mutex<SimState>>,
+}
+
+impl NetworkSim {
+    /// Starts on `bind` (port 0 for a random port). `admin_key` enables the hosted one-click
+    /// signup path.
+    pub async fn start(bind: SocketAddr, admin_key: Option<String>) -> anyhow::Result<NetworkSim> {
+        let listener = TcpListener::bind(bind).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(SimState {
+            admin_key,
+            ..Default::default()
+        }));
+        let app = router(state.clone());
+        let listener = faults::DroppingListener::new(listener, state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "network simulator stopped");
+            }
+        });
+        Ok(NetworkSim {
+            url: format!("http://{addr}"),
+            state,
+        })
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, SimState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Arms a fault for the next `fault.count` matching calls.
+    pub fn inject(&self, fault: Fault) {
+        self.lock().faults.push(fault);
+    }
+
+    pub fn heartbeats(&self, vendor_id: &str) -> Vec<Value> {
+        self.lock()
+            .vendors
+            .get(vendor_id)
+            .map(|v| v.heartbeats.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn set_status(&self, vendor_id: &str, status: &str) {
+        if let Some(v) = self.lock().vendors.get_mut(vendor_id) {
+            v.status = status.to_string();
+        }
+    }
+
+    pub fn calls_to(&self, path_prefix: &str) -> usize {
+        self.lock()
+            .calls
+            .iter()
+            .filter(|c| {
+                c.split_once(' ')
+                    .is_some_and(|(_, p)| p.starts_with(path_prefix))
+            })
+            .count()
+    }
+
+    /// Seeds a creator as if another vendor had pushed it.
+    pub fn seed_creator(&self, email: &str, name: &str) {
+        let mut st = self.lock();
+        let email = email.to_lowercase();
+        st.creators.entry(email.clone()).or_insert_with(|| Creator {
+            id: format!("nc_{}", ulid::Ulid::new()),
+            email,
+            name: name.to_string(),
+            affiliations: vec![serde_json::json!({
+                "vendorId": "vnd_other", "vendorPartnerId": "other-1", "status": "active", "displayName": "Another brand"
+            })],
+        });
+    }
+}
+
+fn router(state: Arc<Mutex<SimState>>) -> Router {
+    handlers::router()
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::apply,
+        ))
+        .with_state(state)
+}
