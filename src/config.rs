@@ -40,6 +40,10 @@ const ENV_MAP: &[(&str, &str)] = &[
     ("NETWORK_ADMIN_API_KEY", "network.admin_api_key"),
     ("OPENPARTNER_HEARTBEAT_CRON", "network.heartbeat_cron"),
     ("OPENPARTNER_OUTBOX_CRON", "network.outbox_cron"),
+    (
+        "OPENPARTNER_BACKFILL_LEASE_SECS",
+        "network.backfill_lease_secs",
+    ),
     ("SECRETS_ENCRYPTION_KEY", "secrets.encryption_key"),
     (
         "OPENPARTNER_RATE_LIMIT_PER_MINUTE",
@@ -98,6 +102,7 @@ pub struct Config {
     pub network_admin_api_key: Option<Secret<String>>,
     pub heartbeat_cron: String,
     pub outbox_cron: String,
+    pub backfill_lease: Duration,
     pub encryption_key: Option<Secret<[u8; 32]>>,
     pub public_rate_per_minute: u32,
     pub log_filter: String,
@@ -371,6 +376,11 @@ impl Layers {
             network_admin_api_key: self.optional("network.admin_api_key")?.map(Secret::new),
             heartbeat_cron: cron(&self, "network.heartbeat_cron")?,
             outbox_cron: cron(&self, "network.outbox_cron")?,
+            backfill_lease: Duration::from_secs(self.number(
+                "network.backfill_lease_secs",
+                1,
+                3600,
+            )?),
             encryption_key,
             public_rate_per_minute: self.number("rate_limit.public_per_minute", 1, 1_000_000)?
                 as u32,

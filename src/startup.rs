@@ -68,6 +68,8 @@ impl Application {
         let Application { listener, state } = self;
         let cancel = CancellationToken::new();
         let scheduler = jobs::start(state.clone(), cancel.clone()).await?;
+        // A backfill left running by a crashed instance resumes once its lease lapses.
+        crate::network::backfill::resume(&state).await;
         tracing::info!(
             addr = %listener.local_addr()?,
             backend = ?state.db.backend(),
@@ -152,6 +154,7 @@ fn build_state(
         clicks: ClickBuffer::start(db_for_clicks),
         network: NetworkClient::new(&network_url),
         heartbeat: Default::default(),
+        backfill_worker: Default::default(),
     })
 }
 

@@ -31,4 +31,6 @@ pub struct AppState {
     pub clicks: Arc<ClickBuffer>,
     pub network: NetworkClient,
     pub heartbeat: Arc<heartbeat::Trigger>,
+    /// Set while this process runs (or waits to resume) a backfill.
+    pub backfill_worker: Arc<std::sync::atomic::AtomicBool>,
 }

@@ -4,6 +4,7 @@
 //! backend-specific statements branch on [`Backend`] here, never in handlers.
 
 pub mod api_keys;
+pub mod backfill;
 pub mod clicks;
 pub mod commissions;
 pub mod events;
@@ -11,6 +12,7 @@ pub mod links;
 pub mod magic_links;
 pub mod mail;
 pub mod network;
+pub mod outbox;
 pub mod partners;
 pub mod programs;
 pub mod sessions;
@@ -57,12 +59,14 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (2, "0002_partners"),
     (3, "0003_links_clicks_commissions"),
     (4, "0004_network"),
+    (5, "0005_outbox_version"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
     (2, "0002_partners"),
     (3, "0003_links_clicks_commissions"),
     (4, "0004_network"),
+    (5, "0005_outbox_version"),
 );
 
 impl Db {

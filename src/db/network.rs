@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::Db;
+use super::{Db, Tx};
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone, Default)]
@@ -37,36 +37,47 @@ pub struct Connected<'a> {
     pub scoped_key_id: Option<&'a str>,
 }
 
+const SELECT_CONNECTION: &str = "SELECT vendor_id, vendor_token_enc, display_name, status, tier, \
+    scoped_key_id, pending_vendor_id, pending_scoped_key_id, auto_enroll, connected_at, last_heartbeat_at, \
+    last_heartbeat_sent, last_heartbeat_reason FROM network_connection WHERE id = 1";
+
+fn connection_from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<Connection> {
+    Ok(Connection {
+        vendor_id: r.try_get("vendor_id")?,
+        vendor_token_enc: r.try_get("vendor_token_enc")?,
+        display_name: r.try_get("display_name")?,
+        status: r.try_get("status")?,
+        tier: r.try_get("tier")?,
+        scoped_key_id: r.try_get("scoped_key_id")?,
+        pending_vendor_id: r.try_get("pending_vendor_id")?,
+        pending_scoped_key_id: r.try_get("pending_scoped_key_id")?,
+        auto_enroll: r.try_get::<i64, _>("auto_enroll")? != 0,
+        connected_at: r
+            .try_get::<Option<i64>, _>("connected_at")?
+            .map(Timestamp::from_millis),
+        last_heartbeat_at: r
+            .try_get::<Option<i64>, _>("last_heartbeat_at")?
+            .map(Timestamp::from_millis),
+        last_heartbeat_sent: r
+            .try_get::<Option<i64>, _>("last_heartbeat_sent")?
+            .map(|v| v != 0),
+        last_heartbeat_reason: r.try_get("last_heartbeat_reason")?,
+    })
+}
+
 impl Db {
     pub async fn get_connection(&self) -> sqlx::Result<Connection> {
-        let r = sqlx::query(
-            "SELECT vendor_id, vendor_token_enc, display_name, status, tier, scoped_key_id, pending_vendor_id, \
-             pending_scoped_key_id, auto_enroll, connected_at, last_heartbeat_at, last_heartbeat_sent, \
-             last_heartbeat_reason FROM network_connection WHERE id = 1",
+        connection_from_row(
+            &sqlx::query(SELECT_CONNECTION)
+                .fetch_one(self.pool())
+                .await?,
         )
-        .fetch_one(self.pool())
-        .await?;
-        Ok(Connection {
-            vendor_id: r.try_get("vendor_id")?,
-            vendor_token_enc: r.try_get("vendor_token_enc")?,
-            display_name: r.try_get("display_name")?,
-            status: r.try_get("status")?,
-            tier: r.try_get("tier")?,
-            scoped_key_id: r.try_get("scoped_key_id")?,
-            pending_vendor_id: r.try_get("pending_vendor_id")?,
-            pending_scoped_key_id: r.try_get("pending_scoped_key_id")?,
-            auto_enroll: r.try_get::<i64, _>("auto_enroll")? != 0,
-            connected_at: r
-                .try_get::<Option<i64>, _>("connected_at")?
-                .map(Timestamp::from_millis),
-            last_heartbeat_at: r
-                .try_get::<Option<i64>, _>("last_heartbeat_at")?
-                .map(Timestamp::from_millis),
-            last_heartbeat_sent: r
-                .try_get::<Option<i64>, _>("last_heartbeat_sent")?
-                .map(|v| v != 0),
-            last_heartbeat_reason: r.try_get("last_heartbeat_reason")?,
-        })
+    }
+
+    /// The same, inside a transaction (a request holding a transaction must not wait for a
+    /// second pool connection: under load that starves the pool).
+    pub async fn get_connection_tx(tx: &mut Tx) -> sqlx::Result<Connection> {
+        connection_from_row(&sqlx::query(SELECT_CONNECTION).fetch_one(&mut **tx).await?)
     }
 
     /// A self-host signup awaiting the emailed verification.

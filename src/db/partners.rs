@@ -77,7 +77,7 @@ pub struct PartnerChanges {
     pub program_ids: Option<Vec<ProgramId>>,
 }
 
-const COLUMNS: &str = "id, email, name, stripe_connect_account_id, metadata, program_ids, profile, \
+pub const COLUMNS: &str = "id, email, name, stripe_connect_account_id, metadata, program_ids, profile, \
     source, campaign_grant_source, pending_review, email_verified_at, created_at, updated_at, \
     activated_at, revoked_at, revoke_reason, network_creator_id, network_pre_existing, \
     network_affiliations, network_synced_at";
@@ -94,7 +94,7 @@ pub fn join_ids(ids: &[ProgramId]) -> String {
         .join(" ")
 }
 
-fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
+pub fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
     let network = match r.try_get::<Option<String>, _>("network_creator_id")? {
         Some(creator_id) => Some(NetworkLink {
             creator_id,

@@ -11,6 +11,7 @@ pub mod introspect;
 pub mod json;
 pub mod links;
 pub mod network;
+pub mod network_sync;
 pub mod openapi;
 pub mod partner_actions;
 pub mod partner_keys;
@@ -64,6 +65,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(commissions::router())
         .merge(network::router())
+        .merge(network_sync::router())
         .merge(uploads::router())
 }
 

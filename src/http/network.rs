@@ -270,6 +270,12 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>>
         (_, Some(e)) => body["networkError"] = json!(e),
         _ => {}
     }
+    if let (Some(body), Value::Object(figures)) = (
+        body.as_object_mut(),
+        crate::http::network_sync::panel_figures(&state).await?,
+    ) {
+        body.extend(figures);
+    }
     Ok(Json(body))
 }
 

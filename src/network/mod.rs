@@ -1,10 +1,12 @@
 //! The Network connection, brand side: connecting (hosted one-click or self-host email
 //! verify), the listing heartbeat, offerings, and (later) partner sync.
 
+pub mod backfill;
 pub mod client;
 pub mod connect;
 pub mod heartbeat;
 pub mod offerings;
+pub mod sync;
 
 use crate::db::network::Connection;
 use crate::error::{ApiError, ApiResult};
@@ -22,6 +24,12 @@ pub const FEDERATION_SCOPES: [&str; 5] = [
 /// The retry job (`OPENPARTNER_OUTBOX_CRON`, every 5 minutes by default): re-sends what
 /// failed to reach the Network.
 pub async fn sync_job(state: &AppState) {
+    match sync::drain(state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pushes = n, "partner pushes retried"),
+        Err(e) => tracing::warn!(error = %e, "partner push drain failed"),
+    }
+    backfill::resume(state).await;
     match offerings::sync(state).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(programs = n, "offerings synced"),

@@ -12,6 +12,7 @@ use crate::domain::email::Email;
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::email::Template;
 use crate::error::{ApiError, ApiResult, OnUnique};
+use crate::network::sync::{self, Change};
 use crate::service::magic;
 use crate::state::AppState;
 
@@ -136,6 +137,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
     let partner = Db::get_partner_tx(&mut tx, &id)
         .await?
         .ok_or_else(|| ApiError::internal("partner vanished inside its own transaction"))?;
+    let pushed = sync::enqueue(state, &mut tx, &partner, Change::Created).await?;
     let mail = if req.send_invite {
         let (purpose, template) = match req.source {
             Source::SelfSignup => (Purpose::Signup, Template::Signup),
@@ -150,7 +152,36 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
     if let Some(mail) = mail {
         state.mailer.kick(mail);
     }
+    if req.source == Source::Network {
+        remember_network_identity(state, &partner).await;
+    }
+    if pushed {
+        // Tried at once (5 s at most); a failure waits in the outbox, never fails the call.
+        sync::push_now(state, &partner.id).await;
+    }
+    if pushed || req.source == Source::Network {
+        // Answer with the Network identity just stored.
+        return get_existing(state, &partner.id).await;
+    }
     Ok(partner)
+}
+
+/// A partner the Network federated in already has a creator identity: keep it, so it is
+/// never pushed back (no echo) and counts as on the Network.
+async fn remember_network_identity(state: &AppState, partner: &Partner) {
+    let metadata: Value = serde_json::from_str(&partner.metadata).unwrap_or(Value::Null);
+    if let Some(creator) = metadata["networkCreatorId"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+    {
+        if let Err(e) = state
+            .db
+            .set_partner_network(&partner.id, creator, true, 0, state.clock.now())
+            .await
+        {
+            tracing::warn!(error = %e, "could not record a federated partner's Network identity");
+        }
+    }
 }
 
 pub async fn get_existing(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
@@ -255,10 +286,14 @@ pub async fn revoke(
     let partner = Db::get_partner_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
+    let pushed = sync::enqueue(state, &mut tx, &partner, Change::Revoked).await?;
     tx.commit().await?;
     // Sessions and keys end at once on this replica; its links stop earning at once.
     state.auth.invalidate_all();
     state.link_cache.clear();
+    if pushed {
+        sync::push_now(state, id).await;
+    }
     let notified = mail.is_some();
     if let Some(mail) = mail {
         state.mailer.kick(mail);
@@ -281,8 +316,12 @@ pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let partner = Db::get_partner_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
+    let pushed = sync::enqueue(state, &mut tx, &partner, Change::Reinstated).await?;
     tx.commit().await?;
     state.link_cache.clear();
+    if pushed {
+        sync::push_now(state, id).await;
+    }
     Ok(partner)
 }
 

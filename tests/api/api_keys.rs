@@ -153,16 +153,24 @@ async fn revoked_key_fails_on_the_next_request(b: Backend) {
         )
         .await;
     a.assert_error(404, "not_found");
-    let listed = app.admin_get("/api-keys").await;
-    let row = listed.body["apiKeys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["id"] == id)
-        .unwrap()
-        .clone();
-    assert!(row["revokedAt"].is_string());
-    assert!(row["lastUsedAt"].is_string(), "use was recorded");
+    // lastUsedAt is written off the request path: wait for it (bounded).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = app.admin_get("/api-keys").await;
+        let row = listed.body["apiKeys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == id)
+            .unwrap()
+            .clone();
+        assert!(row["revokedAt"].is_string());
+        if row["lastUsedAt"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "use was never recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn revocation_reaches_another_replica(b: Backend) {

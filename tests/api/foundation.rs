@@ -178,6 +178,10 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         ("/admin/network/heartbeat", "post"),
         ("/uploads/logo", "post"),
         ("/uploads/logo", "get"),
+        ("/admin/network/outbox", "get"),
+        ("/admin/network/outbox/{id}/retry", "post"),
+        ("/config/network/backfill", "post"),
+        ("/config/network/backfill", "get"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");

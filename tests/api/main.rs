@@ -13,6 +13,7 @@ mod foundation;
 mod links;
 mod mail;
 mod network;
+mod network_sync;
 mod partner_lifecycle;
 mod partners;
 mod programs;

@@ -1,0 +1,237 @@
+//! Pushing partners to the Network (`/partners/upsert`), deduplicated there by email.
+//!
+//! A change is enqueued in the transaction that makes it (transactional outbox), then tried at
+//! once with the 5 s timeout. Whatever fails waits in the outbox for the drain job
+//! (`OPENPARTNER_OUTBOX_CRON`) with backoff 30 s … 12 h, then `dead`. While the vendor is
+//! suspended, rows wait untouched. The request that caused a push never fails because of it.
+
+use serde_json::{Value, json};
+
+use crate::db::outbox::OutboxRow;
+use crate::db::partners::Partner;
+use crate::db::{Db, Tx};
+use crate::domain::backoff;
+use crate::domain::ids::PartnerId;
+use crate::network::client::{ADMIN_TIMEOUT, CallError, PUSH_TIMEOUT};
+use crate::network::vendor_token;
+use crate::state::AppState;
+
+/// How long a deliverer holds a claimed row (longer than one push can take).
+const LEASE_MS: i64 = 60_000;
+
+/// Why a partner is being pushed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Created,
+    Revoked,
+    Reinstated,
+}
+
+/// `metadata.source` as the protocol names it.
+fn wire_source(partner: &Partner) -> &'static str {
+    match partner.source.as_str() {
+        "self_signup" => "self_signup",
+        "backfill" => "backfill",
+        _ => "admin_invite",
+    }
+}
+
+/// The upsert body for a partner's current state.
+pub fn payload(partner: &Partner, source: &str) -> Value {
+    let status = if partner.revoked_at.is_some() {
+        "revoked"
+    } else if partner.activated_at.is_some() {
+        "active"
+    } else {
+        "pending"
+    };
+    let mut body = json!({
+        "vendorPartnerId": partner.id,
+        "email": partner.email,
+        "name": partner.name,
+        "joinedVendorAt": partner.created_at,
+        "status": status,
+        "metadata": { "source": source },
+    });
+    if let Some(profile) = partner
+        .profile
+        .as_deref()
+        .and_then(|p| serde_json::from_str::<Value>(p).ok())
+    {
+        body["profile"] = profile;
+    }
+    if let Some(at) = partner.revoked_at {
+        body["revokedAt"] = json!(at);
+    }
+    body
+}
+
+/// Enqueues the partner's state in `tx` if this change is pushed: creations only with
+/// auto-enroll on (and never a partner the Network created), revoke and reinstate whenever
+/// connected. Returns whether a push was queued.
+pub async fn enqueue(
+    state: &AppState,
+    tx: &mut Tx,
+    partner: &Partner,
+    change: Change,
+) -> sqlx::Result<bool> {
+    let conn = Db::get_connection_tx(tx).await?;
+    let wanted = conn.connected()
+        && match change {
+            Change::Created => conn.auto_enroll && partner.source != "openpartner_network",
+            Change::Revoked | Change::Reinstated => true,
+        };
+    if !wanted {
+        return Ok(false);
+    }
+    let source = wire_source(partner);
+    Db::upsert_push(
+        tx,
+        &partner.id,
+        &payload(partner, source).to_string(),
+        source,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Tries the partner's pending push now (after its transaction committed).
+pub async fn push_now(state: &AppState, partner: &PartnerId) {
+    let now = state.clock.now();
+    match state
+        .db
+        .claim_push_of(partner, now, now.plus_millis(LEASE_MS))
+        .await
+    {
+        Ok(Some(row)) => deliver(state, row).await,
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not claim a partner push; the drain job will"),
+    }
+}
+
+/// Result of one upsert that reached the Network.
+pub struct Upserted {
+    pub creator_id: String,
+    pub pre_existing: bool,
+    pub affiliations: i64,
+}
+
+/// Sends one upsert and stores what the Network said on the partner.
+pub async fn upsert(
+    state: &AppState,
+    token: &str,
+    partner: &PartnerId,
+    body: &Value,
+) -> Result<Upserted, CallError> {
+    let answer = state
+        .network
+        .post("/partners/upsert", Some(token), body, PUSH_TIMEOUT)
+        .await?;
+    let up = Upserted {
+        creator_id: answer["networkCreatorId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        pre_existing: answer["alreadyExisted"].as_bool().unwrap_or(false),
+        affiliations: answer["affiliations"]
+            .as_array()
+            .map_or(0, |a| a.len() as i64),
+    };
+    if !up.creator_id.is_empty() {
+        if let Err(e) = state
+            .db
+            .set_partner_network(
+                partner,
+                &up.creator_id,
+                up.pre_existing,
+                up.affiliations,
+                state.clock.now(),
+            )
+            .await
+        {
+            tracing::warn!(error = %e, "could not store the Network identity of a partner");
+        }
+    }
+    Ok(up)
+}
+
+/// Whether the Network refused because the vendor is suspended (rows then wait).
+pub fn is_suspended(e: &CallError) -> bool {
+    matches!(e, CallError::Status { status: 403, body } if body.contains("suspended"))
+}
+
+/// Delivers one claimed row.
+async fn deliver(state: &AppState, row: OutboxRow) {
+    let conn = match state.db.get_connection().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the Network connection");
+            return;
+        }
+    };
+    let token = match vendor_token(state, &conn) {
+        Ok(t) if conn.status.as_deref() != Some("suspended") => t,
+        _ => {
+            let _ = state.db.release_push(&row.id).await;
+            return;
+        }
+    };
+    let body: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
+    let now = state.clock.now();
+    let saved = match upsert(state, &token, &row.partner_id, &body).await {
+        Ok(_) => state.db.push_delivered(&row, now).await.map(|_| ()),
+        Err(e) if is_suspended(&e) => {
+            let _ = state.db.set_vendor_status("suspended", None).await;
+            state.db.release_push(&row.id).await
+        }
+        Err(e) => {
+            let next = backoff::next_attempt(row.attempts as u32, now);
+            tracing::warn!(partner = %row.partner_id, attempts = row.attempts + 1, reason = %e,
+                dead = next.is_none(), "partner push failed");
+            state.db.push_failed(&row, &e.reason(), next, now).await
+        }
+    };
+    if let Err(e) = saved {
+        tracing::error!(error = %e, "could not record a partner push result");
+    }
+}
+
+/// The drain job's body: delivers every due row. Returns how many were attempted.
+pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
+    let conn = state.db.get_connection().await?;
+    let Ok(token) = vendor_token(state, &conn) else {
+        return Ok(0);
+    };
+    if conn.status.as_deref() == Some("suspended") {
+        // Learn whether the suspension was lifted; until then rows wait.
+        match state
+            .network
+            .get("/vendors/me", &token, ADMIN_TIMEOUT)
+            .await
+        {
+            Ok(me) if me["status"].as_str().is_some_and(|s| s != "suspended") => {
+                state
+                    .db
+                    .set_vendor_status(me["status"].as_str().unwrap_or("active"), None)
+                    .await?;
+            }
+            _ => return Ok(0),
+        }
+    }
+    let mut attempted = 0;
+    loop {
+        let now = state.clock.now();
+        let batch = state
+            .db
+            .claim_due_pushes(now, now.plus_millis(LEASE_MS), 100)
+            .await?;
+        if batch.is_empty() {
+            return Ok(attempted);
+        }
+        attempted += batch.len();
+        for row in batch {
+            deliver(state, row).await;
+        }
+    }
+}

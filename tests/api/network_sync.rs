@@ -1,0 +1,666 @@
+//! Partner sync against the simulator: auto-enroll, dedup, outages on a simulated clock,
+//! dead rows and manual retry, suspension, two replicas draining, backfill (idempotent, and
+//! resumed after kill -9), and the federation flow with the federation key.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use openpartner::network_sim::Fault;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, eventually, spawn_replica, spawn_with_network};
+
+fn upserts_for(sim: &openpartner::network_sim::NetworkSim, partner: &str) -> Vec<Value> {
+    sim.lock()
+        .upserts
+        .iter()
+        .filter(|u| u["vendorPartnerId"] == partner)
+        .cloned()
+        .collect()
+}
+
+async fn set_auto_enroll(app: &TestApp, on: bool) {
+    app.admin_post("/config/network", json!({"autoEnroll": on}))
+        .await
+        .assert_status(200);
+}
+
+fn outage(sim: &openpartner::network_sim::NetworkSim) {
+    sim.inject(Fault {
+        count: 100_000,
+        path: Some("/partners/upsert".into()),
+        status: Some(503),
+        body: Some("down for maintenance".into()),
+        ..Default::default()
+    });
+}
+
+async fn auto_enroll_pushes_new_partners_with_dedup(b: Backend) {
+    let (app, sim) =
+        spawn_with_network(b, true, &[("OPENPARTNER_RATE_LIMIT_PER_MINUTE", "1000")]).await;
+    app.connect_hosted().await;
+    // Off: nothing is pushed.
+    let quiet = app.create_partner("quiet@example.com", false).await;
+    assert!(upserts_for(&sim, quiet["id"].as_str().unwrap()).is_empty());
+    assert!(quiet["metadata"].get("network").is_none());
+
+    set_auto_enroll(&app, true).await;
+    let a = app
+        .admin_post(
+            "/partners",
+            json!({"email": "fresh@example.com", "name": "Fresh"}),
+        )
+        .await;
+    let fresh = a.assert_status(201).clone();
+    let id = fresh["id"].as_str().unwrap();
+    let pushed = upserts_for(&sim, id);
+    assert_eq!(pushed.len(), 1);
+    assert_eq!(pushed[0]["email"], "fresh@example.com");
+    assert_eq!(pushed[0]["status"], "pending", "invited, not yet accepted");
+    assert_eq!(pushed[0]["metadata"]["source"], "admin_invite");
+    assert!(pushed[0]["joinedVendorAt"].is_string());
+    let net = &fresh["metadata"]["network"];
+    assert!(net["networkCreatorId"].as_str().unwrap().starts_with("nc_"));
+    assert_eq!(net["preExisting"], false);
+    assert_eq!(net["affiliations"], 1);
+
+    // A creator already known from another vendor comes back pre-existing: one identity.
+    sim.seed_creator("known@example.com", "Known Creator");
+    let a = app
+        .admin_post(
+            "/partners",
+            json!({"email": "Known@Example.com", "name": "Known", "sendInvite": false}),
+        )
+        .await;
+    let known = a.assert_status(201).clone();
+    assert_eq!(known["metadata"]["network"]["preExisting"], true);
+    assert_eq!(known["metadata"]["network"]["affiliations"], 2);
+    let creator = sim.lock().creators["known@example.com"].id.clone();
+    assert_eq!(
+        known["metadata"]["network"]["networkCreatorId"],
+        creator.as_str()
+    );
+    assert_eq!(
+        upserts_for(&sim, known["id"].as_str().unwrap())[0]["status"],
+        "active"
+    );
+    // Visible on later reads too.
+    let got = app
+        .admin_get(&format!("/partners/{}", known["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(got.body["metadata"]["network"]["preExisting"], true);
+
+    // Self-signup is pushed as such.
+    let a = app
+        .call(
+            Method::POST,
+            "/partner-signup",
+            None,
+            Some(json!({"email": "self@example.com", "name": "Self"})),
+        )
+        .await;
+    let sid = a.assert_status(201)["partnerId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        upserts_for(&sim, &sid)[0]["metadata"]["source"],
+        "self_signup"
+    );
+
+    // Revoke and reinstate are pushed even with auto-enroll off.
+    set_auto_enroll(&app, false).await;
+    let qid = quiet["id"].as_str().unwrap();
+    app.admin_post(&format!("/partners/{qid}/revoke"), json!({"notify": false}))
+        .await
+        .assert_status(200);
+    let pushes = upserts_for(&sim, qid);
+    assert_eq!(pushes.len(), 1);
+    assert_eq!(pushes[0]["status"], "revoked");
+    assert!(pushes[0]["revokedAt"].is_string());
+    app.admin_post(&format!("/partners/{qid}/reinstate"), json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(upserts_for(&sim, qid).last().unwrap()["status"], "active");
+}
+
+async fn an_outage_loses_nothing_and_delivers_final_states_in_order(b: Backend) {
+    let (app, sim) = spawn_with_network(b, true, &[]).await;
+    app.connect_hosted().await;
+    set_auto_enroll(&app, true).await;
+    outage(&sim);
+    // Every call succeeds although the Network is down.
+    let a = app.create_partner("flip@example.com", false).await;
+    let a_id = a["id"].as_str().unwrap().to_string();
+    assert!(a["metadata"].get("network").is_none());
+    app.clock.advance(Duration::from_secs(60));
+    app.admin_post(
+        &format!("/partners/{a_id}/revoke"),
+        json!({"notify": false, "reason": "first"}),
+    )
+    .await
+    .assert_status(200);
+    app.clock.advance(Duration::from_secs(60));
+    app.admin_post(&format!("/partners/{a_id}/reinstate"), json!({}))
+        .await
+        .assert_status(200);
+    app.clock.advance(Duration::from_secs(60));
+    app.admin_post(
+        &format!("/partners/{a_id}/revoke"),
+        json!({"notify": false, "reason": "final"}),
+    )
+    .await
+    .assert_status(200);
+    let b_partner = app.create_partner("steady@example.com", false).await;
+    let b_id = b_partner["id"].as_str().unwrap().to_string();
+    // One pending row per partner, carrying its latest state.
+    let pending = app.admin_get("/admin/network/outbox?status=pending").await;
+    let rows = pending.assert_status(200)["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let row_a = rows
+        .iter()
+        .find(|r| r["partnerId"] == a_id.as_str())
+        .unwrap();
+    assert_eq!(row_a["payload"]["status"], "revoked");
+    assert!(
+        row_a["lastError"]
+            .as_str()
+            .unwrap()
+            .starts_with("network 503: down for maintenance")
+    );
+    assert!(row_a["nextAttemptAt"].is_string());
+    assert_eq!(
+        app.admin_get("/admin/network/me").await.body["outbox"],
+        json!({"pending": 2, "dead": 0})
+    );
+
+    // Twenty minutes of outage, drained every five: retried on the backoff, nothing lost.
+    for _ in 0..4 {
+        app.clock.advance(Duration::from_secs(300));
+        openpartner::network::sync_job(&app.state).await;
+    }
+    assert_eq!(
+        app.admin_get("/admin/network/outbox?status=pending")
+            .await
+            .body["rows"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(sim.lock().upserts.is_empty());
+    // The Network is back.
+    sim.lock().faults.clear();
+    app.clock.advance(Duration::from_secs(900));
+    openpartner::network::sync_job(&app.state).await;
+    let delivered = upserts_for(&sim, &a_id);
+    assert_eq!(
+        delivered.len(),
+        1,
+        "only the final state: a stale 'active' never overtakes the revoke"
+    );
+    assert_eq!(delivered[0]["status"], "revoked");
+    let final_a = app
+        .admin_get(&format!("/partners/{a_id}"))
+        .await
+        .body
+        .clone();
+    assert_eq!(delivered[0]["revokedAt"], final_a["revokedAt"]);
+    assert_eq!(upserts_for(&sim, &b_id)[0]["status"], "active");
+    assert!(
+        final_a["metadata"]["network"]["networkCreatorId"].is_string(),
+        "a retried push still stores the identity"
+    );
+    assert_eq!(
+        app.admin_get("/admin/network/me").await.body["outbox"],
+        json!({"pending": 0, "dead": 0})
+    );
+}
+
+async fn dead_rows_after_the_last_backoff_and_manual_retry(b: Backend) {
+    let (app, sim) = spawn_with_network(b, true, &[]).await;
+    app.connect_hosted().await;
+    set_auto_enroll(&app, true).await;
+    outage(&sim);
+    let p = app.create_partner("doomed@example.com", false).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    for _ in 0..8 {
+        app.clock.advance(Duration::from_secs(13 * 3600));
+        openpartner::network::sync_job(&app.state).await;
+    }
+    let dead = app.admin_get("/admin/network/outbox?status=dead").await;
+    let rows = dead.assert_status(200)["rows"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["attempts"], 9, "the inline try and eight retries");
+    assert!(rows[0]["lastError"].as_str().unwrap().contains("503"));
+    assert_eq!(
+        app.admin_get("/admin/network/me").await.body["outbox"],
+        json!({"pending": 0, "dead": 1})
+    );
+    let row_id = rows[0]["id"].as_str().unwrap().to_string();
+    app.admin_get("/admin/network/outbox?status=lost")
+        .await
+        .assert_error(400, "invalid_query");
+
+    sim.lock().faults.clear();
+    let a = app
+        .admin_post(&format!("/admin/network/outbox/{row_id}/retry"), json!({}))
+        .await;
+    assert_eq!(a.assert_status(200)["status"], "done");
+    assert_eq!(upserts_for(&sim, &id).len(), 1);
+    assert!(
+        app.admin_get(&format!("/partners/{id}")).await.body["metadata"]["network"].is_object()
+    );
+    app.admin_post(&format!("/admin/network/outbox/{row_id}/retry"), json!({}))
+        .await
+        .assert_error(409, "not_dead");
+    app.admin_post("/admin/network/outbox/nope/retry", json!({}))
+        .await
+        .assert_error(404, "not_found");
+}
+
+async fn rows_wait_while_the_vendor_is_suspended(b: Backend) {
+    let (app, sim) = spawn_with_network(b, true, &[]).await;
+    let vendor = app.connect_hosted().await;
+    set_auto_enroll(&app, true).await;
+    sim.set_status(&vendor, "suspended");
+    let p = app.create_partner("wait@example.com", false).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        app.clock.advance(Duration::from_secs(3600));
+        openpartner::network::sync_job(&app.state).await;
+    }
+    let rows = app.admin_get("/admin/network/outbox").await.body["rows"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["attempts"], 0, "a suspension is not a failure");
+    assert_eq!(app.admin_get("/config/network").await.body["enabled"], true);
+    sim.set_status(&vendor, "active");
+    openpartner::network::sync_job(&app.state).await;
+    assert_eq!(upserts_for(&sim, &id).len(), 1);
+}
+
+async fn two_replicas_never_deliver_one_row_twice(b: Backend) {
+    let (app, sim) = spawn_with_network(b, true, &[]).await;
+    app.connect_hosted().await;
+    set_auto_enroll(&app, true).await;
+    outage(&sim);
+    for i in 0..40 {
+        app.create_partner(&format!("r{i}@example.com"), false)
+            .await;
+    }
+    let env: Vec<(String, String)> = app.env.clone().into_iter().collect();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let replica = spawn_replica(b, &env).await;
+    sim.lock().faults.clear();
+    sim.inject(Fault {
+        count: 1000,
+        path: Some("/partners/upsert".into()),
+        delay_ms: Some(10),
+        ..Default::default()
+    });
+    app.clock.advance(Duration::from_secs(60));
+    replica
+        .clock
+        .set(openpartner::clock::Clock::now(&*app.clock));
+    let (x, y) = tokio::join!(
+        openpartner::network::sync::drain(&app.state),
+        openpartner::network::sync::drain(&replica.state)
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(
+        x + y,
+        40,
+        "each row claimed by exactly one replica ({x} + {y})"
+    );
+    let mut per_partner: HashMap<String, usize> = HashMap::new();
+    for u in sim.lock().upserts.iter() {
+        *per_partner
+            .entry(u["vendorPartnerId"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_partner.len(), 40);
+    assert!(
+        per_partner.values().all(|n| *n == 1),
+        "a row was delivered twice"
+    );
+}
+
+/// Inserts `n` partners straight into storage, as an existing roster.
+async fn seed_roster(app: &TestApp, n: usize) {
+    use openpartner::db::Db;
+    use openpartner::db::partners::NewPartner;
+    use openpartner::domain::ids::{PartnerId, ProgramId};
+    let programs = vec![ProgramId::from_string("cmp_default")];
+    let now = openpartner::clock::Clock::now(&*app.clock);
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
+        let mut tx = app.state.db.begin().await.unwrap();
+        for i in chunk {
+            let id = PartnerId::generate();
+            let email = format!("roster{i}@example.com");
+            Db::insert_partner(
+                &mut tx,
+                NewPartner {
+                    id: &id,
+                    email: &email,
+                    name: "Roster",
+                    metadata: "{}",
+                    program_ids: &programs,
+                    profile: None,
+                    source: "admin_invite",
+                    campaign_grant_source: "admin",
+                    pending_review: false,
+                    now: now.plus_millis(-100_000 + *i as i64),
+                    activated_at: Some(now),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+}
+
+async fn backfill_is_idempotent_across_two_runs(b: Backend) {
+    let (app, sim) = spawn_with_network(b, true, &[]).await;
+    app.admin_post("/config/network/backfill", json!({}))
+        .await
+        .assert_error(503, "network_not_configured");
+    seed_roster(&app, 10_000).await;
+    app.connect_hosted().await;
+    sim.seed_creator("roster7@example.com", "Elsewhere");
+    let a = app.admin_post("/config/network/backfill", json!({})).await;
+    let started = a.assert_status(202).clone();
+    assert_eq!(started["total"], 10_000);
+    // A second request joins the run in progress.
+    let again = app.admin_post("/config/network/backfill", json!({})).await;
+    assert_eq!(again.body["runId"], started["runId"]);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let a = app.admin_get("/config/network/backfill").await;
+        if a.body["status"] == "done" {
+            break a.body.clone();
+        }
+        assert_eq!(a.body["status"], "running");
+        assert!(
+            Instant::now() < deadline,
+            "backfill did not finish: {}",
+            a.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(run["runId"], started["runId"]);
+    assert_eq!(run["total"], 10_000);
+    assert_eq!(run["pushed"], 10_000);
+    assert_eq!(run["preExisting"], 1);
+    assert_eq!(run["queued"], 0);
+    assert_eq!(run["failed"], 0);
+    assert!(run["finishedAt"].is_string());
+    let upserts = sim.lock().upserts.clone();
+    assert_eq!(upserts.len(), 10_000);
+    assert!(
+        upserts
+            .iter()
+            .all(|u| u["metadata"]["source"] == "backfill")
+    );
+    assert_eq!(
+        app.admin_get("/admin/network/me").await.body["backfill"]["status"],
+        "done"
+    );
+    // A second run finds nothing to push.
+    let a = app.admin_post("/config/network/backfill", json!({})).await;
+    assert_eq!(a.assert_status(202)["total"], 0);
+    eventually("second run done", || true).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.admin_get("/config/network/backfill").await.body["status"] != "done" {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sim.lock().upserts.len(), 10_000);
+}
+
+async fn backfill_resumes_after_kill_9(b: Backend) {
+    let (app, sim) = spawn_with_network(b, true, &[]).await;
+    seed_roster(&app, 10_000).await;
+    app.connect_hosted().await;
+    // Slow the Network down so the kill lands mid-run.
+    sim.inject(Fault {
+        count: 1_000_000,
+        path: Some("/partners/upsert".into()),
+        delay_ms: Some(2),
+        ..Default::default()
+    });
+    let port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let serve = |port: u16| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_openpartner"));
+        cmd.envs(app.env.iter())
+            .env("OPENPARTNER_BIND", format!("127.0.0.1:{port}"))
+            .env("OPENPARTNER_BACKFILL_LEASE_SECS", "2")
+            .env("OPENPARTNER_LOG", "warn")
+            .arg("serve")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        cmd.spawn().unwrap()
+    };
+    let call = |port: u16, method: Method, path: &'static str| {
+        let req = app
+            .client
+            .request(method, format!("http://127.0.0.1:{port}{path}"))
+            .bearer_auth(&app.admin_key);
+        async move { req.send().await.ok()?.json::<Value>().await.ok() }
+    };
+    let first_port = port();
+    let mut first = serve(first_port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while call(first_port, Method::GET, "/health").await.is_none() {
+        assert!(Instant::now() < deadline, "first process did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let started = call(first_port, Method::POST, "/config/network/backfill")
+        .await
+        .unwrap();
+    assert_eq!(started["total"], 10_000);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sim.lock().upserts.len() < 2_000 {
+        assert!(
+            Instant::now() < deadline,
+            "the first process pushed too little"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+    let at_kill = sim.lock().upserts.len();
+    assert!(at_kill < 10_000, "the kill came too late to test a resume");
+
+    let second_port = port();
+    let mut second = serve(second_port);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Some(run) = call(second_port, Method::GET, "/config/network/backfill").await {
+            if run["status"] == "done" {
+                assert_eq!(run["runId"], started["runId"], "the same run, resumed");
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the backfill did not resume");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let upserts = sim.lock().upserts.clone();
+    let mut per_partner: HashMap<String, usize> = HashMap::new();
+    for u in &upserts {
+        *per_partner
+            .entry(u["vendorPartnerId"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_partner.len(), 10_000, "everyone pushed");
+    let repeated = per_partner.values().filter(|n| **n > 1).count();
+    // Only pushes in flight at the instant of the kill can repeat (upsert is idempotent).
+    assert!(repeated <= 16, "{repeated} partners pushed twice");
+    let again = call(second_port, Method::POST, "/config/network/backfill")
+        .await
+        .unwrap();
+    assert_eq!(again["total"], 0);
+    second.kill().unwrap();
+    second.wait().unwrap();
+}
+
+async fn federation_flow_with_the_federation_key(b: Backend) {
+    let (app, sim) = spawn_with_network(b, true, &[]).await;
+    let vendor = app.connect_hosted().await;
+    set_auto_enroll(&app, true).await;
+    let fed = sim.lock().vendors[&vendor].scoped_key.clone();
+    let prog = app
+        .create_program(
+            "https://shop.example.com/",
+            json!({"type": "percent", "value": 20}),
+        )
+        .await;
+    // 1. The Network creates the approved creator.
+    let a = app
+        .post("/partners", &fed, json!({
+            "email": "creator@example.com", "name": "Creator", "sendInvite": false, "programIds": [prog],
+            "campaignGrantSource": "offering",
+            "commissionSnapshot": {"commissionType": "percent", "commissionValue": "15", "recurring": true},
+            "metadata": {"source": "openpartner_network", "networkCreatorId": "nc_123", "creatorHandle": "@creator"}
+        }))
+        .await;
+    let p = a.assert_status(201).clone();
+    let pid = p["id"].as_str().unwrap().to_string();
+    assert_eq!(p["campaignGrantSource"], "offering");
+    assert_eq!(p["programIds"], json!([prog]));
+    assert_eq!(p["metadata"]["creatorHandle"], "@creator");
+    assert_eq!(p["metadata"]["network"]["networkCreatorId"], "nc_123");
+    assert!(
+        upserts_for(&sim, &pid).is_empty(),
+        "not echoed back to the Network"
+    );
+    let a = app
+        .post(
+            "/partners",
+            &fed,
+            json!({"email": "CREATOR@example.com", "name": "Again", "sendInvite": false}),
+        )
+        .await;
+    a.assert_error(409, "email_taken");
+    // Older Networks send campaignIds.
+    let a = app.post("/partners", &fed, json!({"email": "old@example.com", "name": "Old", "sendInvite": false, "campaignIds": [prog],
+        "campaignGrantSource": "offering", "metadata": {"source": "openpartner_network"}})).await;
+    let old_id = a.assert_status(201)["id"].as_str().unwrap().to_string();
+    // 2. Its single program-scoped link, in both body shapes.
+    let a = app
+        .post(
+            &format!("/partners/{pid}/links"),
+            &fed,
+            json!({"linkKey": "creator", "programId": prog}),
+        )
+        .await;
+    assert_eq!(
+        a.assert_status(201)["shareUrl"],
+        "http://localhost:8080/r/creator"
+    );
+    app.post(
+        &format!("/partners/{pid}/links"),
+        &fed,
+        json!({"linkKey": "creator", "programId": prog}),
+    )
+    .await
+    .assert_error(409, "linkKey_taken");
+    let a = app.post(&format!("/partners/{old_id}/links"), &fed,
+        json!({"linkKey": "creator-2", "campaignId": prog, "destinationUrl": "https://shop.example.com/"})).await;
+    assert_eq!(
+        a.assert_status(201)["destinationUrl"],
+        "https://shop.example.com/"
+    );
+    // 3. Clicks, a sale, and the reads.
+    let click = app.click("creator").await;
+    let a = app.post("/clicks", &fed, json!({"id": "nw-1", "linkKey": "creator", "landingUrl": "https://shop.example.com/", "ts": "2026-01-01T00:00:00Z"})).await;
+    a.assert_status(201);
+    app.post("/clicks", &fed, json!({"id": "nw-1", "linkKey": "creator"}))
+        .await
+        .assert_status(200);
+    let sale = app.sale("fed-1", "50.00", &click).await;
+    assert_eq!(
+        sale.body["commission"]["amount"], "7.50",
+        "priced by the snapshot"
+    );
+    let d = app.get(&format!("/partners/{pid}/dashboard"), &fed).await;
+    let d = d.assert_status(200);
+    assert_eq!(d["clicks"], 2);
+    assert_eq!(d["attributedRevenue"], "50.00");
+    assert_eq!(d["commissionByStatus"]["accrued"], "7.50");
+    assert_eq!(
+        app.get(&format!("/partners/{pid}/commissions"), &fed)
+            .await
+            .assert_status(200)["commissions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    app.get("/commissions", &fed).await.assert_status(200);
+    let s = app
+        .get(&format!("/partners/{pid}/commission-snapshot"), &fed)
+        .await;
+    assert_eq!(s.assert_status(200)["snapshot"]["commissionValue"], "15");
+    app.get(&format!("/partners/{pid}"), &fed)
+        .await
+        .assert_status(200);
+    assert_eq!(
+        app.get("/auth/introspect", &fed).await.body["role"],
+        "scoped"
+    );
+    // 4. Nothing else.
+    for path in [
+        "/api-keys",
+        "/programs",
+        "/config/network",
+        "/admin/network/me",
+        "/config/partner-signup",
+        "/admin/network/outbox",
+    ] {
+        app.get(path, &fed).await.assert_error(403, "forbidden");
+    }
+    app.post("/programs", &fed, json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    app.post("/config/network/backfill", &fed, json!({}))
+        .await
+        .assert_error(403, "forbidden");
+    let a = app
+        .post("/events", &fed, json!({"externalEventId": "x", "value": 1}))
+        .await;
+    assert_eq!(
+        a.assert_error(403, "forbidden_scope")["required"],
+        "events:write"
+    );
+    let a = app.get(&format!("/partners/{pid}/links"), &fed).await;
+    assert_eq!(
+        a.assert_error(403, "forbidden_scope")["required"],
+        "links:read"
+    );
+}
+
+both_backends!(
+    auto_enroll_pushes_new_partners_with_dedup,
+    an_outage_loses_nothing_and_delivers_final_states_in_order,
+    dead_rows_after_the_last_backoff_and_manual_retry,
+    rows_wait_while_the_vendor_is_suspended,
+    two_replicas_never_deliver_one_row_twice,
+    backfill_is_idempotent_across_two_runs,
+    backfill_resumes_after_kill_9,
+    federation_flow_with_the_federation_key,
+);
