@@ -10,6 +10,7 @@ pub mod health;
 pub mod introspect;
 pub mod json;
 pub mod links;
+pub mod marketplace;
 pub mod network;
 pub mod network_sync;
 pub mod openapi;
@@ -66,6 +67,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(commissions::router())
         .merge(network::router())
         .merge(network_sync::router())
+        .merge(marketplace::router())
         .merge(uploads::router())
 }
 

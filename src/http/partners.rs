@@ -278,7 +278,15 @@ async fn create_partner(
             pending_review: false,
         },
     )
-    .await?;
+    .await
+    // Only a caller that may read partners learns which partner holds the email.
+    .map_err(|e| {
+        if auth.0.has_scope(Scope::PartnersRead) {
+            e
+        } else {
+            e.without("partnerId").without("existing")
+        }
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedPartner {

@@ -32,11 +32,11 @@ pub fn router() -> Router<Arc<Mutex<SimState>>> {
         .route("/_sim/creators", post(sim_creator))
 }
 
-fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
+pub(super) fn lock(state: &Mutex<SimState>) -> MutexGuard<'_, SimState> {
     state.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn error(status: StatusCode, code: &str) -> Response {
+pub(super) fn error(status: StatusCode, code: &str) -> Response {
     (status, Json(json!({ "error": code }))).into_response()
 }
 
@@ -49,7 +49,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// The vendor whose token is presented.
-fn vendor_id(st: &SimState, headers: &HeaderMap) -> Option<String> {
+pub(super) fn vendor_id(st: &SimState, headers: &HeaderMap) -> Option<String> {
     let token = bearer(headers)?;
     st.vendors
         .values()

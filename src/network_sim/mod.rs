@@ -8,6 +8,7 @@
 
 mod faults;
 mod handlers;
+mod marketplace;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -72,6 +73,9 @@ pub struct SimState {
     pub upserts: Vec<Value>,
     /// `METHOD /path` of every protocol call received (not `/_sim`).
     pub calls: Vec<String>,
+    /// Creators' applications to vendors' offerings.
+    pub requests: Vec<Value>,
+    pub invitations: Vec<Value>,
     #[serde(skip)]
     pub faults: Vec<Fault>,
 }
@@ -140,6 +144,38 @@ impl NetworkSim {
             .count()
     }
 
+    /// A creator applies to the vendor's offering (the first one unless named); returns the
+    /// request.
+    pub fn apply(
+        &self,
+        vendor_id: &str,
+        offering: Option<&str>,
+        email: &str,
+        name: &str,
+    ) -> anyhow::Result<Value> {
+        self.seed_creator(email, name);
+        let mut st = self.lock();
+        let vendor = st
+            .vendors
+            .get(vendor_id)
+            .ok_or_else(|| anyhow::anyhow!("vendor_not_found"))?;
+        let offering = match offering {
+            Some(id) => vendor.offerings.iter().find(|o| o["id"] == id).cloned(),
+            None => vendor.offerings.first().cloned(),
+        }
+        .ok_or_else(|| anyhow::anyhow!("no_offering"))?;
+        let creator = st.creators[&email.to_lowercase()].clone();
+        let handle = marketplace::handle(&creator.email);
+        let request = serde_json::json!({
+            "id": format!("req_{}", ulid::Ulid::new()), "vendorId": vendor_id, "offeringId": offering["id"],
+            "vendorProgramId": offering["vendorProgramId"], "status": "pending", "message": null,
+            "creator": { "id": creator.id, "email": creator.email, "name": creator.name, "handle": format!("@{handle}") },
+            "createdAt": chrono::Utc::now().to_rfc3339(),
+        });
+        st.requests.push(request.clone());
+        Ok(request)
+    }
+
     /// Seeds a creator as if another vendor had pushed it.
     pub fn seed_creator(&self, email: &str, name: &str) {
         let mut st = self.lock();
@@ -157,6 +193,7 @@ impl NetworkSim {
 
 fn router(state: Arc<Mutex<SimState>>) -> Router {
     handlers::router()
+        .merge(marketplace::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             faults::apply,

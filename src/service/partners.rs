@@ -11,7 +11,7 @@ use crate::domain::commission::CommissionRule;
 use crate::domain::email::Email;
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::email::Template;
-use crate::error::{ApiError, ApiResult, OnUnique};
+use crate::error::{ApiError, ApiResult};
 use crate::network::sync::{self, Change};
 use crate::service::magic;
 use crate::state::AppState;
@@ -90,19 +90,12 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
     let now = state.clock.now();
     let id = PartnerId::generate();
     let metadata = Value::Object(req.metadata).to_string();
-    let email_taken =
-        || ApiError::conflict("email_taken", "A partner with this email already exists.");
     // Fail fast without taking the write lock when the email is obviously taken.
-    if state
-        .db
-        .get_partner_by_email(req.email.as_str())
-        .await?
-        .is_some()
-    {
-        return Err(email_taken());
+    if let Some(existing) = state.db.get_partner_by_email(req.email.as_str()).await? {
+        return Err(email_taken(&existing.id));
     }
     let mut tx = state.db.begin().await?;
-    Db::insert_partner(
+    let inserted = Db::insert_partner(
         &mut tx,
         NewPartner {
             id: &id,
@@ -118,8 +111,17 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
             activated_at: (!req.send_invite).then_some(now),
         },
     )
-    .await
-    .on_unique(email_taken)?;
+    .await;
+    if let Err(e) = inserted {
+        if crate::db::is_unique_violation(&e) {
+            drop(tx);
+            // A concurrent create won; name its partner.
+            if let Some(existing) = state.db.get_partner_by_email(req.email.as_str()).await? {
+                return Err(email_taken(&existing.id));
+            }
+        }
+        return Err(e.into());
+    }
     if let Some(s) = req.snapshot {
         Db::upsert_snapshot(
             &mut tx,
@@ -182,6 +184,14 @@ async fn remember_network_identity(state: &AppState, partner: &Partner) {
             tracing::warn!(error = %e, "could not record a federated partner's Network identity");
         }
     }
+}
+
+/// 409 `email_taken`, naming the existing partner (`partnerId`) so a caller such as the
+/// Network can carry on with it (e.g. create its link) instead of failing.
+fn email_taken(existing: &PartnerId) -> ApiError {
+    ApiError::conflict("email_taken", "A partner with this email already exists.")
+        .with("partnerId", existing)
+        .with("existing", true)
 }
 
 pub async fn get_existing(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {

@@ -182,6 +182,12 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         ("/admin/network/outbox/{id}/retry", "post"),
         ("/config/network/backfill", "post"),
         ("/config/network/backfill", "get"),
+        ("/admin/network/requests", "get"),
+        ("/admin/network/requests/{id}/approve", "post"),
+        ("/admin/network/requests/{id}/reject", "post"),
+        ("/admin/network/discover/creators", "get"),
+        ("/admin/network/offerings/{id}/invite-creator", "post"),
+        ("/admin/network/offerings", "get"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");

@@ -615,3 +615,26 @@ pub fn install_log_capture() -> Arc<std::sync::Mutex<Vec<u8>>> {
     })
     .clone()
 }
+
+/// Like [`spawn_with_network`], but the app listens where its public URL says, so the
+/// simulator can call back into it (federation on approve).
+pub async fn spawn_reachable_with_network(
+    b: Backend,
+) -> (TestApp, openpartner::network_sim::NetworkSim) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bind = format!("127.0.0.1:{port}");
+    let public = format!("http://127.0.0.1:{port}");
+    spawn_with_network(
+        b,
+        true,
+        &[
+            ("OPENPARTNER_BIND", &bind),
+            ("OPENPARTNER_PUBLIC_URL", &public),
+        ],
+    )
+    .await
+}

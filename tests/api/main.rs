@@ -12,6 +12,7 @@ mod commissions;
 mod foundation;
 mod links;
 mod mail;
+mod marketplace;
 mod network;
 mod network_sync;
 mod partner_lifecycle;

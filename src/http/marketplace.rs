@@ -1,0 +1,273 @@
+//! The Network marketplace from the brand's side: creator applications (approve / reject),
+//! discovery, invitations and offerings, proxied to the Network with the vendor token.
+//!
+//! The Network's status and JSON come back as they are on success. A Network failure is
+//! `network_call_failed` with the Network's status and `"<status>: <body>"`; no connection is
+//! 503 `network_not_configured`; an unreachable Network is 503 `network_unreachable`. Nothing is
+//! held across the call (no lock, no transaction): on approve the Network calls back into this
+//! instance (POST /partners, then the link) while the call is in flight.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::http::json::{ApiJson, ApiPath, MaybeJson};
+use crate::network::client::{ADMIN_TIMEOUT, CallError};
+use crate::network::connected;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_requests))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(discover))
+        .routes(routes!(invite))
+        .routes(routes!(list_offerings))
+}
+
+/// One call to the Network, answered as the protocol page says.
+async fn proxy(
+    state: &AppState,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> ApiResult<Response> {
+    let (_, token) = connected(state).await?;
+    match state
+        .network
+        .call(method, path, Some(&token), body.as_ref(), ADMIN_TIMEOUT)
+        .await
+    {
+        Ok((status, answer)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            Ok((status, Json(answer)).into_response())
+        }
+        Err(CallError::Status { status, body }) => Err(ApiError::new(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            "network_call_failed",
+            format!("{status}: {}", body.chars().take(500).collect::<String>()),
+        )),
+        Err(CallError::Transport(e)) => Err(ApiError::unavailable("network_unreachable", e)),
+    }
+}
+
+/// Network ids go into a path: only their safe alphabet is accepted.
+fn network_id(id: &str) -> ApiResult<&str> {
+    if !id.is_empty()
+        && id.len() <= 100
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        Ok(id)
+    } else {
+        Err(ApiError::not_found("No such item on the Network."))
+    }
+}
+
+fn note(n: Option<String>) -> ApiResult<Option<String>> {
+    match n.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) {
+        Some(n) if n.chars().count() > 1000 => Err(ApiError::invalid_field(
+            "decisionNote",
+            "must be at most 1000 characters",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Documents the query; the handler reads it raw to pass it on.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct RequestsQuery {
+    /// `pending`, `approved` or `rejected`.
+    status: Option<String>,
+}
+
+/// Creators' applications to the brand's offerings.
+#[utoipa::path(get, path = "/admin/network/requests", tag = "marketplace", security(("bearer" = [])),
+    params(RequestsQuery),
+    responses((status = 200, description = "The Network's `{requests: [...]}`", body = Object),
+        (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
+async fn list_requests(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let status = q.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "status")
+            .map(|(_, v)| v.into_owned())
+    });
+    let path = match status.as_deref() {
+        None | Some("") => "/vendors/me/requests".to_string(),
+        Some(s @ ("pending" | "approved" | "rejected")) => {
+            format!("/vendors/me/requests?status={s}")
+        }
+        Some(_) => {
+            return Err(ApiError::invalid_query(
+                "status must be pending, approved or rejected",
+            ));
+        }
+    };
+    proxy(&state, Method::GET, &path, None).await
+}
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Decision {
+    decision_note: Option<String>,
+    /// Approve into this program instead of the offering's.
+    program_id: Option<String>,
+}
+
+/// Approve an application. While this call is in flight the Network federates the creator in
+/// (POST /partners, then its link, with the federation key).
+#[utoipa::path(post, path = "/admin/network/requests/{id}/approve", tag = "marketplace", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body(content = Decision, description = "Optional"),
+    responses((status = 200, description = "The Network's answer", body = Object),
+        (status = 400, description = "`invalid_body` (e.g. unknown programId)", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
+async fn approve(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    MaybeJson(body): MaybeJson<Decision>,
+) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let id = network_id(&id)?;
+    let note = note(body.decision_note)?;
+    if let Some(p) = &body.program_id {
+        if state.db.get_program(p).await?.is_none() {
+            return Err(ApiError::invalid_field("programId", "no such program"));
+        }
+    }
+    let payload = json!({ "decisionNote": note, "programId": body.program_id });
+    proxy(
+        &state,
+        Method::POST,
+        &format!("/vendors/me/requests/{id}/approve"),
+        Some(payload),
+    )
+    .await
+}
+
+/// Reject an application.
+#[utoipa::path(post, path = "/admin/network/requests/{id}/reject", tag = "marketplace", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body(content = Decision, description = "Optional; only decisionNote"),
+    responses((status = 200, description = "The Network's answer", body = Object),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
+async fn reject(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    MaybeJson(body): MaybeJson<Decision>,
+) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let id = network_id(&id)?;
+    if body.program_id.is_some() {
+        return Err(ApiError::invalid_field(
+            "programId",
+            "only approve takes a program",
+        ));
+    }
+    let payload = json!({ "decisionNote": note(body.decision_note)? });
+    proxy(
+        &state,
+        Method::POST,
+        &format!("/vendors/me/requests/{id}/reject"),
+        Some(payload),
+    )
+    .await
+}
+
+/// Discover creators on the Network; the query string is passed through as it is.
+#[utoipa::path(get, path = "/admin/network/discover/creators", tag = "marketplace", security(("bearer" = [])),
+    responses((status = 200, description = "The Network's `{creators: [...]}`", body = Object),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
+async fn discover(
+    State(state): State<AppState>,
+    auth: Auth,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let path = match q.filter(|q| !q.is_empty()) {
+        Some(q) if q.len() <= 2000 => format!("/vendors/me/discover/creators?{q}"),
+        Some(_) => return Err(ApiError::invalid_query("the query string is too long")),
+        None => "/vendors/me/discover/creators".to_string(),
+    };
+    proxy(&state, Method::GET, &path, None).await
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Invite {
+    creator_id: String,
+    message: Option<String>,
+}
+
+/// Invite a creator to an offering (idempotent per creator on the Network).
+#[utoipa::path(post, path = "/admin/network/offerings/{id}/invite-creator", tag = "marketplace", security(("bearer" = [])),
+    params(("id" = String, Path)), request_body = Invite,
+    responses((status = 201, description = "The invitation (the Network's status: 200 for a repeat)", body = Object),
+        (status = 400, description = "`invalid_body`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
+async fn invite(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(body): ApiJson<Invite>,
+) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let id = network_id(&id)?;
+    let creator = body.creator_id.trim();
+    if creator.is_empty() || creator.len() > 100 {
+        return Err(ApiError::invalid_field(
+            "creatorId",
+            "must be 1 to 100 characters",
+        ));
+    }
+    let message = body
+        .message
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty());
+    if message.as_ref().is_some_and(|m| m.chars().count() > 2000) {
+        return Err(ApiError::invalid_field(
+            "message",
+            "must be at most 2000 characters",
+        ));
+    }
+    let payload = json!({ "creatorId": creator, "message": message });
+    proxy(
+        &state,
+        Method::POST,
+        &format!("/vendors/me/offerings/{id}/invitations"),
+        Some(payload),
+    )
+    .await
+}
+
+/// The brand's offerings as the Network has them.
+#[utoipa::path(get, path = "/admin/network/offerings", tag = "marketplace", security(("bearer" = [])),
+    responses((status = 200, description = "The Network's `{offerings: [...]}`", body = Object),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
+async fn list_offerings(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    auth.require_admin()?;
+    proxy(&state, Method::GET, "/vendors/me/offerings", None).await
+}
