@@ -89,7 +89,7 @@ pub fn run() -> ExitCode {
         }
     };
     let serving = matches!(cli.command, None | Some(Command::Serve));
-    telemetry::init(&config, !serving);
+    let _log_guard = telemetry::init(&config, !serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -60,6 +60,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (3, "0003_links_clicks_commissions"),
     (4, "0004_network"),
     (5, "0005_outbox_version"),
+    (6, "0006_click_indexes"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -67,6 +68,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (3, "0003_links_clicks_commissions"),
     (4, "0004_network"),
     (5, "0005_outbox_version"),
+    (6, "0006_click_indexes"),
 );
 
 impl Db {

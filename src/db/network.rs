@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Db, Tx};
+use super::Db;
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone, Default)]
@@ -72,12 +72,6 @@ impl Db {
                 .fetch_one(self.pool())
                 .await?,
         )
-    }
-
-    /// The same, inside a transaction (a request holding a transaction must not wait for a
-    /// second pool connection: under load that starves the pool).
-    pub async fn get_connection_tx(tx: &mut Tx) -> sqlx::Result<Connection> {
-        connection_from_row(&sqlx::query(SELECT_CONNECTION).fetch_one(&mut **tx).await?)
     }
 
     /// A self-host signup awaiting the emailed verification.

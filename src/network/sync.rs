@@ -7,6 +7,7 @@
 
 use serde_json::{Value, json};
 
+use crate::db::network::Connection;
 use crate::db::outbox::OutboxRow;
 use crate::db::partners::Partner;
 use crate::db::{Db, Tx};
@@ -68,14 +69,15 @@ pub fn payload(partner: &Partner, source: &str) -> Value {
 
 /// Enqueues the partner's state in `tx` if this change is pushed: creations only with
 /// auto-enroll on (and never a partner the Network created), revoke and reinstate whenever
-/// connected. Returns whether a push was queued.
+/// connected. `conn` is read by the caller before its transaction (a transaction must not
+/// wait on a second pool connection). Returns whether a push was queued.
 pub async fn enqueue(
     state: &AppState,
     tx: &mut Tx,
+    conn: &Connection,
     partner: &Partner,
     change: Change,
 ) -> sqlx::Result<bool> {
-    let conn = Db::get_connection_tx(tx).await?;
     let wanted = conn.connected()
         && match change {
             Change::Created => conn.auto_enroll && partner.source != "openpartner_network",

@@ -90,10 +90,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
     let now = state.clock.now();
     let id = PartnerId::generate();
     let metadata = Value::Object(req.metadata).to_string();
-    // Fail fast without taking the write lock when the email is obviously taken.
-    if let Some(existing) = state.db.get_partner_by_email(req.email.as_str()).await? {
-        return Err(email_taken(&existing.id));
-    }
+    let conn = state.db.get_connection().await?;
     let mut tx = state.db.begin().await?;
     let inserted = Db::insert_partner(
         &mut tx,
@@ -136,10 +133,27 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
         )
         .await?;
     }
-    let partner = Db::get_partner_tx(&mut tx, &id)
-        .await?
-        .ok_or_else(|| ApiError::internal("partner vanished inside its own transaction"))?;
-    let pushed = sync::enqueue(state, &mut tx, &partner, Change::Created).await?;
+    // Built from what was inserted: no read inside the write transaction.
+    let partner = Partner {
+        id: id.clone(),
+        email: req.email.as_str().to_string(),
+        name: req.name.clone(),
+        stripe_connect_account_id: None,
+        metadata,
+        program_ids,
+        profile: req.profile.clone(),
+        source: req.source.as_str().to_string(),
+        campaign_grant_source: req.campaign_grant_source.clone(),
+        pending_review: req.pending_review,
+        email_verified_at: None,
+        created_at: now,
+        updated_at: now,
+        activated_at: (!req.send_invite).then_some(now),
+        revoked_at: None,
+        revoke_reason: None,
+        network: None,
+    };
+    let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Created).await?;
     let mail = if req.send_invite {
         let (purpose, template) = match req.source {
             Source::SelfSignup => (Purpose::Signup, Template::Signup),
@@ -269,6 +283,7 @@ pub async fn revoke(
     notify: bool,
 ) -> ApiResult<Revoked> {
     let now = state.clock.now();
+    let conn = state.db.get_connection().await?;
     let mut tx = state.db.begin().await?;
     let Some(partner) = Db::get_partner_tx(&mut tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));
@@ -296,7 +311,7 @@ pub async fn revoke(
     let partner = Db::get_partner_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
-    let pushed = sync::enqueue(state, &mut tx, &partner, Change::Revoked).await?;
+    let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Revoked).await?;
     tx.commit().await?;
     // Sessions and keys end at once on this replica; its links stop earning at once.
     state.auth.invalidate_all();
@@ -313,6 +328,7 @@ pub async fn revoke(
 
 pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let now = state.clock.now();
+    let conn = state.db.get_connection().await?;
     let mut tx = state.db.begin().await?;
     if Db::get_partner_tx(&mut tx, id).await?.is_none() {
         return Err(ApiError::not_found("No such partner."));
@@ -326,7 +342,7 @@ pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let partner = Db::get_partner_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
-    let pushed = sync::enqueue(state, &mut tx, &partner, Change::Reinstated).await?;
+    let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Reinstated).await?;
     tx.commit().await?;
     state.link_cache.clear();
     if pushed {
