@@ -22,6 +22,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 enum Pool {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
+    /// `BASELINE_ANY=1`: the same read through sqlx's Any driver, as OpenPartner uses it.
+    Any(sqlx::AnyPool),
 }
 
 const SELECT: &str = "SELECT id, email, name, stripe_connect_account_id, metadata, program_ids, \
@@ -69,6 +71,11 @@ async fn read(State(pool): State<Pool>, Path(id): Path<String>) -> Response {
             .fetch_optional(p)
             .await
             .map(|r| r.map(|r| partner_json!(r))),
+        Pool::Any(p) => sqlx::query(SELECT)
+            .bind(&id)
+            .fetch_optional(p)
+            .await
+            .map(|r| r.map(|r| partner_json!(r))),
     };
     match found {
         Ok(Some(v)) => Json(v).into_response(),
@@ -84,7 +91,16 @@ async fn main() -> anyhow::Result<()> {
         [_, b, u, s] => (b.clone(), u.clone(), s.parse::<u32>()?),
         _ => anyhow::bail!("usage: bench-baseline <bind> <database-url> <pool-size>"),
     };
-    let pool = if url.starts_with("sqlite:") {
+    let pool = if std::env::var("BASELINE_ANY").is_ok_and(|v| v == "1") {
+        sqlx::any::install_default_drivers();
+        Pool::Any(
+            sqlx::any::AnyPoolOptions::new()
+                .max_connections(size)
+                .min_connections(1)
+                .connect(&url)
+                .await?,
+        )
+    } else if url.starts_with("sqlite:") {
         let opts: SqliteConnectOptions = url
             .parse::<SqliteConnectOptions>()?
             .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)

@@ -42,6 +42,8 @@ impl Application {
             .map_or_else(|_| config.public_url.clone(), String::from);
         db.ensure_default_program_destination(&home, clock.now())
             .await?;
+        // Offering syncs claimed by a process that stopped mid-way are sent again.
+        db.release_offering_claims().await?;
         let cursor_key = load_secret(&db, "cursor_key").await?;
         let ip_salt = load_secret(&db, "ip_salt").await?;
         let state = build_state(config, db, clock, cursor_key, ip_salt)?;

@@ -26,7 +26,13 @@ pub fn init(config: &Config, to_stderr: bool) -> Option<WorkerGuard> {
         .with_env_filter(filter)
         .with_writer(writer);
     let installed = match config.log_format {
-        LogFormat::Json => fmt.json().try_init(),
+        // Flat lines: the request's fields are on the event itself, no span lists to format.
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
         LogFormat::Pretty => fmt.try_init(),
     };
     // A second init (tests) keeps the first subscriber.

@@ -173,6 +173,7 @@ impl Db {
     }
 
     // ---- offerings ----
+    // network_offering_synced: 0 = needs sending, 2 = being sent (claimed), 1 = sent.
 
     /// Programs whose offering must be (re)sent to the Network.
     pub async fn programs_needing_offering_sync(&self) -> sqlx::Result<Vec<String>> {
@@ -184,7 +185,20 @@ impl Db {
         rows.iter().map(|r| r.try_get(0)).collect()
     }
 
-    /// Marks a program's offering as needing a sync if it is, or was, shared.
+    /// Claims a program's pending offering sync, so two syncs never send it at once (which
+    /// would create the offering twice). True for exactly one caller.
+    pub async fn claim_offering_sync(&self, program_id: &str) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE programs SET network_offering_synced = 2 WHERE id = $1 AND network_offering_synced = 0",
+        )
+        .bind(program_id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Marks a program's offering as needing a sync if it is, or was, shared. An edit made
+    /// while a sync is in flight is sent again after it.
     pub async fn mark_offering_dirty(&self, program_id: &str) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE programs SET network_offering_synced = 0 \
@@ -206,16 +220,38 @@ impl Db {
         Ok(())
     }
 
+    /// Records a sent offering; the program stays dirty if it was edited meanwhile.
     pub async fn offering_synced(
         &self,
         program_id: &str,
         offering_id: Option<&str>,
     ) -> sqlx::Result<()> {
         sqlx::query(
-            "UPDATE programs SET network_offering_synced = 1, network_offering_id = COALESCE($1, network_offering_id) WHERE id = $2",
+            "UPDATE programs SET network_offering_id = COALESCE($1, network_offering_id), \
+             network_offering_synced = CASE WHEN network_offering_synced = 2 THEN 1 ELSE network_offering_synced END \
+             WHERE id = $2",
         )
         .bind(offering_id)
         .bind(program_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Gives a claimed sync back after a failure (the job retries it).
+    pub async fn offering_sync_failed(&self, program_id: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE programs SET network_offering_synced = 0 WHERE id = $1 AND network_offering_synced = 2")
+            .bind(program_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Releases claims left by a process that stopped mid-sync.
+    pub async fn release_offering_claims(&self) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE programs SET network_offering_synced = 0 WHERE network_offering_synced = 2",
+        )
         .execute(self.pool())
         .await?;
         Ok(())

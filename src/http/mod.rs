@@ -25,19 +25,19 @@ pub mod signup;
 pub mod snapshots;
 pub mod uploads;
 
-use std::time::Duration;
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath};
 use axum::http::{HeaderName, Request, Response, StatusCode};
+use axum::middleware::Next;
 use axum::response::IntoResponse;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::trace::TraceLayer;
-use tracing::Span;
+use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
@@ -94,13 +94,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(on_panic))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(make_span)
-                .on_request(())
-                .on_response(on_response)
-                .on_failure(()),
-        )
+        .layer(axum::middleware::from_fn(access_log))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
 }
@@ -135,30 +129,31 @@ impl MakeRequestId for UlidRequestId {
     }
 }
 
-/// The span names the route template, never the raw path or query (which can carry tokens).
-fn make_span(req: &Request<Body>) -> Span {
+/// One log line per request: method, route template (never the raw path or query, which can
+/// carry tokens), status, latency and request id. Handler logs run inside a debug-level span
+/// with the same fields, so it costs nothing unless debug logging is on.
+async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
+    let start = Instant::now();
+    let method = req.method().clone();
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .map(|m| m.as_str().to_owned());
+    let route = route.as_deref().unwrap_or("unmatched").to_owned();
     let request_id = req
         .headers()
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    tracing::info_span!(
-        "request",
-        method = %req.method(),
-        route = %route,
-        request_id = %request_id,
-    )
-}
-
-fn on_response(res: &Response<Body>, latency: Duration, _span: &Span) {
-    tracing::info!(
-        status = res.status().as_u16(),
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        "request"
-    );
+        .unwrap_or_default()
+        .to_owned();
+    let span = tracing::debug_span!("request", %method, route = %route, request_id = %request_id);
+    let response = next.run(req).instrument(span).await;
+    let status = response.status().as_u16();
+    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(%method, route = %route, status, latency_ms, request_id = %request_id, "request");
+    } else {
+        tracing::info!(%method, route = %route, status, latency_ms, request_id = %request_id, "request");
+    }
+    response
 }

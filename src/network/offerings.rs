@@ -34,6 +34,9 @@ pub async fn sync(state: &AppState) -> anyhow::Result<usize> {
     };
     let mut done = 0;
     for id in state.db.programs_needing_offering_sync().await? {
+        if !state.db.claim_offering_sync(&id).await? {
+            continue; // another sync is sending it
+        }
         let Some(p) = state.db.get_program(&id).await? else {
             continue;
         };
@@ -65,7 +68,8 @@ pub async fn sync(state: &AppState) -> anyhow::Result<usize> {
                 done += 1;
             }
             Err(e) => {
-                tracing::warn!(program = %p.id, reason = %e, "offering sync failed; will retry")
+                tracing::warn!(program = %p.id, reason = %e, "offering sync failed; will retry");
+                state.db.offering_sync_failed(p.id.as_str()).await?;
             }
         }
     }
