@@ -95,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(axum::middleware::from_fn(access_log))
+        .layer(axum::middleware::from_fn(run_to_completion))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
 }
@@ -126,6 +127,18 @@ impl MakeRequestId for UlidRequestId {
             .parse()
             .ok()
             .map(RequestId::new)
+    }
+}
+
+/// Runs each request in a task of its own, so a client that disconnects cannot cancel a
+/// handler halfway through its database work. This matters: on PostgreSQL, a `begin()` that is
+/// cancelled after `BEGIN` went out leaves the pooled connection inside a transaction sqlx does
+/// not track (sqlx 0.8.6 and 0.9.0; upstream issue #4393), and every later write on that
+/// connection is silently discarded. The benchmark lost clicks that way until this layer.
+async fn run_to_completion(req: Request<Body>, next: Next) -> Response<Body> {
+    match tokio::spawn(next.run(req)).await {
+        Ok(response) => response,
+        Err(e) => ApiError::internal(format_args!("request task failed: {e}")).into_response(),
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::state::AppState;
 
@@ -89,13 +90,10 @@ where
             if cancel.is_cancelled() || running.swap(true, Ordering::AcqRel) {
                 return;
             }
-            let span = tracing::info_span!("job", name);
-            let _guard = span.enter();
-            drop(_guard);
-            tokio::select! {
-                () = run() => {}
-                () = cancel.cancelled() => tracing::info!(job = name, "stopped by shutdown"),
-            }
+            // A step runs to its end even during shutdown: cancelling it midway could cancel a
+            // database transaction, which sqlx does not survive cleanly on PostgreSQL (see
+            // `http::run_to_completion`). Shutdown only stops new ticks.
+            run().instrument(tracing::info_span!("job", name)).await;
             running.store(false, Ordering::Release);
         })
     })?)

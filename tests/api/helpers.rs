@@ -621,6 +621,14 @@ pub fn install_log_capture() -> Arc<std::sync::Mutex<Vec<u8>>> {
 pub async fn spawn_reachable_with_network(
     b: Backend,
 ) -> (TestApp, openpartner::network_sim::NetworkSim) {
+    spawn_reachable(b, true).await
+}
+
+/// A reachable app (its public URL is where it listens); `hosted` as in [`spawn_with_network`].
+pub async fn spawn_reachable(
+    b: Backend,
+    hosted: bool,
+) -> (TestApp, openpartner::network_sim::NetworkSim) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -630,7 +638,7 @@ pub async fn spawn_reachable_with_network(
     let public = format!("http://127.0.0.1:{port}");
     spawn_with_network(
         b,
-        true,
+        hosted,
         &[
             ("OPENPARTNER_BIND", &bind),
             ("OPENPARTNER_PUBLIC_URL", &public),

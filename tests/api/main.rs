@@ -18,4 +18,5 @@ mod network_sync;
 mod partner_lifecycle;
 mod partners;
 mod programs;
+mod resilience;
 mod signup;
