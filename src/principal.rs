@@ -117,6 +117,14 @@ impl Authenticator {
                     None => (None, None),
                 }
             }
+            Some(TokenKind::AdminSession) => {
+                match self.db.live_admin_session(&hash_token(token), now).await? {
+                    Some((_, expires_at)) => {
+                        (Some(Principal::Admin { key_id: None }), Some(expires_at))
+                    }
+                    None => (None, None),
+                }
+            }
             // Malformed secrets never touch the database.
             _ => return Ok(None),
         };

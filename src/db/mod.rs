@@ -61,6 +61,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (4, "0004_network"),
     (5, "0005_outbox_version"),
     (6, "0006_click_indexes"),
+    (7, "0007_admin_sessions"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -69,6 +70,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (4, "0004_network"),
     (5, "0005_outbox_version"),
     (6, "0006_click_indexes"),
+    (7, "0007_admin_sessions"),
 );
 
 impl Db {

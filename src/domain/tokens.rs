@@ -11,6 +11,8 @@ pub enum TokenKind {
     ApiKey,
     Session,
     MagicLink,
+    /// An admin console session (cookie `op_admin`).
+    AdminSession,
 }
 
 impl TokenKind {
@@ -19,18 +21,24 @@ impl TokenKind {
             TokenKind::ApiKey => "op_",
             TokenKind::Session => "ops_",
             TokenKind::MagicLink => "opml_",
+            TokenKind::AdminSession => "opa_",
         }
     }
 
     /// Classifies a well-formed token; anything else is `None`.
     pub fn of(token: &str) -> Option<TokenKind> {
-        [TokenKind::ApiKey, TokenKind::Session, TokenKind::MagicLink]
-            .into_iter()
-            .find(|kind| {
-                token.strip_prefix(kind.prefix()).is_some_and(|rest| {
-                    rest.len() == 48 && rest.bytes().all(|b| b.is_ascii_hexdigit())
-                })
-            })
+        [
+            TokenKind::ApiKey,
+            TokenKind::Session,
+            TokenKind::MagicLink,
+            TokenKind::AdminSession,
+        ]
+        .into_iter()
+        .find(|kind| {
+            token
+                .strip_prefix(kind.prefix())
+                .is_some_and(|rest| rest.len() == 48 && rest.bytes().all(|b| b.is_ascii_hexdigit()))
+        })
     }
 }
 
@@ -81,7 +89,12 @@ mod tests {
 
     #[test]
     fn generated_tokens_have_the_documented_shape() {
-        for kind in [TokenKind::ApiKey, TokenKind::Session, TokenKind::MagicLink] {
+        for kind in [
+            TokenKind::ApiKey,
+            TokenKind::Session,
+            TokenKind::MagicLink,
+            TokenKind::AdminSession,
+        ] {
             let t = NewToken::generate(kind);
             assert_eq!(t.plaintext.len(), kind.prefix().len() + 48);
             assert_eq!(TokenKind::of(&t.plaintext), Some(kind));

@@ -3,8 +3,8 @@
 //! partner sessions, as the `op_session` cookie.
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 
 use crate::domain::ids::PartnerId;
 use crate::domain::scopes::Scope;
@@ -13,28 +13,54 @@ use crate::principal::Principal;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "op_session";
+/// The admin console's session cookie.
+pub const ADMIN_COOKIE: &str = "op_admin";
+/// Writes authenticated by the admin cookie must echo the session's CSRF token here.
+pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// An authenticated caller. Rejects with 401 `unauthorized` when no valid credential is sent.
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
-/// The bearer token, or the session cookie, from the request.
-pub fn presented_secret(parts: &Parts) -> Option<&str> {
+/// Where the credential came from: a header always wins over cookies, so Bearer API clients
+/// are never subject to the console's CSRF rule.
+enum Presented<'a> {
+    Header(&'a str),
+    AdminCookie(&'a str),
+    PartnerCookie(&'a str),
+}
+
+fn presented(parts: &Parts) -> Option<Presented<'_>> {
     if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
         let value = value.to_str().ok()?.trim();
         let (scheme, token) = value.split_once(' ')?;
         return scheme
             .eq_ignore_ascii_case("bearer")
             .then(|| token.trim())
-            .filter(|t| !t.is_empty());
+            .filter(|t| !t.is_empty())
+            .map(Presented::Header);
     }
-    cookie(parts, SESSION_COOKIE)
+    if let Some(token) = cookie(&parts.headers, ADMIN_COOKIE).filter(|t| !t.is_empty()) {
+        return Some(Presented::AdminCookie(token));
+    }
+    cookie(&parts.headers, SESSION_COOKIE)
+        .filter(|t| !t.is_empty())
+        .map(Presented::PartnerCookie)
+}
+
+/// The CSRF token of an admin console session: derived (HMAC with the instance key), so
+/// nothing more is stored.
+pub fn csrf_token(key: &[u8], session_token: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(b"csrf:");
+    mac.update(crate::domain::tokens::hash_token(session_token).as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
 }
 
 /// A cookie's value by name.
-pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -51,10 +77,31 @@ impl FromRequestParts<AppState> for Auth {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let Some(secret) = presented_secret(parts) else {
-            return Err(ApiError::unauthorized(
-                "Send an API key as Authorization: Bearer <key>.",
-            ));
+        let secret = match presented(parts) {
+            None => {
+                return Err(ApiError::unauthorized(
+                    "Send an API key as Authorization: Bearer <key>.",
+                ));
+            }
+            Some(Presented::Header(s) | Presented::PartnerCookie(s)) => s,
+            Some(Presented::AdminCookie(s)) => {
+                if !parts.method.is_safe() {
+                    let sent = parts
+                        .headers
+                        .get(CSRF_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let expected = csrf_token(&state.cursor_key[..], s);
+                    if !crate::domain::tokens::ct_eq(sent, &expected) {
+                        return Err(ApiError::new(
+                            axum::http::StatusCode::FORBIDDEN,
+                            "csrf_failed",
+                            "This change came without the console's CSRF token. Reload the page and try again.",
+                        ));
+                    }
+                }
+                s
+            }
         };
         match state.auth.authenticate(secret).await? {
             Some(principal) => Ok(Auth(principal)),

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod commissions;
+pub mod console;
 pub mod events;
 pub mod health;
 pub mod introspect;
@@ -68,6 +69,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(network::router())
         .merge(network_sync::router())
         .merge(marketplace::router())
+        .merge(console::router())
         .merge(uploads::router())
 }
 

@@ -188,6 +188,12 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         ("/admin/network/discover/creators", "get"),
         ("/admin/network/offerings/{id}/invite-creator", "post"),
         ("/admin/network/offerings", "get"),
+        ("/admin/session", "post"),
+        ("/admin/session", "get"),
+        ("/admin/session/signout", "post"),
+        ("/admin/network", "get"),
+        ("/admin/partners", "get"),
+        ("/admin/programs", "get"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");

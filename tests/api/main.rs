@@ -9,6 +9,7 @@ mod smtp_sink;
 mod api_keys;
 mod cli;
 mod commissions;
+mod console;
 mod foundation;
 mod links;
 mod mail;

@@ -1,0 +1,212 @@
+//! The admin console: pages and assets compiled into the binary (no front-end server, no CDN),
+//! and its sign-in. An admin pastes an admin key once; the console then holds an HttpOnly,
+//! SameSite=Strict `op_admin` session cookie, and every change it makes carries the session's
+//! CSRF token in `X-CSRF-Token`. The pages are thin HTML shells; `app.js` calls the JSON API.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::domain::tokens::{NewToken, TokenKind, hash_token};
+use crate::error::{ApiError, ApiResult, ErrorBody, ok};
+use crate::http::auth::{ADMIN_COOKIE, Auth, cookie, csrf_token};
+use crate::http::json::ApiJson;
+use crate::http::rate_limit::{ClientIp, check};
+use crate::principal::Principal;
+use crate::state::AppState;
+
+pub const SESSION_HOURS: i64 = 12;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_in, session))
+        .routes(routes!(sign_out))
+        .routes(routes!(console_home))
+        .routes(routes!(login_page))
+        .routes(routes!(network_page))
+        .routes(routes!(partners_page))
+        .routes(routes!(partner_page))
+        .routes(routes!(programs_page))
+        .routes(routes!(app_js))
+        .routes(routes!(app_css))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    /// An admin API key (or the configured ADMIN_API_KEY).
+    key: String,
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{ADMIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie is ASCII")
+}
+
+/// Sign in to the console with an admin key: opens a session cookie.
+#[utoipa::path(post, path = "/admin/session", tag = "console", request_body = SignIn,
+    responses((status = 200, description = "`{ok: true, csrfToken}` and the `op_admin` cookie", body = Object),
+        (status = 401, description = "`unauthorized`: not an admin key", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody)))]
+async fn sign_in(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(body): ApiJson<SignIn>,
+) -> ApiResult<Response> {
+    check(&state.rate_limits.verify, ip)?;
+    match state.auth.authenticate(body.key.trim()).await? {
+        Some(Principal::Admin { .. }) => {}
+        _ => return Err(ApiError::unauthorized("That is not an admin key.")),
+    }
+    let token = NewToken::generate(TokenKind::AdminSession);
+    let now = state.clock.now();
+    state
+        .db
+        .create_admin_session(&token.hash, now, now.plus_millis(SESSION_HOURS * 3_600_000))
+        .await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        SET_COOKIE,
+        session_cookie(&state, &token.plaintext, SESSION_HOURS * 3600),
+    );
+    let csrf = csrf_token(&state.cursor_key[..], &token.plaintext);
+    Ok((headers, Json(json!({ "ok": true, "csrfToken": csrf }))).into_response())
+}
+
+/// The console session: who is signed in and the CSRF token its changes must carry.
+#[utoipa::path(get, path = "/admin/session", tag = "console", security(("bearer" = [])),
+    responses((status = 200, description = "`{role: \"admin\", csrfToken}`", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
+async fn session(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+) -> ApiResult<Json<Value>> {
+    auth.require_admin()?;
+    let csrf = admin_cookie(&headers).map(|t| csrf_token(&state.cursor_key[..], t));
+    Ok(Json(json!({ "role": "admin", "csrfToken": csrf })))
+}
+
+fn admin_cookie(headers: &HeaderMap) -> Option<&str> {
+    cookie(headers, ADMIN_COOKIE).filter(|t| !t.is_empty())
+}
+
+/// Sign out of the console.
+#[utoipa::path(post, path = "/admin/session/signout", tag = "console",
+    responses((status = 200, description = "`{ok: true}`; the cookie is cleared", body = Object)))]
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(token) = admin_cookie(&headers) {
+        state
+            .db
+            .end_admin_session(&hash_token(token), state.clock.now())
+            .await?;
+        state.auth.invalidate_all();
+    }
+    let mut out = HeaderMap::new();
+    out.insert(SET_COOKIE, session_cookie(&state, "", 0));
+    Ok((out, Json(ok())).into_response())
+}
+
+macro_rules! page {
+    ($name:ident, $path:literal, $file:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(get, path = $path, tag = "console",
+            responses((status = 200, description = "HTML page", content_type = "text/html")))]
+        async fn $name() -> Response {
+            html(include_str!(concat!("console/", $file)))
+        }
+    };
+}
+
+/// Pages only talk to this origin; scripts and styles come from the binary itself.
+fn html(body: &'static str) -> Response {
+    (
+        [
+            (CACHE_CONTROL, "no-store"),
+            (
+                CONTENT_SECURITY_POLICY,
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+            ),
+        ],
+        Html(body),
+    )
+        .into_response()
+}
+
+/// The console's home: the Network page.
+#[utoipa::path(get, path = "/admin", tag = "console", responses((status = 303, description = "To /admin/network")))]
+async fn console_home() -> Redirect {
+    Redirect::to("/admin/network")
+}
+
+page!(
+    login_page,
+    "/admin/login",
+    "login.html",
+    "The console's sign-in page."
+);
+page!(
+    network_page,
+    "/admin/network",
+    "network.html",
+    "The Network page."
+);
+page!(
+    partners_page,
+    "/admin/partners",
+    "partners.html",
+    "The partners page."
+);
+page!(
+    partner_page,
+    "/admin/partners/{id}",
+    "partner.html",
+    "One partner: links, snapshot, dashboard."
+);
+page!(
+    programs_page,
+    "/admin/programs",
+    "programs.html",
+    "The programs page."
+);
+
+/// The console's script.
+#[utoipa::path(get, path = "/admin/assets/app.js", tag = "console",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
+async fn app_js() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("console/app.js"),
+    )
+        .into_response()
+}
+
+/// The console's styles.
+#[utoipa::path(get, path = "/admin/assets/app.css", tag = "console",
+    responses((status = 200, description = "CSS", content_type = "text/css")))]
+async fn app_css() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/css; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("console/app.css"),
+    )
+        .into_response()
+}
