@@ -4,7 +4,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::domain::ids::PartnerId;
 use crate::domain::scopes::Scope;
@@ -56,6 +56,26 @@ pub fn csrf_token(key: &[u8], session_token: &str) -> String {
     mac.update(b"csrf:");
     mac.update(crate::domain::tokens::hash_token(session_token).as_bytes());
     hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// A session cookie: HttpOnly, on the whole site, `Secure` when the public URL is https.
+/// An empty value with `max_age` 0 clears it.
+pub fn session_cookie(
+    state: &AppState,
+    name: &str,
+    same_site: &str,
+    value: &str,
+    max_age: i64,
+) -> HeaderValue {
+    let secure = if state.config.public_url_is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie is ASCII")
 }
 
 /// A cookie's value by name.

@@ -5,8 +5,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,7 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::tokens::{NewToken, TokenKind, hash_token};
 use crate::error::{ApiError, ApiResult, ErrorBody, ok};
-use crate::http::auth::{ADMIN_COOKIE, Auth, cookie, csrf_token};
+use crate::http::auth::{ADMIN_COOKIE, Auth, cookie, csrf_token, session_cookie};
 use crate::http::json::ApiJson;
 use crate::http::rate_limit::{ClientIp, check};
 use crate::principal::Principal;
@@ -43,18 +43,6 @@ pub struct SignIn {
     key: String,
 }
 
-fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.public_url_is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{ADMIN_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .expect("cookie is ASCII")
-}
-
 /// Sign in to the console with an admin key: opens a session cookie.
 #[utoipa::path(post, path = "/admin/session", tag = "console", request_body = SignIn,
     responses((status = 200, description = "`{ok: true, csrfToken}` and the `op_admin` cookie", body = Object),
@@ -79,7 +67,13 @@ async fn sign_in(
     let mut headers = HeaderMap::new();
     headers.insert(
         SET_COOKIE,
-        session_cookie(&state, &token.plaintext, SESSION_HOURS * 3600),
+        session_cookie(
+            &state,
+            ADMIN_COOKIE,
+            "Strict",
+            &token.plaintext,
+            SESSION_HOURS * 3600,
+        ),
     );
     let csrf = csrf_token(&state.cursor_key[..], &token.plaintext);
     Ok((headers, Json(json!({ "ok": true, "csrfToken": csrf }))).into_response())
@@ -116,7 +110,10 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
         state.auth.invalidate_all();
     }
     let mut out = HeaderMap::new();
-    out.insert(SET_COOKIE, session_cookie(&state, "", 0));
+    out.insert(
+        SET_COOKIE,
+        session_cookie(&state, ADMIN_COOKIE, "Strict", "", 0),
+    );
     Ok((out, Json(ok())).into_response())
 }
 

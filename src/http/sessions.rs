@@ -4,8 +4,8 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -14,7 +14,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::domain::email::Email;
 use crate::domain::ids::PartnerId;
 use crate::error::{ApiResult, ErrorBody, ok};
-use crate::http::auth::{Auth, SESSION_COOKIE};
+use crate::http::auth::{Auth, SESSION_COOKIE, session_cookie};
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::partners::PartnerView;
 use crate::http::rate_limit::{ClientIp, check};
@@ -143,7 +143,13 @@ async fn verify(
     if let Some(session) = &verified.session {
         headers.insert(
             SET_COOKIE,
-            session_cookie(&state, session, SESSION_TTL_DAYS * 86_400),
+            session_cookie(
+                &state,
+                SESSION_COOKIE,
+                "Lax",
+                session,
+                SESSION_TTL_DAYS * 86_400,
+            ),
         );
     }
     let p = verified.partner;
@@ -164,18 +170,6 @@ async fn verify(
             },
         }),
     ))
-}
-
-fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.public_url_is_https() {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
-    .expect("cookie is ASCII")
 }
 
 /// Who the credential belongs to.
@@ -210,7 +204,10 @@ async fn signout(
         state.auth.invalidate_all();
     }
     let mut headers = HeaderMap::new();
-    headers.insert(SET_COOKIE, session_cookie(&state, "", 0));
+    headers.insert(
+        SET_COOKIE,
+        session_cookie(&state, SESSION_COOKIE, "Lax", "", 0),
+    );
     Ok((headers, Json(ok())))
 }
 
