@@ -62,6 +62,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (5, "0005_outbox_version"),
     (6, "0006_click_indexes"),
     (7, "0007_admin_sessions"),
+    (8, "0008_live_partner_count"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -71,6 +72,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (5, "0005_outbox_version"),
     (6, "0006_click_indexes"),
     (7, "0007_admin_sessions"),
+    (8, "0008_live_partner_count"),
 );
 
 impl Db {

@@ -299,12 +299,12 @@ async fn push_now_reports_each_failure_exactly(b: Backend) {
         a.body
     );
     // The local count failing is named as such.
-    sqlx::query("ALTER TABLE partners RENAME TO partners_away")
+    sqlx::query("ALTER TABLE partner_counts RENAME TO partner_counts_away")
         .execute(app.state.db.pool())
         .await
         .unwrap();
     let a = app.admin_post("/admin/network/heartbeat", json!({})).await;
-    sqlx::query("ALTER TABLE partners_away RENAME TO partners")
+    sqlx::query("ALTER TABLE partner_counts_away RENAME TO partner_counts")
         .execute(app.state.db.pool())
         .await
         .unwrap();
@@ -317,6 +317,30 @@ async fn push_now_reports_each_failure_exactly(b: Backend) {
         "{}",
         a.body
     );
+    // The count follows a reinstatement (it is kept by triggers, not recounted).
+    app.admin_post(
+        &format!("/partners/{}/reinstate", p2["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await
+    .assert_status(200);
+    app.heartbeat_idle().await;
+    let a = app.admin_post("/admin/network/heartbeat", json!({})).await;
+    assert_eq!(a.body, json!({"sent": true, "partnerCount": 3}));
+    app.admin_post(
+        &format!("/partners/{}/revoke", p2["id"].as_str().unwrap()),
+        json!({"notify": false}),
+    )
+    .await;
+    sqlx::query("ALTER TABLE partner_counts RENAME TO partner_counts_away")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+    app.admin_post("/admin/network/heartbeat", json!({})).await;
+    sqlx::query("ALTER TABLE partner_counts_away RENAME TO partner_counts")
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
     // The result is recorded (read without triggering another heartbeat)...
     let conn = app.state.db.get_connection().await.unwrap();
     assert_eq!(conn.last_heartbeat_sent, Some(false));
