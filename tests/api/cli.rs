@@ -162,10 +162,7 @@ async fn keys_minted_by_the_cli_work_over_http(b: Backend) {
 
 async fn serve_runs_and_stops_gracefully_on_sigterm(b: Backend) {
     let app = spawn_app(b).await;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::helpers::free_port();
     let mut child = bin_for(&app)
         .arg("serve")
         .env("OPENPARTNER_BIND", format!("127.0.0.1:{port}"))

@@ -629,11 +629,7 @@ pub async fn spawn_reachable(
     b: Backend,
     hosted: bool,
 ) -> (TestApp, openpartner::network_sim::NetworkSim) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let public = format!("http://127.0.0.1:{port}");
     spawn_with_network(
@@ -645,4 +641,25 @@ pub async fn spawn_reachable(
         ],
     )
     .await
+}
+
+/// A port for a server a test starts itself. Taken from below the kernel's ephemeral range
+/// (32768–60999), so the port cannot be handed to another socket between this check and the
+/// server's bind, and unique within this test process.
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let _ = NEXT.compare_exchange(
+        0,
+        20_000 + (std::process::id() % 500) as u16 * 20,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    loop {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        assert!(port < 32_000, "out of test ports");
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }

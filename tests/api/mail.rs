@@ -84,10 +84,7 @@ async fn a_failed_send_is_retried_from_the_outbox(b: Backend) {
 
 async fn mail_to_an_unreachable_server_dies_after_the_last_backoff(b: Backend) {
     // Nothing listens on this port.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = crate::helpers::free_port();
     let app = spawn_app_with(b, &[("SMTP_URL", &format!("smtp://127.0.0.1:{port}"))]).await;
     let a = app
         .admin_post(

@@ -437,13 +437,7 @@ async fn backfill_resumes_after_kill_9(b: Backend) {
         delay_ms: Some(2),
         ..Default::default()
     });
-    let port = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
+    let port = crate::helpers::free_port;
     let serve = |port: u16| {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_openpartner"));
         cmd.envs(app.env.iter())
