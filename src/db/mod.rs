@@ -183,6 +183,38 @@ impl Db {
     }
 }
 
+impl Db {
+    /// Claims up to `limit` due rows of a retry queue (`status`, `next_attempt_at`,
+    /// `locked_until` columns) until `lease_until`, and returns them. A row is delivered by one
+    /// claimant at a time: the update re-checks the lease, and on PostgreSQL concurrent
+    /// claimants skip each other's rows (`FOR UPDATE SKIP LOCKED`). A crashed claimant's rows
+    /// come back when the lease lapses.
+    pub(crate) async fn claim_due(
+        &self,
+        table: &str,
+        returning: &str,
+        now: crate::domain::time::Timestamp,
+        lease_until: crate::domain::time::Timestamp,
+        limit: i64,
+    ) -> sqlx::Result<Vec<sqlx::any::AnyRow>> {
+        let lock = match self.backend {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        sqlx::query(&format!(
+            "UPDATE {table} SET locked_until = $1 WHERE id IN ( \
+               SELECT id FROM {table} WHERE status = 'pending' AND next_attempt_at <= $2 \
+               AND locked_until <= $2 ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
+             AND locked_until <= $2 RETURNING {returning}"
+        ))
+        .bind(lease_until.millis())
+        .bind(now.millis())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+}
+
 /// True for a unique-index violation on either backend.
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())

@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Db, Tx};
+use super::{Db, Tx};
 use crate::domain::ids::PartnerId;
 use crate::domain::time::Timestamp;
 
@@ -93,21 +93,9 @@ impl Db {
         lease_until: Timestamp,
         limit: i64,
     ) -> sqlx::Result<Vec<OutboxRow>> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let rows = sqlx::query(&format!(
-            "UPDATE network_outbox SET locked_until = $1 WHERE id IN ( \
-               SELECT id FROM network_outbox WHERE status = 'pending' AND next_attempt_at <= $2 \
-               AND locked_until <= $2 ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
-             AND locked_until <= $2 RETURNING {COLUMNS}"
-        ))
-        .bind(lease_until.millis())
-        .bind(now.millis())
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows = self
+            .claim_due("network_outbox", COLUMNS, now, lease_until, limit)
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
