@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn get_config(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>> {
     auth.require_admin()?;
     let conn = state.db.get_connection().await?;
-    Ok(Json(json!({
+    let mut body = json!({
         "enabled": conn.connected(),
         "networkUrl": state.config.network_url,
         "networkHost": network_host(&state),
@@ -47,8 +47,12 @@ async fn get_config(State(state): State<AppState>, auth: Auth) -> ApiResult<Json
         "scopedKeyId": conn.scoped_key_id,
         "autoEnroll": conn.auto_enroll,
         "tier": tier(&state),
-        "pendingVendorId": conn.pending_vendor_id,
-    })))
+    });
+    // Only while a self-host signup waits for its emailed verification.
+    if let Some(pending) = conn.pending_vendor_id {
+        body["pendingVendorId"] = json!(pending);
+    }
+    Ok(Json(body))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -225,9 +229,12 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Value>>
     auth.require_admin()?;
     let conn = state.db.get_connection().await?;
     if !conn.connected() {
-        return Ok(Json(
-            json!({ "connected": false, "pendingVendorId": conn.pending_vendor_id }),
-        ));
+        let mut body = json!({ "connected": false });
+        // Only while a self-host signup waits for its emailed verification.
+        if let Some(pending) = conn.pending_vendor_id {
+            body["pendingVendorId"] = json!(pending);
+        }
+        return Ok(Json(body));
     }
     heartbeat::trigger(&state);
     let (network, network_error) = match vendor_token(&state, &conn) {

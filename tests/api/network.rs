@@ -359,7 +359,7 @@ async fn push_now_reports_each_failure_exactly(b: Backend) {
 async fn each_panel_load_fires_one_background_heartbeat(b: Backend) {
     let (app, sim) = spawn_with_network(b, true, &[]).await;
     let a = app.admin_get("/admin/network/me").await;
-    assert_eq!(a.assert_status(200)["connected"], false);
+    assert_eq!(a.assert_status(200), &json!({"connected": false}));
     let vendor = app.connect_hosted().await;
     app.heartbeat_idle().await;
     let count = || sim.heartbeats(&vendor).len();
