@@ -78,10 +78,6 @@ impl ApiError {
         &self.0.code
     }
 
-    pub fn detail(&self) -> &Value {
-        &self.0.detail
-    }
-
     // ---- the common cases ----
 
     pub fn bad_request(code: &'static str, detail: impl Into<Value>) -> Self {

@@ -132,10 +132,6 @@ fn build_state(
     ip_salt: [u8; 32],
 ) -> anyhow::Result<AppState> {
     let mailer = Mailer::new(&config, db.clone(), clock.clone())?;
-    let config_link_ttl = config.link_cache_ttl;
-    let db_for_clicks = db.clone();
-    let network_url = config.network_url.clone();
-    let rate_limits = Arc::new(RateLimits::new(config.public_rate_per_minute));
     let auth = Authenticator::new(
         db.clone(),
         clock.clone(),
@@ -144,19 +140,19 @@ fn build_state(
         config.auth_cache_capacity,
     );
     Ok(AppState {
+        rate_limits: Arc::new(RateLimits::new(config.public_rate_per_minute)),
+        link_cache: Arc::new(TtlCache::new(100_000, config.link_cache_ttl)),
+        clicks: ClickBuffer::start(db.clone()),
+        network: NetworkClient::new(&config.network_url),
+        cursor_key: Arc::new(cursor_key),
+        ip_salt: Arc::new(ip_salt),
+        heartbeat: Default::default(),
+        backfill_worker: Default::default(),
         config: Arc::new(config),
         db,
         clock,
         auth,
         mailer,
-        rate_limits,
-        cursor_key: Arc::new(cursor_key),
-        ip_salt: Arc::new(ip_salt),
-        link_cache: Arc::new(TtlCache::new(100_000, config_link_ttl)),
-        clicks: ClickBuffer::start(db_for_clicks),
-        network: NetworkClient::new(&network_url),
-        heartbeat: Default::default(),
-        backfill_worker: Default::default(),
     })
 }
 

@@ -73,8 +73,8 @@ impl CommissionRule {
     }
 
     /// The commission on `value_minor` (in the sale currency's minor units), in minor units.
-    /// Rounding rule: half away from zero to the nearest minor unit (a percent of 33.33 % of
-    /// 0.10 is 0.03333 → 0.03; of 0.15 it is 0.04999... → 0.05 only at exactly .5 and above).
+    /// Rounding rule: half up to the nearest minor unit, on the exact product (12.5 % of 0.04 is
+    /// 0.005 → 0.01; 12.5 % of 19.99 is 2.49875 → 2.50; 10 % of 0.03 is 0.003 → 0.00).
     pub fn commission_minor(&self, value_minor: i64, currency: &Currency) -> i64 {
         match self.kind {
             CommissionType::Percent => {

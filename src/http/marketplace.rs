@@ -50,10 +50,10 @@ async fn proxy(
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
             Ok((status, Json(answer)).into_response())
         }
-        Err(CallError::Status { status, body }) => Err(ApiError::new(
+        Err(e @ CallError::Status { status, .. }) => Err(ApiError::new(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
             "network_call_failed",
-            format!("{status}: {}", body.chars().take(500).collect::<String>()),
+            e.detail(),
         )),
         Err(CallError::Transport(e)) => Err(ApiError::unavailable("network_unreachable", e)),
     }

@@ -26,6 +26,17 @@ pub enum CallError {
 }
 
 impl CallError {
+    /// `<status>: <first 500 chars of the body>`, or `network_unreachable: <error>`: the
+    /// `detail` of an API error that reports this failure.
+    pub fn detail(&self) -> String {
+        match self {
+            CallError::Status { status, body } => {
+                format!("{status}: {}", body.chars().take(500).collect::<String>())
+            }
+            CallError::Transport(e) => format!("network_unreachable: {e}"),
+        }
+    }
+
     /// `network <status>: <first 200 chars>`, or the transport error's text.
     pub fn reason(&self) -> String {
         match self {

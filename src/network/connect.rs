@@ -30,14 +30,11 @@ fn encryption_key(state: &AppState) -> ApiResult<[u8; 32]> {
 }
 
 fn network_failed(code: &'static str, e: &CallError) -> ApiError {
-    let (status, detail) = match e {
-        CallError::Status { status, body } => (
-            *status,
-            format!("{status}: {}", body.chars().take(500).collect::<String>()),
-        ),
-        CallError::Transport(t) => (0, format!("network_unreachable: {t}")),
+    let status = match e {
+        CallError::Status { status, .. } => *status,
+        CallError::Transport(_) => 0,
     };
-    ApiError::new(StatusCode::BAD_GATEWAY, code, detail).with("networkStatus", status)
+    ApiError::new(StatusCode::BAD_GATEWAY, code, e.detail()).with("networkStatus", status)
 }
 
 async fn mint_federation_key(state: &AppState) -> ApiResult<keys::MintedKey> {

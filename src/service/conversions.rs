@@ -12,7 +12,7 @@ use crate::db::events::NewEvent;
 use crate::domain::commission::CommissionRule;
 use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
-use crate::error::{ApiResult, OnUnique};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 pub struct EventInput {
@@ -68,21 +68,19 @@ pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, Val
             created_at: now,
         },
     )
-    .await
-    .on_unique(|| crate::error::ApiError::conflict("duplicate", "replay"));
-    if let Err(e) = inserted {
+    .await;
+    match inserted {
+        Ok(()) => {}
         // A concurrent post of the same external id won: answer with its result.
-        if e.code() == "duplicate" {
+        Err(e) if crate::db::is_unique_violation(&e) => {
             drop(tx);
             let stored = state.db.event_result(&input.external_event_id).await?;
-            return Ok((
-                false,
-                stored
-                    .and_then(|s| serde_json::from_str(&s).ok())
-                    .unwrap_or(Value::Null),
-            ));
+            let answer = stored
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or(Value::Null);
+            return Ok((false, answer));
         }
-        return Err(e);
+        Err(e) => return Err(e.into()),
     }
     if let Some(c) = &decision.commission {
         Db::insert_commission(&mut tx, c).await?;
