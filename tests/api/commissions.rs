@@ -119,28 +119,15 @@ async fn events_are_idempotent_under_concurrent_duplicates(b: Backend) {
     let app = spawn_app(b).await;
     let (_, link) = partner_with_link(&app, "dup@example.com", "cmp_default", None).await;
     let click = app.click(&link).await;
-    let mut tasks = Vec::new();
-    for _ in 0..12 {
-        let client = app.client.clone();
-        let url = app.url("/events");
-        let key = app.admin_key.clone();
-        let click = click.clone();
-        tasks.push(tokio::spawn(async move {
-            let res = client
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"externalEventId": "order-77", "type": "sale", "value": 50, "currency": "USD", "clickId": click}))
-                .send()
-                .await
-                .unwrap();
-            let status = res.status().as_u16();
-            (status, res.json::<Value>().await.unwrap())
-        }));
-    }
-    let mut answers = Vec::new();
-    for t in tasks {
-        answers.push(t.await.unwrap());
-    }
+    let body = json!({"externalEventId": "order-77", "type": "sale", "value": 50, "currency": "USD", "clickId": click});
+    let answers: Vec<(u16, Value)> = app
+        .concurrently(12, Method::POST, "/events", Some(&app.admin_key), |_| {
+            Some(body.clone())
+        })
+        .await
+        .into_iter()
+        .map(|a| (a.status.as_u16(), a.body))
+        .collect();
     assert_eq!(
         answers.iter().filter(|(s, _)| *s == 201).count(),
         1,

@@ -663,3 +663,34 @@ pub fn free_port() -> u16 {
         }
     }
 }
+
+impl TestApp {
+    /// Sends `n` requests at the same moment (`body(i)` is the i-th body); returns the answers
+    /// in order.
+    pub async fn concurrently(
+        &self,
+        n: usize,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: impl Fn(usize) -> Option<Value>,
+    ) -> Vec<Answer> {
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let mut req = self.client.request(method.clone(), self.url(path));
+                if let Some(key) = key {
+                    req = req.bearer_auth(key);
+                }
+                if let Some(body) = body(i) {
+                    req = req.json(&body);
+                }
+                tokio::spawn(async move { answer(req.send().await.expect("request sent")).await })
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(n);
+        for task in tasks {
+            answers.push(task.await.expect("request task"));
+        }
+        answers
+    }
+}

@@ -291,20 +291,12 @@ async fn no_click_is_lost_across_a_graceful_shutdown(b: Backend) {
     app.create_link(p["id"].as_str().unwrap(), "busy-link", "cmp_default")
         .await;
     // Many concurrent visitors.
-    let mut tasks = Vec::new();
-    for _ in 0..400 {
-        let client = app.client.clone();
-        let url = app.url("/r/busy-link");
-        tasks.push(tokio::spawn(async move {
-            client.get(url).send().await.unwrap().status().as_u16()
-        }));
-    }
-    let mut answered = 0;
-    for t in tasks {
-        if t.await.unwrap() == 302 {
-            answered += 1;
-        }
-    }
+    let answered = app
+        .concurrently(400, Method::GET, "/r/busy-link", None, |_| None)
+        .await
+        .iter()
+        .filter(|a| a.status == 302)
+        .count();
     assert_eq!(answered, 400);
     let env: Vec<(String, String)> = app.env.clone().into_iter().collect();
     app.stop().await;

@@ -384,24 +384,16 @@ async fn each_panel_load_fires_one_background_heartbeat(b: Backend) {
         ..Default::default()
     });
     let before = count();
-    let mut loads = Vec::new();
-    for _ in 0..10 {
-        let client = app.client.clone();
-        let url = app.url("/admin/network/me");
-        let key = app.admin_key.clone();
-        loads.push(tokio::spawn(async move {
-            client
-                .get(url)
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }));
-    }
-    for l in loads {
-        assert_eq!(l.await.unwrap(), 200);
-    }
+    let loads = app
+        .concurrently(
+            10,
+            Method::GET,
+            "/admin/network/me",
+            Some(&app.admin_key),
+            |_| None,
+        )
+        .await;
+    assert!(loads.iter().all(|a| a.status == 200));
     eventually("the burst's heartbeat", || count() > before).await;
     app.heartbeat_idle().await;
     let sent = count() - before;

@@ -147,26 +147,14 @@ async fn concurrent_use_of_one_link_succeeds_once(b: Backend) {
     let app = spawn_app(b).await;
     app.create_partner("twice@example.com", true).await;
     let token = app.latest_token("twice@example.com", 1).await;
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let client = app.client.clone();
-        let url = app.url("/auth/magic/verify");
-        let token = token.clone();
-        tasks.push(tokio::spawn(async move {
-            client
-                .post(url)
-                .json(&json!({"token": token}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut codes = Vec::new();
-    for t in tasks {
-        codes.push(t.await.unwrap());
-    }
+    let codes: Vec<u16> = app
+        .concurrently(8, Method::POST, "/auth/magic/verify", None, |_| {
+            Some(json!({"token": token}))
+        })
+        .await
+        .iter()
+        .map(|a| a.status.as_u16())
+        .collect();
     assert_eq!(codes.iter().filter(|c| **c == 200).count(), 1, "{codes:?}");
     assert!(codes.iter().all(|c| *c == 200 || *c == 400), "{codes:?}");
 }

@@ -177,32 +177,19 @@ async fn create_validates_and_grants_programs(b: Backend) {
 
 async fn fifty_concurrent_creates_of_one_email_give_one_201(b: Backend) {
     let app = spawn_app(b).await;
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let client = app.client.clone();
-        let url = app.url("/partners");
-        let key = app.admin_key.clone();
-        tasks.push(tokio::spawn(async move {
+    let codes: Vec<u16> = app
+        .concurrently(50, Method::POST, "/partners", Some(&app.admin_key), |i| {
             let email = if i % 2 == 0 {
                 "Race@Example.com"
             } else {
                 "race@example.com"
             };
-            client
-                .post(url)
-                .bearer_auth(key)
-                .json(&json!({"email": email, "name": format!("Racer {i}"), "sendInvite": false}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        }));
-    }
-    let mut codes = Vec::new();
-    for t in tasks {
-        codes.push(t.await.unwrap());
-    }
+            Some(json!({"email": email, "name": format!("Racer {i}"), "sendInvite": false}))
+        })
+        .await
+        .iter()
+        .map(|a| a.status.as_u16())
+        .collect();
     assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
     assert_eq!(codes.iter().filter(|c| **c == 409).count(), 49, "{codes:?}");
     let list = app.admin_get("/partners?email=RACE@example.com").await;
