@@ -22,6 +22,10 @@ pub struct Click {
     pub revoked: bool,
     /// `redirect` or `network`.
     pub source: &'static str,
+    /// Set on clicks the Network flags (`velocity`, `manual`, `revoked`): they earn nothing.
+    pub fraud_flag: Option<String>,
+    /// Two letters, lower case.
+    pub country: Option<String>,
 }
 
 /// A click, as attribution sees it.
@@ -32,10 +36,11 @@ pub struct ClickRef {
     pub program_id: String,
     pub ts: Timestamp,
     pub revoked: bool,
+    pub fraud_flag: Option<String>,
 }
 
 const COLUMNS: &str = "id, link_id, partner_id, program_id, ts, ip_hash, user_agent, referer, \
-    landing_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content, revoked, source";
+    landing_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content, revoked, source, fraud_flag, country";
 /// Rows per statement.
 pub const MAX_BATCH: usize = 2000;
 
@@ -46,6 +51,7 @@ fn click_ref(r: &sqlx::any::AnyRow) -> sqlx::Result<ClickRef> {
         program_id: r.try_get("program_id")?,
         ts: Timestamp::from_millis(r.try_get("ts")?),
         revoked: r.try_get::<i64, _>("revoked")? != 0,
+        fraud_flag: r.try_get("fraud_flag")?,
     })
 }
 
@@ -68,7 +74,8 @@ impl Db {
                 "INSERT INTO clicks ({COLUMNS}) SELECT {COLUMNS} FROM json_to_recordset($1::json) AS x(\
                  id text, link_id text, partner_id text, program_id text, ts bigint, ip_hash text, \
                  user_agent text, referer text, landing_url text, utm_source text, utm_medium text, \
-                 utm_campaign text, utm_term text, utm_content text, revoked bigint, source text) \
+                 utm_campaign text, utm_term text, utm_content text, revoked bigint, source text, \
+                 fraud_flag text, country text) \
                  ON CONFLICT (id) DO NOTHING"
             ),
         };
@@ -83,6 +90,7 @@ impl Db {
                         "landing_url": c.landing_url, "utm_source": c.utm[0], "utm_medium": c.utm[1],
                         "utm_campaign": c.utm[2], "utm_term": c.utm[3], "utm_content": c.utm[4],
                         "revoked": i64::from(c.revoked), "source": c.source,
+                        "fraud_flag": c.fraud_flag, "country": c.country,
                     })
                 })
                 .collect();
@@ -97,11 +105,12 @@ impl Db {
     }
 
     pub async fn get_click(&self, id: &str) -> sqlx::Result<Option<ClickRef>> {
-        let row =
-            sqlx::query("SELECT id, partner_id, program_id, ts, revoked FROM clicks WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
+        let row = sqlx::query(
+            "SELECT id, partner_id, program_id, ts, revoked, fraud_flag FROM clicks WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         row.as_ref().map(click_ref).transpose()
     }
 
@@ -112,7 +121,7 @@ impl Db {
         at: Timestamp,
     ) -> sqlx::Result<Option<ClickRef>> {
         let row = sqlx::query(
-            "SELECT id, partner_id, program_id, ts, revoked FROM clicks \
+            "SELECT id, partner_id, program_id, ts, revoked, fraud_flag FROM clicks \
              WHERE user_id = $1 AND ts <= $2 ORDER BY ts DESC, id DESC LIMIT 1",
         )
         .bind(user_id)

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::{Db, Tx};
 use crate::domain::ids::PartnerId;
+use crate::domain::rules::Trigger;
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,10 +62,13 @@ pub struct Commission {
     pub rule_source: String,
     pub accrued_at: Timestamp,
     pub mature_at: Timestamp,
+    /// The trigger of the rule that priced it (none on commissions from before rule sets).
+    pub trigger: Option<Trigger>,
+    pub paid_at: Option<Timestamp>,
 }
 
 const COLUMNS: &str = "id, partner_id, program_id, event_id, user_id, amount_minor, currency, status, \
-    rule_source, accrued_at, mature_at";
+    rule_source, accrued_at, mature_at, rule_trigger, paid_at";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
     Ok(Commission {
@@ -79,6 +83,13 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
         rule_source: r.try_get("rule_source")?,
         accrued_at: Timestamp::from_millis(r.try_get("accrued_at")?),
         mature_at: Timestamp::from_millis(r.try_get("mature_at")?),
+        trigger: r
+            .try_get::<Option<String>, _>("rule_trigger")?
+            .as_deref()
+            .and_then(Trigger::parse),
+        paid_at: r
+            .try_get::<Option<i64>, _>("paid_at")?
+            .map(Timestamp::from_millis),
     })
 }
 
@@ -93,7 +104,8 @@ pub struct CommissionFilter<'a> {
 impl Db {
     pub async fn insert_commission(tx: &mut Tx, c: &Commission) -> sqlx::Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO commissions ({COLUMNS}, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10)"
+            "INSERT INTO commissions ({COLUMNS}, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10)"
         ))
         .bind(&c.id)
         .bind(c.partner_id.as_str())
@@ -106,25 +118,68 @@ impl Db {
         .bind(&c.rule_source)
         .bind(c.accrued_at.millis())
         .bind(c.mature_at.millis())
+        .bind(c.trigger.map(Trigger::as_str))
+        .bind(c.paid_at.map(Timestamp::millis))
         .execute(&mut **tx)
         .await?;
         Ok(())
     }
 
-    /// Whether the partner already earned on this customer (for non-recurring terms).
-    pub async fn partner_earned_on_user(
-        &self,
+    /// When the customer's first commission-earning event with the partner happened: in this
+    /// program (`Some(program)`), or in any (`None`).
+    pub async fn first_commission_at(
+        tx: &mut Tx,
         partner: &PartnerId,
-        user_id: &str,
+        program: Option<&str>,
+        customer: &str,
+    ) -> sqlx::Result<Option<Timestamp>> {
+        let row = match program {
+            Some(program) => sqlx::query(
+                "SELECT first_at FROM commission_firsts \
+                 WHERE partner_id = $1 AND customer_key = $2 AND program_id = $3",
+            )
+            .bind(partner.as_str())
+            .bind(customer)
+            .bind(program),
+            None => sqlx::query(
+                "SELECT CAST(MIN(first_at) AS BIGINT) FROM commission_firsts \
+                 WHERE partner_id = $1 AND customer_key = $2",
+            )
+            .bind(partner.as_str())
+            .bind(customer),
+        }
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(row
+            .map(|r| r.try_get::<Option<i64>, _>(0))
+            .transpose()?
+            .flatten()
+            .map(Timestamp::from_millis))
+    }
+
+    /// Claims "first commission-earning event" for this customer, partner and program. True
+    /// when this event is the first; false when another event holds it (on PostgreSQL, a
+    /// concurrent claim blocks this one until it commits).
+    pub async fn claim_first_commission(
+        tx: &mut Tx,
+        partner: &PartnerId,
+        program: &str,
+        customer: &str,
+        event_id: &str,
+        at: Timestamp,
     ) -> sqlx::Result<bool> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) FROM commissions WHERE partner_id = $1 AND user_id = $2 AND status <> 'reversed'",
+        let done = sqlx::query(
+            "INSERT INTO commission_firsts (partner_id, program_id, customer_key, event_id, first_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (partner_id, program_id, customer_key) DO NOTHING",
         )
         .bind(partner.as_str())
-        .bind(user_id)
-        .fetch_one(self.pool())
+        .bind(program)
+        .bind(customer)
+        .bind(event_id)
+        .bind(at.millis())
+        .execute(&mut **tx)
         .await?;
-        Ok(row.try_get::<i64, _>(0)? > 0)
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn get_commission(&self, id: &str) -> sqlx::Result<Option<Commission>> {
@@ -195,8 +250,11 @@ impl Db {
         if from.is_empty() {
             return Ok(false);
         }
+        // Paying stamps `paid_at`; other moves keep it.
         let done = sqlx::query(&format!(
-            "UPDATE commissions SET status = $1, updated_at = $2 WHERE id = $3 AND status IN ({})",
+            "UPDATE commissions SET status = $1, updated_at = $2, \
+             paid_at = CASE WHEN $1 = 'paid' THEN $2 ELSE paid_at END \
+             WHERE id = $3 AND status IN ({})",
             from.join(", ")
         ))
         .bind(to.as_str())

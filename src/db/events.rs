@@ -57,12 +57,13 @@ impl Db {
         row.map(|r| r.try_get(0)).transpose()
     }
 
-    /// (attributed events, revenue in minor units per currency) since `since`.
+    /// (attributed events, [(currency, events, revenue in minor units)]) since `since`, the
+    /// currency with the most events first.
     pub async fn attributed_totals(
         &self,
         partner: &PartnerId,
         since: Timestamp,
-    ) -> sqlx::Result<(i64, Vec<(String, i64)>)> {
+    ) -> sqlx::Result<(i64, Vec<(String, i64, i64)>)> {
         let rows = sqlx::query(
             "SELECT currency, COUNT(*), CAST(COALESCE(SUM(value_minor), 0) AS BIGINT) FROM events \
              WHERE partner_id = $1 AND attributed = 1 AND ts >= $2 GROUP BY currency ORDER BY COUNT(*) DESC, currency",
@@ -74,8 +75,9 @@ impl Db {
         let mut count = 0;
         let mut revenue = Vec::new();
         for r in rows {
-            count += r.try_get::<i64, _>(1)?;
-            revenue.push((r.try_get(0)?, r.try_get(2)?));
+            let n = r.try_get::<i64, _>(1)?;
+            count += n;
+            revenue.push((r.try_get(0)?, n, r.try_get(2)?));
         }
         Ok((count, revenue))
     }

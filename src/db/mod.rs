@@ -63,6 +63,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (6, "0006_click_indexes"),
     (7, "0007_admin_sessions"),
     (8, "0008_live_partner_count"),
+    (9, "0009_commission_rules"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -73,6 +74,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (6, "0006_click_indexes"),
     (7, "0007_admin_sessions"),
     (8, "0008_live_partner_count"),
+    (9, "0009_commission_rules"),
 );
 
 impl Db {

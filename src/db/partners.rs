@@ -8,6 +8,7 @@ use super::{Db, Tx, flag};
 use crate::domain::commission::{CommissionRule, CommissionType};
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::domain::money::Dec4;
+use crate::domain::rules::RuleSet;
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone)]
@@ -60,8 +61,7 @@ pub struct NewPartner<'a> {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub partner_id: PartnerId,
-    pub rule: CommissionRule,
-    pub recurring: bool,
+    pub rules: RuleSet,
     pub holdback_days: Option<i64>,
     /// `approval` or `amendment`.
     pub source: String,
@@ -341,19 +341,21 @@ impl Db {
     pub async fn upsert_snapshot(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO partner_commissions (partner_id, commission_type, commission_value, recurring, \
-             holdback_days, source, snapshotted_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             holdback_days, source, snapshotted_at, commission_rules) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (partner_id) DO UPDATE SET commission_type = excluded.commission_type, \
              commission_value = excluded.commission_value, recurring = excluded.recurring, \
              holdback_days = excluded.holdback_days, source = excluded.source, \
-             snapshotted_at = excluded.snapshotted_at",
+             snapshotted_at = excluded.snapshotted_at, commission_rules = excluded.commission_rules",
         )
         .bind(s.partner_id.as_str())
-        .bind(s.rule.kind.as_str())
-        .bind(s.rule.value.scaled())
-        .bind(flag(s.recurring))
+        .bind(s.rules.legacy().rate.kind.as_str())
+        .bind(s.rules.legacy().rate.value.scaled())
+        .bind(flag(s.rules.legacy().recurring))
         .bind(s.holdback_days)
         .bind(&s.source)
         .bind(s.snapshotted_at.millis())
+        .bind(s.rules.to_storage())
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -362,7 +364,7 @@ impl Db {
     pub async fn get_snapshot(&self, partner: &PartnerId) -> sqlx::Result<Option<Snapshot>> {
         let row = sqlx::query(
             "SELECT partner_id, commission_type, commission_value, recurring, holdback_days, source, \
-             snapshotted_at FROM partner_commissions WHERE partner_id = $1",
+             snapshotted_at, commission_rules FROM partner_commissions WHERE partner_id = $1",
         )
         .bind(partner.as_str())
         .fetch_optional(self.pool())
@@ -370,12 +372,15 @@ impl Db {
         row.map(|r| {
             Ok(Snapshot {
                 partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
-                rule: CommissionRule {
-                    kind: CommissionType::parse(&r.try_get::<String, _>("commission_type")?)
-                        .unwrap_or(CommissionType::Percent),
-                    value: Dec4::from_scaled(r.try_get("commission_value")?),
-                },
-                recurring: r.try_get::<i64, _>("recurring")? != 0,
+                rules: super::programs::rules_or_legacy(
+                    r.try_get("commission_rules")?,
+                    CommissionRule {
+                        kind: CommissionType::parse(&r.try_get::<String, _>("commission_type")?)
+                            .unwrap_or(CommissionType::Percent),
+                        value: Dec4::from_scaled(r.try_get("commission_value")?),
+                    },
+                    r.try_get::<i64, _>("recurring")? != 0,
+                )?,
                 holdback_days: r.try_get("holdback_days")?,
                 source: r.try_get("source")?,
                 snapshotted_at: Timestamp::from_millis(r.try_get("snapshotted_at")?),

@@ -7,6 +7,7 @@ use super::{Db, flag};
 use crate::domain::commission::{CommissionRule, CommissionType};
 use crate::domain::ids::ProgramId;
 use crate::domain::money::{Currency, Dec4};
+use crate::domain::rules::RuleSet;
 use crate::domain::time::Timestamp;
 
 pub const DEFAULT_PROGRAM: &str = "cmp_default";
@@ -16,7 +17,9 @@ pub struct Program {
     pub id: ProgramId,
     pub name: String,
     pub destination_url: String,
-    pub rule: CommissionRule,
+    /// The live terms, for partners without a snapshot.
+    pub rules: RuleSet,
+    /// The program's currency: fixed rules without their own pay in it.
     pub currency: Currency,
     pub holdback_days: i64,
     pub attribution_window_days: i64,
@@ -29,7 +32,7 @@ pub struct Program {
 
 const COLUMNS: &str = "id, name, destination_url, commission_type, commission_value, currency, \
     holdback_days, attribution_window_days, share_on_network, marketplace_description, \
-    network_offering_id, created_at, updated_at";
+    network_offering_id, created_at, updated_at, commission_rules";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Program> {
     let kind: String = r.try_get("commission_type")?;
@@ -38,11 +41,15 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Program> {
         id: ProgramId::from_string(r.try_get::<String, _>("id")?),
         name: r.try_get("name")?,
         destination_url: r.try_get("destination_url")?,
-        rule: CommissionRule {
-            kind: CommissionType::parse(&kind).unwrap_or(CommissionType::Percent),
-            value: Dec4::from_scaled(r.try_get("commission_value")?),
-        },
-        currency: Currency::parse(&currency).unwrap_or_else(|_| Currency::parse("USD").unwrap()),
+        rules: rules_or_legacy(
+            r.try_get("commission_rules")?,
+            CommissionRule {
+                kind: CommissionType::parse(&kind).unwrap_or(CommissionType::Percent),
+                value: Dec4::from_scaled(r.try_get("commission_value")?),
+            },
+            true,
+        )?,
+        currency: Currency::parse(&currency).unwrap_or_else(|_| Currency::usd()),
         holdback_days: r.try_get("holdback_days")?,
         attribution_window_days: r.try_get("attribution_window_days")?,
         share_on_network: r.try_get::<i64, _>("share_on_network")? != 0,
@@ -53,16 +60,28 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Program> {
     })
 }
 
+/// The stored rule set, or (on rows written before rule sets) the legacy single rule.
+pub(super) fn rules_or_legacy(
+    stored: Option<String>,
+    legacy: CommissionRule,
+    recurring: bool,
+) -> sqlx::Result<RuleSet> {
+    match stored {
+        Some(text) => RuleSet::from_storage(&text).map_err(|e| sqlx::Error::Decode(e.into())),
+        None => Ok(RuleSet::single(legacy, recurring)),
+    }
+}
+
 impl Db {
     pub async fn insert_program(&self, p: &Program) -> sqlx::Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO programs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            "INSERT INTO programs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
         ))
         .bind(p.id.as_str())
         .bind(&p.name)
         .bind(&p.destination_url)
-        .bind(p.rule.kind.as_str())
-        .bind(p.rule.value.scaled())
+        .bind(p.rules.legacy().rate.kind.as_str())
+        .bind(p.rules.legacy().rate.value.scaled())
         .bind(p.currency.as_str())
         .bind(p.holdback_days)
         .bind(p.attribution_window_days)
@@ -71,6 +90,7 @@ impl Db {
         .bind(&p.network_offering_id)
         .bind(p.created_at.millis())
         .bind(p.updated_at.millis())
+        .bind(p.rules.to_storage())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -81,12 +101,13 @@ impl Db {
         sqlx::query(
             "UPDATE programs SET name = $1, destination_url = $2, commission_type = $3, \
              commission_value = $4, currency = $5, holdback_days = $6, attribution_window_days = $7, \
-             share_on_network = $8, marketplace_description = $9, updated_at = $10 WHERE id = $11",
+             share_on_network = $8, marketplace_description = $9, updated_at = $10, \
+             commission_rules = $12 WHERE id = $11",
         )
         .bind(&p.name)
         .bind(&p.destination_url)
-        .bind(p.rule.kind.as_str())
-        .bind(p.rule.value.scaled())
+        .bind(p.rules.legacy().rate.kind.as_str())
+        .bind(p.rules.legacy().rate.value.scaled())
         .bind(p.currency.as_str())
         .bind(p.holdback_days)
         .bind(p.attribution_window_days)
@@ -94,6 +115,7 @@ impl Db {
         .bind(&p.marketplace_description)
         .bind(p.updated_at.millis())
         .bind(p.id.as_str())
+        .bind(p.rules.to_storage())
         .execute(self.pool())
         .await?;
         Ok(())

@@ -86,11 +86,62 @@ impl Dec4 {
     }
 }
 
+/// A decimal written as a JSON number with exactly its digits (`12.5`, `100`, `-3.25`): never
+/// through binary floating point. Serialize it with serde_json only (it is a raw JSON value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExactNumber(String);
+
+impl ExactNumber {
+    /// Minor units of `currency` as a number in major units, trailing zeros dropped:
+    /// 1250 USD → `12.5`, 500 JPY → `500`.
+    pub fn from_minor(minor: i64, currency: &Currency) -> Self {
+        let text = currency.format_minor(minor);
+        let text = if text.contains('.') {
+            text.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            text
+        };
+        ExactNumber(text)
+    }
+
+    pub fn from_dec4(v: Dec4) -> Self {
+        ExactNumber(v.to_plain())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl serde::Serialize for ExactNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let raw = serde_json::value::RawValue::from_string(self.0.clone())
+            .map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
+impl utoipa::PartialSchema for ExactNumber {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Number)
+            .examples([serde_json::json!(12.5)])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ExactNumber {}
+
 /// ISO 4217 code, uppercase.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Currency(String);
 
 impl Currency {
+    /// The default currency of programs and events.
+    pub fn usd() -> Currency {
+        Currency("USD".into())
+    }
+
     pub fn parse(s: &str) -> Result<Currency, &'static str> {
         let s = s.trim().to_ascii_uppercase();
         if s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()) {
@@ -163,6 +214,21 @@ mod tests {
             assert!(Dec4::parse(&bad, 4).is_err(), "{bad}");
         }
         assert!(Dec4::parse(&json!("1.234"), 2).is_err());
+    }
+
+    #[test]
+    fn exact_numbers_keep_their_digits() {
+        let usd = Currency::parse("USD").unwrap();
+        let n = |m, c: &Currency| serde_json::to_string(&ExactNumber::from_minor(m, c)).unwrap();
+        assert_eq!(n(1250, &usd), "12.5");
+        assert_eq!(n(10000, &usd), "100");
+        assert_eq!(n(1, &usd), "0.01");
+        assert_eq!(n(0, &usd), "0");
+        assert_eq!(n(-325, &usd), "-3.25");
+        assert_eq!(n(500, &Currency::parse("JPY").unwrap()), "500");
+        assert_eq!(n(1005, &Currency::parse("KWD").unwrap()), "1.005");
+        // 0.1 + 0.2 style sums stay exact: 30 minor units is 0.3, not 0.30000000000000004.
+        assert_eq!(n(30, &usd), "0.3");
     }
 
     #[test]

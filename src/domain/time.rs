@@ -28,6 +28,13 @@ impl Timestamp {
         self.plus_millis(days.saturating_mul(86_400_000))
     }
 
+    /// The same instant `months` calendar months later (the day clamped to the month's end).
+    pub fn plus_months(self, months: u32) -> Self {
+        DateTime::<Utc>::from_timestamp_millis(self.0)
+            .and_then(|d| d.checked_add_months(chrono::Months::new(months)))
+            .map_or(Timestamp(i64::MAX), |d| Timestamp(d.timestamp_millis()))
+    }
+
     pub fn to_rfc3339(self) -> String {
         DateTime::<Utc>::from_timestamp_millis(self.0)
             .unwrap_or_default()

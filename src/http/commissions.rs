@@ -1,22 +1,23 @@
 //! Commissions (list, approve, pay, reverse) and the partner dashboard.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::commissions::{CommissionFilter, Status};
+use crate::db::commissions::{Commission, CommissionFilter, Status};
 use crate::domain::cursor::{self, Position};
 use crate::domain::ids::PartnerId;
-use crate::domain::money::Currency;
+use crate::domain::money::{Currency, ExactNumber};
+use crate::domain::rules::Trigger;
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, ApiQuery};
 use crate::http::partners::parse_limit;
-use crate::service::conversions::commission_json;
 use crate::service::partners as partners_svc;
 use crate::state::AppState;
 
@@ -30,13 +31,62 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard))
 }
 
+/// A commission, as every endpoint shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommissionView {
+    id: String,
+    partner_id: PartnerId,
+    program_id: String,
+    event_id: String,
+    /// Decimal string in major units (`"12.50"`).
+    amount: String,
+    currency: String,
+    /// `accrued`, `approved`, `paid` or `reversed`.
+    status: &'static str,
+    /// `snapshot` or `program`: whose terms priced it.
+    rule_source: String,
+    /// The trigger of the rule that priced it; null on commissions from before rule sets.
+    trigger: Option<Trigger>,
+    accrued_at: Timestamp,
+    mature_at: Timestamp,
+    paid_at: Option<Timestamp>,
+}
+
+impl From<&Commission> for CommissionView {
+    fn from(c: &Commission) -> Self {
+        let currency = Currency::parse(&c.currency).unwrap_or_else(|_| Currency::usd());
+        CommissionView {
+            id: c.id.clone(),
+            partner_id: c.partner_id.clone(),
+            program_id: c.program_id.clone(),
+            event_id: c.event_id.clone(),
+            amount: currency.format_minor(c.amount_minor),
+            currency: c.currency.clone(),
+            status: c.status.as_str(),
+            rule_source: c.rule_source.clone(),
+            trigger: c.trigger,
+            accrued_at: c.accrued_at,
+            mature_at: c.mature_at,
+            paid_at: c.paid_at,
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommissionPage {
+    commissions: Vec<CommissionView>,
+    next_cursor: Option<String>,
+}
+
+/// Tolerant of keys it does not know: the Network reads these pages.
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CommissionQuery {
     /// `accrued`, `approved`, `paid` or `reversed`.
     status: Option<String>,
-    /// 1–200, default 100.
+    /// 1–500, default 100.
     limit: Option<String>,
     cursor: Option<String>,
 }
@@ -45,8 +95,8 @@ async fn page(
     state: &AppState,
     partner: Option<&PartnerId>,
     q: CommissionQuery,
-) -> ApiResult<Json<Value>> {
-    let limit = parse_limit(q.limit.as_deref(), 100, 200)?;
+) -> ApiResult<Json<CommissionPage>> {
+    let limit = parse_limit(q.limit.as_deref(), 100, 500)?;
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
@@ -79,16 +129,16 @@ async fn page(
     } else {
         None
     };
-    Ok(Json(json!({
-        "commissions": rows.iter().map(commission_json).collect::<Vec<_>>(),
-        "nextCursor": next,
-    })))
+    Ok(Json(CommissionPage {
+        commissions: rows.iter().map(CommissionView::from).collect(),
+        next_cursor: next,
+    }))
 }
 
 /// All commissions, newest first: admin or `commissions:read`.
 #[utoipa::path(get, path = "/commissions", tag = "commissions", security(("bearer" = [])),
     params(CommissionQuery),
-    responses((status = 200, description = "`{commissions: [{id, partnerId, programId, eventId, amount, currency, status, accruedAt, matureAt}], nextCursor}`", body = Object),
+    responses((status = 200, body = CommissionPage),
         (status = 400, description = "`invalid_query`, `invalid_cursor`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope` (needs `commissions:read`)", body = ErrorBody)))]
@@ -96,7 +146,7 @@ async fn list_commissions(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<CommissionQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CommissionPage>> {
     auth.require_scope(Scope::CommissionsRead)?;
     page(&state, None, q).await
 }
@@ -104,7 +154,7 @@ async fn list_commissions(
 /// One partner's commissions: admin, `commissions:read`, or the partner itself.
 #[utoipa::path(get, path = "/partners/{id}/commissions", tag = "commissions", security(("bearer" = [])),
     params(("id" = String, Path), CommissionQuery),
-    responses((status = 200, description = "`{commissions, nextCursor}`", body = Object),
+    responses((status = 200, body = CommissionPage),
         (status = 400, description = "`invalid_query`, `invalid_cursor`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope`", body = ErrorBody),
@@ -114,14 +164,19 @@ async fn list_partner_commissions(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<CommissionQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CommissionPage>> {
     let id = PartnerId::from_string(id);
     auth.require_partner_access(&id, Scope::CommissionsRead)?;
     partners_svc::get_existing(&state, &id).await?;
     page(&state, Some(&id), q).await
 }
 
-async fn transition(state: &AppState, auth: &Auth, id: &str, to: Status) -> ApiResult<Json<Value>> {
+async fn transition(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    to: Status,
+) -> ApiResult<Json<CommissionView>> {
     auth.require_admin()?;
     let Some(current) = state.db.get_commission(id).await? else {
         return Err(ApiError::not_found("No such commission."));
@@ -145,13 +200,13 @@ async fn transition(state: &AppState, auth: &Auth, id: &str, to: Status) -> ApiR
         .get_commission(id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such commission."))?;
-    Ok(Json(commission_json(&updated)))
+    Ok(Json(CommissionView::from(&updated)))
 }
 
 /// Approve an accrued commission (admin).
 #[utoipa::path(post, path = "/commissions/{id}/approve", tag = "commissions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "The commission", body = Object),
+    responses((status = 200, body = CommissionView),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`invalid_transition`", body = ErrorBody)))]
@@ -159,14 +214,14 @@ async fn approve(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CommissionView>> {
     transition(&state, &auth, &id, Status::Approved).await
 }
 
 /// Mark an approved commission paid (admin).
 #[utoipa::path(post, path = "/commissions/{id}/pay", tag = "commissions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "The commission", body = Object),
+    responses((status = 200, body = CommissionView),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`invalid_transition`", body = ErrorBody)))]
@@ -174,14 +229,14 @@ async fn pay(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CommissionView>> {
     transition(&state, &auth, &id, Status::Paid).await
 }
 
 /// Reverse an accrued or approved commission (admin), e.g. after a refund.
 #[utoipa::path(post, path = "/commissions/{id}/reverse", tag = "commissions", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "The commission", body = Object),
+    responses((status = 200, body = CommissionView),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`invalid_transition`", body = ErrorBody)))]
@@ -189,22 +244,88 @@ async fn reverse(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CommissionView>> {
     transition(&state, &auth, &id, Status::Reversed).await
 }
 
+/// Tolerant of keys it does not know: the Network reads the dashboard.
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
-    /// RFC 3339; default: all time.
+    /// RFC 3339; default 30 days ago.
     since: Option<String>,
 }
 
-/// A partner's figures since `since`: admin, `partners:read`, or the partner itself.
+/// Amounts per commission status, as JSON numbers with exact decimal digits.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ByStatus {
+    accrued: ExactNumber,
+    approved: ExactNumber,
+    paid: ExactNumber,
+    reversed: ExactNumber,
+}
+
+impl ByStatus {
+    fn of(totals: &[(String, String, i64)], currency: &Currency) -> ByStatus {
+        let sum = |s: Status| {
+            let minor = totals
+                .iter()
+                .filter(|(st, c, _)| st == s.as_str() && c == currency.as_str())
+                .map(|(_, _, v)| *v)
+                .sum();
+            ExactNumber::from_minor(minor, currency)
+        };
+        ByStatus {
+            accrued: sum(Status::Accrued),
+            approved: sum(Status::Approved),
+            paid: sum(Status::Paid),
+            reversed: sum(Status::Reversed),
+        }
+    }
+}
+
+/// One currency's figures.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrencyFigures {
+    attributed_events: i64,
+    attributed_revenue: ExactNumber,
+    commission_by_status: ByStatus,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardLink {
+    id: String,
+    link_key: String,
+    program_id: String,
+    clicks: i64,
+    share_url: String,
+}
+
+/// A partner's figures. The totals are in the partner's main currency (the one most of its
+/// attributed events use); `byCurrency` has every currency, so nothing is hidden. Amounts are
+/// JSON numbers written with their exact decimal digits.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Dashboard {
+    partner_id: PartnerId,
+    since: Timestamp,
+    clicks: i64,
+    /// Attributed events in every currency.
+    attributed_events: i64,
+    attributed_revenue: ExactNumber,
+    currency: String,
+    commission_by_status: ByStatus,
+    by_currency: BTreeMap<String, CurrencyFigures>,
+    links: Vec<DashboardLink>,
+}
+
+/// A partner's figures since `since` (default 30 days ago): admin, `partners:read`, or the
+/// partner itself.
 #[utoipa::path(get, path = "/partners/{id}/dashboard", tag = "commissions", security(("bearer" = [])),
     params(("id" = String, Path), DashboardQuery),
-    responses((status = 200, description = "`{partnerId, since, clicks, attributedEvents, attributedRevenue, currency, commissionByStatus: {accrued, approved, paid, reversed}, links}`", body = Object),
+    responses((status = 200, body = Dashboard),
         (status = 400, description = "`invalid_query`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope`", body = ErrorBody),
@@ -214,68 +335,74 @@ async fn dashboard(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<DashboardQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Dashboard>> {
     let id = PartnerId::from_string(id);
     auth.require_partner_access(&id, Scope::PartnersRead)?;
     partners_svc::get_existing(&state, &id).await?;
     let since = match q.since.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            Timestamp::parse_rfc3339(s)
-                .ok_or_else(|| ApiError::invalid_query("since must be an RFC 3339 timestamp"))?,
-        ),
+        None => state.clock.now().plus_days(-30),
+        Some(s) => Timestamp::parse_rfc3339(s)
+            .ok_or_else(|| ApiError::invalid_query("since must be an RFC 3339 timestamp"))?,
     };
-    let from = since.unwrap_or(Timestamp::from_millis(i64::MIN / 2));
     state.clicks.flush().await;
-    let clicks = state.db.count_clicks(&id, from).await?;
-    let (events, revenue) = state.db.attributed_totals(&id, from).await?;
-    let commissions = state.db.commission_totals(&id, from).await?;
-    // Figures are reported in the partner's main currency: the one most of its events use.
-    let main = revenue
-        .first()
-        .map(|(c, _)| c.clone())
-        .or_else(|| commissions.first().map(|(_, c, _)| c.clone()))
-        .unwrap_or_else(|| "USD".into());
-    let currency = Currency::parse(&main).unwrap_or_else(|_| Currency::parse("USD").unwrap());
-    let revenue_minor = revenue
-        .iter()
-        .find(|(c, _)| *c == main)
-        .map_or(0, |(_, v)| *v);
-    let mut by_status = Map::new();
-    for s in Status::ALL {
-        let minor: i64 = commissions
+    let clicks = state.db.count_clicks(&id, since).await?;
+    let (events, revenue) = state.db.attributed_totals(&id, since).await?;
+    let commissions = state.db.commission_totals(&id, since).await?;
+    // Every currency seen, in events or commissions; the main one first (most events).
+    let mut currencies: Vec<String> = revenue.iter().map(|(c, _, _)| c.clone()).collect();
+    for (_, c, _) in &commissions {
+        if !currencies.contains(c) {
+            currencies.push(c.clone());
+        }
+    }
+    let main = currencies.first().cloned().unwrap_or_else(|| "USD".into());
+    let mut by_currency = BTreeMap::new();
+    for code in &currencies {
+        let currency = Currency::parse(code).unwrap_or_else(|_| Currency::usd());
+        let (n, minor) = revenue
             .iter()
-            .filter(|(st, c, _)| st == s.as_str() && *c == main)
-            .map(|(_, _, v)| *v)
-            .sum();
-        by_status.insert(
-            s.as_str().into(),
-            Value::String(currency.format_minor(minor)),
+            .find(|(c, _, _)| c == code)
+            .map_or((0, 0), |(_, n, v)| (*n, *v));
+        by_currency.insert(
+            code.clone(),
+            CurrencyFigures {
+                attributed_events: n,
+                attributed_revenue: ExactNumber::from_minor(minor, &currency),
+                commission_by_status: ByStatus::of(&commissions, &currency),
+            },
         );
     }
-    let per_link = state.db.clicks_by_link(&id, from).await?;
-    let links: Vec<Value> = state
+    let currency = Currency::parse(&main).unwrap_or_else(|_| Currency::usd());
+    let revenue_minor = revenue
+        .iter()
+        .find(|(c, _, _)| *c == main)
+        .map_or(0, |(_, _, v)| *v);
+    let per_link = state.db.clicks_by_link(&id, since).await?;
+    let links = state
         .db
         .list_partner_links(&id)
         .await?
         .into_iter()
-        .map(|l| {
-            let n = per_link
+        .map(|l| DashboardLink {
+            clicks: per_link
                 .iter()
                 .find(|(lid, _)| *lid == l.id)
-                .map_or(0, |(_, n)| *n);
-            json!({"id": l.id, "linkKey": l.link_key, "programId": l.program_id, "clicks": n,
-                   "shareUrl": format!("{}/r/{}", state.config.public_url, l.link_key)})
+                .map_or(0, |(_, n)| *n),
+            share_url: format!("{}/r/{}", state.config.public_url, l.link_key),
+            id: l.id,
+            link_key: l.link_key,
+            program_id: l.program_id.to_string(),
         })
         .collect();
-    Ok(Json(json!({
-        "partnerId": id,
-        "since": since,
-        "clicks": clicks,
-        "attributedEvents": events,
-        "attributedRevenue": currency.format_minor(revenue_minor),
-        "currency": currency.as_str(),
-        "commissionByStatus": by_status,
-        "links": links,
-    })))
+    Ok(Json(Dashboard {
+        partner_id: id,
+        since,
+        clicks,
+        attributed_events: events,
+        attributed_revenue: ExactNumber::from_minor(revenue_minor, &currency),
+        currency: currency.as_str().to_string(),
+        commission_by_status: ByStatus::of(&commissions, &currency),
+        by_currency,
+        links,
+    }))
 }

@@ -2,18 +2,21 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use serde::Deserialize;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, Dec4};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody, ok};
 use crate::http::auth::Auth;
+use crate::http::commissions::CommissionView;
 use crate::http::json::ApiJson;
-use crate::service::conversions::{self, EventInput};
+use crate::service::conversions::{self, EventInput, Outcome};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,13 +59,57 @@ fn short(
     v
 }
 
+/// The answer to `POST /events`, stored with the event and replayed for a repeat.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventAnswer<'a> {
+    id: &'a str,
+    external_event_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    /// Decimal string in major units.
+    value: String,
+    currency: &'a str,
+    ts: Timestamp,
+    click_id: Option<&'a str>,
+    user_id: Option<&'a str>,
+    attributed: bool,
+    /// Why no commission accrued: `no_click`, `no_program`, `outside_attribution_window`,
+    /// `partner_revoked`, `click_flagged`, `program_not_granted`, `no_matching_rule`,
+    /// `not_recurring`, `recurring_period_ended`, `currency_mismatch`, `zero_amount`.
+    reason: Option<&'static str>,
+    partner_id: Option<&'a PartnerId>,
+    program_id: Option<&'a str>,
+    commission: Option<CommissionView>,
+}
+
+fn render(o: &Outcome<'_>) -> String {
+    let credited = o.click.filter(|_| o.attributed);
+    let answer = EventAnswer {
+        id: o.event_id,
+        external_event_id: &o.input.external_event_id,
+        kind: &o.input.kind,
+        value: o.input.currency.format_minor(o.input.value_minor),
+        currency: o.input.currency.as_str(),
+        ts: o.input.ts,
+        click_id: o.click.map(|c| c.id.as_str()),
+        user_id: o.input.user_id.as_deref(),
+        attributed: o.attributed,
+        reason: o.reason,
+        partner_id: credited.map(|c| &c.partner_id),
+        program_id: credited.map(|c| c.program_id.as_str()),
+        commission: o.commission.map(CommissionView::from),
+    };
+    serde_json::to_string(&answer).unwrap_or_else(|_| "null".into())
+}
+
 /// Record a conversion. Attributed to the partner of the last click within the program's
 /// attribution window; accrues a commission. 201 the first time, 200 with the same answer for
 /// a repeated `externalEventId`.
 #[utoipa::path(post, path = "/events", tag = "commissions", security(("bearer" = [])),
     request_body = EventBody,
-    responses((status = 201, description = "`{id, externalEventId, attributed, partnerId, commission, ...}`", body = Object),
-        (status = 200, description = "Replay: the original answer", body = Object),
+    responses((status = 201, body = EventAnswer),
+        (status = 200, description = "Replay: the original answer", body = EventAnswer),
         (status = 400, description = "`invalid_body`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope` (needs `events:write`)", body = ErrorBody)))]
@@ -70,7 +117,7 @@ async fn post_event(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<EventBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<impl IntoResponse> {
     auth.require_scope(Scope::EventsWrite)?;
     let mut errors = Vec::new();
     let external = short("externalEventId", body.external_event_id, 200, &mut errors);
@@ -127,6 +174,7 @@ async fn post_event(
             user_id,
             ts,
         },
+        render,
     )
     .await?;
     let status = if created {
@@ -134,7 +182,7 @@ async fn post_event(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(answer)))
+    Ok((status, [(header::CONTENT_TYPE, "application/json")], answer))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -21,6 +21,7 @@ pub mod partners;
 pub mod programs;
 pub mod rate_limit;
 pub mod redirect;
+pub mod rules;
 pub mod sessions;
 pub mod signup;
 pub mod snapshots;

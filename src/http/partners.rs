@@ -12,11 +12,13 @@ use crate::domain::commission::CommissionRule;
 use crate::domain::cursor::{self, Position};
 use crate::domain::email::Email;
 use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::rules::RuleSet;
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
+use crate::http::rules::{RuleBody, Strictness, parse_rules};
 use crate::service::partners::{self as svc, CreatePartner, NewSnapshot, Source};
 use crate::state::AppState;
 
@@ -93,46 +95,93 @@ impl From<Partner> for PartnerView {
     }
 }
 
+/// Commission terms to snapshot: `commissionRules`, or the older single-rule fields (one rule:
+/// `every`, or `first` when `recurring` is false). When both come, `commissionRules` wins.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SnapshotBody {
-    /// `percent` or `fixed`.
-    pub commission_type: String,
-    /// Percent (10 = 10 %) or a fixed amount in major units; string or number.
-    #[schema(value_type = String)]
-    pub commission_value: Value,
-    pub recurring: Option<bool>,
-    pub holdback_days: Option<i64>,
+    commission_rules: Option<Vec<RuleBody>>,
+    /// `percent` or `fixed` (legacy).
+    commission_type: Option<String>,
+    /// Percent (10 = 10 %) or a fixed amount in major units; string or number (legacy).
+    #[schema(value_type = Option<f64>)]
+    commission_value: Option<Value>,
+    /// Legacy: false makes the single rule `first`.
+    recurring: Option<bool>,
+    /// Days before a commission matures; default the program's.
+    holdback_days: Option<i64>,
+    #[serde(flatten)]
+    #[schema(ignore)]
+    extra: Map<String, Value>,
 }
 
 impl SnapshotBody {
-    pub fn validate(self, errors: &mut Vec<(String, String)>, prefix: &str) -> Option<NewSnapshot> {
-        let rule = match CommissionRule::parse(&self.commission_type, &self.commission_value, 4) {
-            Ok(rule) => Some(rule),
-            Err((field, m)) => {
-                let field = if field == "type" {
-                    "commissionType"
-                } else {
-                    "commissionValue"
-                };
-                errors.push((format!("{prefix}{field}"), m));
-                None
+    /// The terms, `None` when the body names none (tolerated from the Network, where an empty
+    /// snapshot means the program's live terms apply).
+    pub fn validate(
+        self,
+        strictness: Strictness,
+        errors: &mut Vec<(String, String)>,
+        prefix: &str,
+    ) -> Option<NewSnapshot> {
+        let before = errors.len();
+        if strictness == Strictness::Strict {
+            if let Some(k) = self.extra.keys().next() {
+                errors.push((format!("{prefix}{k}"), "is not a known field".into()));
             }
-        };
+        }
         if self.holdback_days.is_some_and(|d| !(0..=3650).contains(&d)) {
             errors.push((format!("{prefix}holdbackDays"), "must be 0 to 3650".into()));
+        }
+        let rules = match (self.commission_rules, self.commission_type) {
+            (Some(rules), _) => parse_rules(
+                rules,
+                strictness,
+                None,
+                &format!("{prefix}commissionRules"),
+                errors,
+            ),
+            (None, Some(kind)) => match &self.commission_value {
+                None => {
+                    errors.push((format!("{prefix}commissionValue"), "is required".into()));
+                    None
+                }
+                Some(value) => match CommissionRule::parse(&kind, value, 4) {
+                    Ok(rate) => Some(RuleSet::single(rate, self.recurring.unwrap_or(true))),
+                    Err((field, m)) => {
+                        let field = if field == "type" {
+                            "commissionType"
+                        } else {
+                            "commissionValue"
+                        };
+                        errors.push((format!("{prefix}{field}"), m));
+                        None
+                    }
+                },
+            },
+            (None, None) if strictness == Strictness::Strict => {
+                errors.push((
+                    format!("{prefix}commissionRules"),
+                    "is required (or commissionType and commissionValue)".into(),
+                ));
+                None
+            }
+            (None, None) => None,
+        };
+        if errors.len() > before {
             return None;
         }
-        rule.map(|rule| NewSnapshot {
-            rule,
-            recurring: self.recurring.unwrap_or(false),
+        rules.map(|rules| NewSnapshot {
+            rules,
             holdback_days: self.holdback_days,
         })
     }
 }
 
+/// Tolerant: the Network sends this body and adds fields without warning; unknown keys are
+/// ignored.
 #[derive(Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct CreatePartnerBody {
     /// Required; lowercased on storage.
     email: Option<String>,
@@ -254,7 +303,7 @@ async fn create_partner(
     }
     let snapshot = body
         .commission_snapshot
-        .and_then(|s| s.validate(&mut errors, "commissionSnapshot."));
+        .and_then(|s| s.validate(Strictness::Tolerant, &mut errors, "commissionSnapshot."));
     let (Some(email), Some(metadata), true) = (email, metadata, errors.is_empty()) else {
         return Err(ApiError::invalid_body(errors));
     };

@@ -12,10 +12,12 @@ use crate::db::programs::Program;
 use crate::domain::commission::{CommissionRule, CommissionType};
 use crate::domain::ids::ProgramId;
 use crate::domain::money::Currency;
+use crate::domain::rules::RuleSet;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath};
+use crate::http::rules::{RuleBody, RuleView, Strictness, parse_rules, rule_views};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -51,7 +53,13 @@ pub struct CommissionBody {
 pub struct ProgramBody {
     name: Option<String>,
     destination_url: Option<String>,
+    /// The live terms: 1–10 rules. Wins over `commission` when both are sent.
+    commission_rules: Option<Vec<RuleBody>>,
+    /// The older single rule (one `every` rule).
     commission: Option<CommissionBody>,
+    /// ISO 4217: the program's currency (fixed rules without their own pay in it). Default
+    /// `commission.currency`, else `USD`.
+    currency: Option<String>,
     holdback_days: Option<i64>,
     /// Default 60.
     attribution_window_days: Option<i64>,
@@ -66,7 +74,10 @@ pub struct ProgramView {
     id: ProgramId,
     name: String,
     destination_url: String,
+    commission_rules: Vec<RuleView>,
+    /// The legacy mirror of the first `every` rule (else the first rule).
     commission: CommissionBody,
+    currency: String,
     holdback_days: i64,
     attribution_window_days: i64,
     share_on_network: bool,
@@ -83,12 +94,19 @@ pub struct ProgramList {
 
 impl From<Program> for ProgramView {
     fn from(p: Program) -> Self {
+        let legacy = p.rules.legacy();
         ProgramView {
+            commission_rules: rule_views(&p.rules),
             commission: CommissionBody {
-                kind: p.rule.kind.as_str().to_string(),
-                value: Value::String(p.rule.display_value(Some(&p.currency))),
-                currency: Some(p.currency.as_str().to_string()),
+                kind: legacy.rate.kind.as_str().to_string(),
+                value: Value::String(
+                    legacy
+                        .rate
+                        .display_value(Some(legacy.currency.unwrap_or(&p.currency))),
+                ),
+                currency: Some(legacy.currency.unwrap_or(&p.currency).as_str().to_string()),
             },
+            currency: p.currency.as_str().to_string(),
             id: p.id,
             name: p.name,
             destination_url: p.destination_url,
@@ -116,67 +134,93 @@ pub fn valid_destination(raw: &str) -> Result<String, &'static str> {
 /// Applies `body` over `base` (all fields for a create), collecting every field error.
 fn apply(mut p: Program, body: ProgramBody, creating: bool) -> ApiResult<Program> {
     let mut errors: Vec<(String, String)> = Vec::new();
-    let mut err = |f: &str, m: &str| errors.push((f.to_string(), m.to_string()));
+    let err = |errors: &mut Vec<(String, String)>, f: &str, m: &str| {
+        errors.push((f.to_string(), m.to_string()))
+    };
     match body.name.map(|n| n.trim().to_string()) {
         Some(n) if n.is_empty() || n.chars().count() > 120 => {
-            err("name", "must be 1 to 120 characters")
+            err(&mut errors, "name", "must be 1 to 120 characters")
         }
         Some(n) => p.name = n,
-        None if creating => err("name", "is required"),
+        None if creating => err(&mut errors, "name", "is required"),
         None => {}
     }
     match body.destination_url {
         Some(u) => match valid_destination(&u) {
             Ok(u) => p.destination_url = u,
-            Err(m) => err("destinationUrl", m),
+            Err(m) => err(&mut errors, "destinationUrl", m),
         },
-        None if creating => err("destinationUrl", "is required"),
+        None if creating => err(&mut errors, "destinationUrl", "is required"),
         None => {}
     }
-    match body.commission {
-        Some(c) => {
-            let currency = match c.currency.as_deref().map(Currency::parse) {
-                None => Ok(if creating {
-                    Currency::parse("USD").unwrap()
-                } else {
-                    p.currency.clone()
-                }),
-                Some(r) => r,
-            };
-            match currency {
-                Err(m) => err("commission.currency", m),
-                Ok(currency) => {
-                    match CommissionRule::parse(&c.kind, &c.value, currency.minor_digits()) {
-                        Ok(rule) => {
-                            p.rule = rule;
-                            p.currency = currency;
-                        }
-                        Err((field, m)) => err(&format!("commission.{field}"), &m),
-                    }
-                }
+    // The currency: explicit, else the legacy rule's, else kept (or USD on a create).
+    let currency_raw = match body.currency {
+        Some(c) => Some(("currency", c)),
+        None => body
+            .commission
+            .as_ref()
+            .and_then(|c| c.currency.clone())
+            .map(|c| ("commission.currency", c)),
+    };
+    match currency_raw.map(|(field, c)| (field, Currency::parse(&c))) {
+        Some((_, Ok(c))) => p.currency = c,
+        Some((field, Err(m))) => err(&mut errors, field, m),
+        None => {}
+    }
+    match (body.commission_rules, body.commission) {
+        (Some(rules), _) => {
+            if let Some(rules) = parse_rules(
+                rules,
+                Strictness::Strict,
+                Some(&p.currency),
+                "commissionRules",
+                &mut errors,
+            ) {
+                p.rules = rules;
             }
         }
-        None if creating => err("commission", "is required"),
-        None => {}
+        (None, Some(c)) => {
+            match CommissionRule::parse(&c.kind, &c.value, p.currency.minor_digits()) {
+                Ok(rule) => p.rules = RuleSet::single(rule, true),
+                Err((field, m)) => errors.push((format!("commission.{field}"), m)),
+            }
+        }
+        (None, None) if creating => {
+            err(
+                &mut errors,
+                "commissionRules",
+                "is required (or commission)",
+            );
+            err(
+                &mut errors,
+                "commission",
+                "is required (or commissionRules)",
+            );
+        }
+        (None, None) => {}
     }
     if let Some(d) = body.holdback_days {
         if (0..=3650).contains(&d) {
             p.holdback_days = d;
         } else {
-            err("holdbackDays", "must be 0 to 3650");
+            err(&mut errors, "holdbackDays", "must be 0 to 3650");
         }
     }
     if let Some(d) = body.attribution_window_days {
         if (1..=3650).contains(&d) {
             p.attribution_window_days = d;
         } else {
-            err("attributionWindowDays", "must be 1 to 3650");
+            err(&mut errors, "attributionWindowDays", "must be 1 to 3650");
         }
     }
     if let Some(desc) = body.marketplace_description {
         let desc = desc.trim().to_string();
         if desc.chars().count() > 2000 {
-            err("marketplaceDescription", "must be at most 2000 characters");
+            err(
+                &mut errors,
+                "marketplaceDescription",
+                "must be at most 2000 characters",
+            );
         }
         p.marketplace_description = Some(desc).filter(|d| !d.is_empty());
     }
@@ -185,6 +229,7 @@ fn apply(mut p: Program, body: ProgramBody, creating: bool) -> ApiResult<Program
     }
     if p.share_on_network && p.marketplace_description.is_none() {
         err(
+            &mut errors,
             "marketplaceDescription",
             "is required when shareOnNetwork is true",
         );
@@ -238,11 +283,14 @@ pub async fn create_program(
         id: ProgramId::generate(),
         name: String::new(),
         destination_url: String::new(),
-        rule: CommissionRule {
-            kind: CommissionType::Percent,
-            value: crate::domain::money::Dec4::from_scaled(0),
-        },
-        currency: Currency::parse("USD").unwrap(),
+        rules: RuleSet::single(
+            CommissionRule {
+                kind: CommissionType::Percent,
+                value: crate::domain::money::Dec4::from_scaled(0),
+            },
+            true,
+        ),
+        currency: Currency::usd(),
         holdback_days: 0,
         attribution_window_days: 60,
         share_on_network: false,

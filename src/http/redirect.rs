@@ -102,6 +102,8 @@ async fn redirect(
             utm: utm(query.as_deref()),
             revoked: target.partner_revoked,
             source: "redirect",
+            fraud_flag: None,
+            country: None,
         })
         .await;
     let mut response = StatusCode::FOUND.into_response();
@@ -140,6 +142,28 @@ pub struct ClickReport {
     utm_campaign: Option<String>,
     utm_term: Option<String>,
     utm_content: Option<String>,
+    /// `velocity`, `manual` or `revoked`: a flagged click is kept but earns no commission.
+    /// Any other non-empty flag counts as flagged too.
+    fraud_flag: Option<String>,
+    /// Two letters (ISO 3166-1 alpha-2), stored lower case; anything else is ignored.
+    country: Option<String>,
+}
+
+/// A flag as stored: trimmed, lower case, at most 32 characters; empty means none.
+fn fraud_flag(raw: Option<String>) -> Option<String> {
+    raw.map(|f| {
+        f.trim()
+            .to_ascii_lowercase()
+            .chars()
+            .take(32)
+            .collect::<String>()
+    })
+    .filter(|f| !f.is_empty())
+}
+
+fn country(raw: Option<String>) -> Option<String> {
+    raw.map(|c| c.trim().to_ascii_lowercase())
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -207,6 +231,8 @@ async fn report_click(
             .map(cap),
             revoked: t.partner_revoked,
             source: "network",
+            fraud_flag: fraud_flag(body.fraud_flag),
+            country: country(body.country),
         }])
         .await?;
     let (status, replayed) = if inserted == 1 {

@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath};
 use crate::http::partners::SnapshotBody;
+use crate::http::rules::{RuleView, Strictness, rule_views};
 use crate::service::partners as svc;
 use crate::state::AppState;
 
@@ -22,10 +23,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_snapshot, put_snapshot, delete_snapshot))
 }
 
+/// The snapshot: its rules, and the legacy single-rule mirror (of the first `every` rule, else
+/// the first rule).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotView {
     partner_id: PartnerId,
+    commission_rules: Vec<RuleView>,
     /// `percent` or `fixed`.
     commission_type: &'static str,
     commission_value: String,
@@ -43,11 +47,13 @@ pub struct SnapshotAnswer {
 
 impl From<Snapshot> for SnapshotView {
     fn from(s: Snapshot) -> Self {
+        let legacy = s.rules.legacy();
         SnapshotView {
-            commission_type: s.rule.kind.as_str(),
-            commission_value: s.rule.display_value(None),
+            commission_rules: rule_views(&s.rules),
+            commission_type: legacy.rate.kind.as_str(),
+            commission_value: legacy.rate.display_value(legacy.currency),
+            recurring: legacy.recurring,
             partner_id: s.partner_id,
-            recurring: s.recurring,
             holdback_days: s.holdback_days,
             source: s.source,
             snapshotted_at: s.snapshotted_at,
@@ -93,14 +99,13 @@ async fn put_snapshot(
     auth.require_admin()?;
     let id = PartnerId::from_string(id);
     let mut errors = Vec::new();
-    let Some(new) = body.validate(&mut errors, "") else {
+    let Some(new) = body.validate(Strictness::Strict, &mut errors, "") else {
         return Err(ApiError::invalid_body(errors));
     };
     svc::get_existing(&state, &id).await?;
     let snapshot = Snapshot {
         partner_id: id,
-        rule: new.rule,
-        recurring: new.recurring,
+        rules: new.rules,
         holdback_days: new.holdback_days,
         source: "amendment".into(),
         snapshotted_at: state.clock.now(),

@@ -5,20 +5,29 @@
 use serde_json::{Value, json};
 
 use crate::db::programs::Program;
+use crate::domain::rules::rule_views;
 use crate::network::client::ADMIN_TIMEOUT;
 use crate::network::vendor_token;
 use crate::state::AppState;
 
+/// The offering as the Network takes it. `terms` carries the rule set and the legacy mirror of
+/// its first `every` rule (`commissionType`, `commissionValue`, `recurring`); `holdbackDays`
+/// stays beside `payoutHoldbackDays` for older Networks.
 fn offering_body(p: &Program) -> Value {
+    let legacy = p.rules.legacy();
+    let currency = legacy.currency.unwrap_or(&p.currency);
     json!({
         "title": p.name,
         "description": p.marketplace_description,
         "productUrl": p.destination_url,
         "vendorProgramId": p.id,
         "terms": {
-            "commissionType": p.rule.kind.as_str(),
-            "commissionValue": p.rule.display_value(Some(&p.currency)),
+            "commissionRules": rule_views(&p.rules),
+            "commissionType": legacy.rate.kind.as_str(),
+            "commissionValue": legacy.rate.display_value(Some(currency)),
+            "recurring": legacy.recurring,
             "currency": p.currency.as_str(),
+            "payoutHoldbackDays": p.holdback_days,
             "holdbackDays": p.holdback_days,
             "attributionWindowDays": p.attribution_window_days,
         },

@@ -147,11 +147,16 @@ async fn approve(
     let create = json!({
         "email": creator["email"], "name": creator["name"], "sendInvite": false, "programIds": [program],
         "campaignGrantSource": "offering",
+        // The current Network sends the offering's rule set and the legacy mirror beside it.
         "commissionSnapshot": {
+            "commissionRules": terms["commissionRules"].clone(),
             "commissionType": terms["commissionType"].as_str().unwrap_or("percent"),
             "commissionValue": terms["commissionValue"].clone(),
-            "recurring": true,
-            "holdbackDays": terms["holdbackDays"].clone(),
+            "recurring": terms["recurring"].as_bool().unwrap_or(true),
+            "holdbackDays": match &terms["payoutHoldbackDays"] {
+                Value::Null => terms["holdbackDays"].clone(),
+                days => days.clone(),
+            },
         },
         "metadata": { "source": "openpartner_network", "networkCreatorId": creator["id"], "creatorHandle": creator["handle"] },
     });

@@ -1,16 +1,19 @@
 //! Conversions: attribute an event to the partner of the customer's last click within the
 //! program's attribution window, and accrue the commission priced by the partner's snapshot
-//! (when it has one) or the program's live rule. Idempotent on the external event id: the
+//! (when it has one) or the program's live rules. Idempotent on the external event id: the
 //! answer given the first time is stored with the event and replayed.
-
-use serde_json::{Value, json};
+//!
+//! Whether an event is the customer's *first* commission-earning one is decided inside the
+//! event's write transaction by a primary key (`commission_firsts`): of concurrent events for
+//! one customer exactly one is first.
 
 use crate::db::Db;
 use crate::db::clicks::ClickRef;
 use crate::db::commissions::{Commission, Status};
 use crate::db::events::NewEvent;
-use crate::domain::commission::CommissionRule;
+use crate::db::programs::Program;
 use crate::domain::money::Currency;
+use crate::domain::rules::{Occasion, Price, RuleSet};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -25,25 +28,74 @@ pub struct EventInput {
     pub ts: Timestamp,
 }
 
-/// What was decided for one event.
-struct Decision {
-    click: Option<ClickRef>,
-    attributed: bool,
-    reason: Option<&'static str>,
-    commission: Option<Commission>,
+/// What was decided for one event: the input of the answer.
+pub struct Outcome<'a> {
+    pub event_id: &'a str,
+    pub input: &'a EventInput,
+    pub click: Option<&'a ClickRef>,
+    pub attributed: bool,
+    /// Why nothing accrued (`no_click`, `partner_revoked`, `currency_mismatch`, ...).
+    pub reason: Option<&'static str>,
+    pub commission: Option<&'a Commission>,
 }
 
-/// Records an event. Returns `(created, answer)`; `created` is false for a replay.
-pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, Value)> {
+/// Who decides the terms of an attributed event.
+struct Terms {
+    program: Program,
+    rules: RuleSet,
+    /// `snapshot` or `program`.
+    source: &'static str,
+    holdback_days: i64,
+}
+
+enum Attribution {
+    No {
+        click: Option<ClickRef>,
+        reason: &'static str,
+    },
+    /// Attributed, but it earns nothing for a reason known before pricing.
+    Unpaid {
+        click: ClickRef,
+        reason: &'static str,
+    },
+    Yes {
+        click: ClickRef,
+        terms: Box<Terms>,
+    },
+}
+
+/// Records an event. Returns `(created, answer)`: the answer `render` made (JSON text), stored
+/// with the event; `created` is false for a replay, which returns the stored answer.
+pub async fn record(
+    state: &AppState,
+    input: EventInput,
+    render: impl Fn(&Outcome<'_>) -> String,
+) -> ApiResult<(bool, String)> {
     if let Some(stored) = state.db.event_result(&input.external_event_id).await? {
-        return Ok((false, serde_json::from_str(&stored).unwrap_or(Value::Null)));
+        return Ok((false, stored));
     }
     let event_id = ulid::Ulid::new().to_string();
-    let decision = decide(state, &input, &event_id).await?;
-    let answer = answer(&event_id, &input, &decision);
-    let stored = answer.to_string();
+    let attribution = attribute(state, &input).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    let (click, attributed, reason, commission) = match attribution {
+        Attribution::No { click, reason } => (click, false, Some(reason), None),
+        Attribution::Unpaid { click, reason } => (Some(click), true, Some(reason), None),
+        Attribution::Yes { click, terms } => {
+            let (commission, reason) =
+                price(&mut tx, &input, &event_id, &click, &terms, now).await?;
+            (Some(click), true, reason, commission)
+        }
+    };
+    let answer = render(&Outcome {
+        event_id: &event_id,
+        input: &input,
+        click: click.as_ref(),
+        attributed,
+        reason,
+        commission: commission.as_ref(),
+    });
+    let credited = click.as_ref().filter(|_| attributed);
     let inserted = Db::insert_event(
         &mut tx,
         &NewEvent {
@@ -52,19 +104,13 @@ pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, Val
             kind: &input.kind,
             value_minor: input.value_minor,
             currency: input.currency.as_str(),
-            click_id: decision.click.as_ref().map(|c| c.id.as_str()),
+            click_id: click.as_ref().map(|c| c.id.as_str()),
             user_id: input.user_id.as_deref(),
             ts: input.ts,
-            partner_id: decision
-                .attributed
-                .then(|| decision.click.as_ref().map(|c| c.partner_id.as_str()))
-                .flatten(),
-            program_id: decision
-                .attributed
-                .then(|| decision.click.as_ref().map(|c| c.program_id.as_str()))
-                .flatten(),
-            attributed: decision.attributed,
-            result: &stored,
+            partner_id: credited.map(|c| c.partner_id.as_str()),
+            program_id: credited.map(|c| c.program_id.as_str()),
+            attributed,
+            result: &answer,
             created_at: now,
         },
     )
@@ -75,27 +121,20 @@ pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, Val
         Err(e) if crate::db::is_unique_violation(&e) => {
             drop(tx);
             let stored = state.db.event_result(&input.external_event_id).await?;
-            let answer = stored
-                .and_then(|s| serde_json::from_str(&s).ok())
-                .unwrap_or(Value::Null);
-            return Ok((false, answer));
+            return Ok((false, stored.unwrap_or_else(|| "null".into())));
         }
         Err(e) => return Err(e.into()),
     }
-    if let Some(c) = &decision.commission {
+    if let Some(c) = &commission {
         Db::insert_commission(&mut tx, c).await?;
     }
     tx.commit().await?;
     Ok((true, answer))
 }
 
-async fn decide(state: &AppState, input: &EventInput, event_id: &str) -> ApiResult<Decision> {
-    let none = |click, reason| Decision {
-        click,
-        attributed: false,
-        reason: Some(reason),
-        commission: None,
-    };
+/// Finds the click and decides whether (and under which terms) the event is attributed.
+async fn attribute(state: &AppState, input: &EventInput) -> ApiResult<Attribution> {
+    let no = |click, reason| Ok(Attribution::No { click, reason });
     // Clicks are written in batches: make the ones already answered visible first.
     state.clicks.flush().await;
     let click = match (&input.click_id, &input.user_id) {
@@ -104,103 +143,113 @@ async fn decide(state: &AppState, input: &EventInput, event_id: &str) -> ApiResu
         (None, None) => None,
     };
     let Some(click) = click else {
-        return Ok(none(None, "no_click"));
+        return no(None, "no_click");
     };
     let Some(program) = state.db.get_program(&click.program_id).await? else {
-        return Ok(none(Some(click), "no_program"));
+        return no(Some(click), "no_program");
     };
     let age = input.ts.millis() - click.ts.millis();
     if age < 0 || age > program.attribution_window_days * 86_400_000 {
-        return Ok(none(Some(click), "outside_attribution_window"));
+        return no(Some(click), "outside_attribution_window");
     }
     let partner = state.db.get_partner(&click.partner_id).await?;
-    if click.revoked || partner.as_ref().is_none_or(|p| p.revoked_at.is_some()) {
-        return Ok(none(Some(click), "partner_revoked"));
+    let Some(partner) = partner.filter(|p| p.revoked_at.is_none() && !click.revoked) else {
+        return no(Some(click), "partner_revoked");
+    };
+    if click.fraud_flag.is_some() {
+        return no(Some(click), "click_flagged");
     }
-    let snapshot = state.db.get_snapshot(&click.partner_id).await?;
-    let (rule, source, holdback, recurring): (CommissionRule, &str, i64, bool) = match &snapshot {
-        Some(s) => (
-            s.rule,
-            "snapshot",
-            s.holdback_days.unwrap_or(program.holdback_days),
-            s.recurring,
+    // The grant is checked at event time: a partner whose program was taken away earns
+    // nothing on it from then on, whatever links still point there.
+    if !partner
+        .program_ids
+        .iter()
+        .any(|p| p.as_str() == click.program_id)
+    {
+        return Ok(Attribution::Unpaid {
+            click,
+            reason: "program_not_granted",
+        });
+    }
+    let terms = match state.db.get_snapshot(&click.partner_id).await? {
+        Some(s) => Terms {
+            holdback_days: s.holdback_days.unwrap_or(program.holdback_days),
+            rules: s.rules,
+            source: "snapshot",
+            program,
+        },
+        None => Terms {
+            holdback_days: program.holdback_days,
+            rules: program.rules.clone(),
+            source: "program",
+            program,
+        },
+    };
+    Ok(Attribution::Yes {
+        click,
+        terms: Box::new(terms),
+    })
+}
+
+/// Prices an attributed event inside its write transaction: the commission, or why none.
+async fn price(
+    tx: &mut crate::db::Tx,
+    input: &EventInput,
+    event_id: &str,
+    click: &ClickRef,
+    terms: &Terms,
+    now: Timestamp,
+) -> ApiResult<(Option<Commission>, Option<&'static str>)> {
+    // The customer: the identified user, else the click itself.
+    let customer = match &input.user_id {
+        Some(user) => format!("user:{user}"),
+        None => format!("click:{}", click.id),
+    };
+    let partner = &click.partner_id;
+    let program = click.program_id.as_str();
+    let earlier = Db::first_commission_at(tx, partner, Some(program), &customer).await?;
+    let anchor = Db::first_commission_at(tx, partner, None, &customer).await?;
+    let mut occasion = Occasion {
+        event_type: &input.kind,
+        currency: &input.currency,
+        value_minor: input.value_minor,
+        program_currency: &terms.program.currency,
+        first: earlier.is_none(),
+        anchor,
+        at: input.ts,
+    };
+    let mut priced = terms.rules.price(&occasion);
+    if matches!(priced, Price::Earned { .. })
+        && occasion.first
+        && !Db::claim_first_commission(tx, partner, program, &customer, event_id, input.ts).await?
+    {
+        // A concurrent event of the same customer was first: this one is not.
+        occasion.first = false;
+        occasion.anchor = Db::first_commission_at(tx, partner, None, &customer).await?;
+        priced = terms.rules.price(&occasion);
+    }
+    Ok(match priced {
+        Price::Nothing(reason) => (None, Some(reason)),
+        Price::Earned {
+            amount_minor,
+            trigger,
+        } => (
+            Some(Commission {
+                id: ulid::Ulid::new().to_string(),
+                partner_id: partner.clone(),
+                program_id: click.program_id.clone(),
+                event_id: event_id.to_string(),
+                user_id: input.user_id.clone(),
+                amount_minor,
+                currency: input.currency.as_str().to_string(),
+                status: Status::Accrued,
+                rule_source: terms.source.to_string(),
+                accrued_at: now,
+                mature_at: now.plus_days(terms.holdback_days),
+                trigger: Some(trigger),
+                paid_at: None,
+            }),
+            None,
         ),
-        None => (program.rule, "program", program.holdback_days, true),
-    };
-    if !recurring {
-        if let Some(user) = &input.user_id {
-            if state
-                .db
-                .partner_earned_on_user(&click.partner_id, user)
-                .await?
-            {
-                return Ok(Decision {
-                    attributed: true,
-                    reason: Some("not_recurring"),
-                    commission: None,
-                    click: Some(click),
-                });
-            }
-        }
-    }
-    let amount = rule.commission_minor(input.value_minor, &input.currency);
-    let now = state.clock.now();
-    let commission = (amount > 0).then(|| Commission {
-        id: ulid::Ulid::new().to_string(),
-        partner_id: click.partner_id.clone(),
-        program_id: click.program_id.clone(),
-        event_id: event_id.to_string(),
-        user_id: input.user_id.clone(),
-        amount_minor: amount,
-        currency: input.currency.as_str().to_string(),
-        status: Status::Accrued,
-        rule_source: source.to_string(),
-        accrued_at: now,
-        mature_at: now.plus_days(holdback),
-    });
-    Ok(Decision {
-        reason: commission.is_none().then_some("zero_amount"),
-        attributed: true,
-        commission,
-        click: Some(click),
-    })
-}
-
-fn answer(event_id: &str, input: &EventInput, d: &Decision) -> Value {
-    let (partner, program) = match (&d.click, d.attributed) {
-        (Some(c), true) => (Some(c.partner_id.to_string()), Some(c.program_id.clone())),
-        _ => (None, None),
-    };
-    json!({
-        "id": event_id,
-        "externalEventId": input.external_event_id,
-        "type": input.kind,
-        "value": input.currency.format_minor(input.value_minor),
-        "currency": input.currency.as_str(),
-        "ts": input.ts,
-        "clickId": d.click.as_ref().map(|c| c.id.clone()),
-        "userId": input.user_id,
-        "attributed": d.attributed,
-        "reason": d.reason,
-        "partnerId": partner,
-        "programId": program,
-        "commission": d.commission.as_ref().map(commission_json),
-    })
-}
-
-/// A commission as every endpoint shows it.
-pub fn commission_json(c: &Commission) -> Value {
-    let currency = Currency::parse(&c.currency).unwrap_or_else(|_| Currency::parse("USD").unwrap());
-    json!({
-        "id": c.id,
-        "partnerId": c.partner_id,
-        "programId": c.program_id,
-        "eventId": c.event_id,
-        "amount": currency.format_minor(c.amount_minor),
-        "currency": c.currency,
-        "status": c.status.as_str(),
-        "ruleSource": c.rule_source,
-        "accruedAt": c.accrued_at,
-        "matureAt": c.mature_at,
     })
 }

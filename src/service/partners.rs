@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use crate::db::Db;
 use crate::db::magic_links::Purpose;
 use crate::db::partners::{NewPartner, Partner, Snapshot};
-use crate::domain::commission::CommissionRule;
 use crate::domain::email::Email;
 use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::rules::RuleSet;
 use crate::email::Template;
 use crate::error::{ApiError, ApiResult};
 use crate::network::sync::{self, Change};
@@ -35,8 +35,7 @@ impl Source {
 }
 
 pub struct NewSnapshot {
-    pub rule: CommissionRule,
-    pub recurring: bool,
+    pub rules: RuleSet,
     pub holdback_days: Option<i64>,
 }
 
@@ -124,8 +123,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
             &mut tx,
             &Snapshot {
                 partner_id: id.clone(),
-                rule: s.rule,
-                recurring: s.recurring,
+                rules: s.rules,
                 holdback_days: s.holdback_days,
                 source: "approval".into(),
                 snapshotted_at: now,

@@ -20,4 +20,5 @@ mod partner_lifecycle;
 mod partners;
 mod programs;
 mod resilience;
+mod rules;
 mod signup;

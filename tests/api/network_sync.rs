@@ -592,9 +592,17 @@ async fn federation_flow_with_the_federation_key(b: Backend) {
     );
     let d = app.get(&format!("/partners/{pid}/dashboard"), &fed).await;
     let d = d.assert_status(200);
-    assert_eq!(d["clicks"], 2);
-    assert_eq!(d["attributedRevenue"], "50.00");
-    assert_eq!(d["commissionByStatus"]["accrued"], "7.50");
+    // The default window is the last 30 days: the Network's January click is older.
+    assert_eq!(d["clicks"], 1);
+    assert_eq!(d["attributedRevenue"], json!(50));
+    assert_eq!(d["commissionByStatus"]["accrued"], json!(7.5));
+    let d = app
+        .get(
+            &format!("/partners/{pid}/dashboard?since=2025-12-01T00:00:00Z"),
+            &fed,
+        )
+        .await;
+    assert_eq!(d.assert_status(200)["clicks"], 2);
     assert_eq!(
         app.get(&format!("/partners/{pid}/commissions"), &fed)
             .await

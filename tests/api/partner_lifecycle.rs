@@ -407,7 +407,9 @@ async fn commission_snapshot_can_be_amended_and_removed(b: Backend) {
     assert_eq!(s["commissionType"], "fixed");
     assert_eq!(s["commissionValue"], "2.50");
     assert_eq!(s["source"], "amendment");
-    assert_eq!(s["recurring"], false);
+    // Legacy fields without `recurring` are one `every` rule: recurring.
+    assert_eq!(s["recurring"], true);
+    assert_eq!(s["commissionRules"][0]["trigger"], "every");
     assert_eq!(
         app.admin_get(&path).await.body["snapshot"]["commissionValue"],
         "2.50"
