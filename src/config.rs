@@ -38,6 +38,7 @@ const ENV_MAP: &[(&str, &str)] = &[
     ("OPENPARTNER_MAIL_RETRY_CRON", "mail.retry_cron"),
     ("NETWORK_URL", "network.url"),
     ("NETWORK_ADMIN_API_KEY", "network.admin_api_key"),
+    ("OPENPARTNER_ADMIN_EMAIL", "network.admin_email"),
     ("OPENPARTNER_HEARTBEAT_CRON", "network.heartbeat_cron"),
     ("OPENPARTNER_OUTBOX_CRON", "network.outbox_cron"),
     (
@@ -100,6 +101,9 @@ pub struct Config {
     /// Network base URL without a trailing slash.
     pub network_url: String,
     pub network_admin_api_key: Option<Secret<String>>,
+    /// The brand administrator's email: the contact the hosted one-click connect gives the
+    /// Network when the request names none. Never the no-reply sender.
+    pub admin_email: Option<String>,
     pub heartbeat_cron: String,
     pub outbox_cron: String,
     pub backfill_lease: Duration,
@@ -326,6 +330,24 @@ impl Layers {
                 format!("not a mailbox such as \"Brand <no-reply@example.com>\": {e}"),
             )
         })?;
+        let admin_email = match self.optional("network.admin_email")? {
+            None => None,
+            Some(raw) => {
+                let email = crate::domain::email::Email::parse(&raw)
+                    .map_err(|m| err(&self.source("network.admin_email"), m.to_string()))?;
+                if mail_from
+                    .email
+                    .to_string()
+                    .eq_ignore_ascii_case(email.as_str())
+                {
+                    return Err(err(
+                        &self.source("network.admin_email"),
+                        "must be a person's address, not the no-reply sender (MAIL_FROM)".into(),
+                    ));
+                }
+                Some(email.as_str().to_string())
+            }
+        };
         let encryption_key = match self.optional("secrets.encryption_key")? {
             None => None,
             Some(raw) => Some(Secret::new(parse_key(&raw).ok_or_else(|| {
@@ -374,6 +396,7 @@ impl Layers {
             mail_retry_cron: cron(&self, "mail.retry_cron")?,
             network_url: http_url(&self, "network.url")?,
             network_admin_api_key: self.optional("network.admin_api_key")?.map(Secret::new),
+            admin_email,
             heartbeat_cron: cron(&self, "network.heartbeat_cron")?,
             outbox_cron: cron(&self, "network.outbox_cron")?,
             backfill_lease: Duration::from_secs(self.number(
@@ -477,6 +500,9 @@ mod tests {
         assert_eq!(c.network_url, "https://network.openpartner.dev");
         assert!(c.database_url.is_none());
         assert_eq!(c.heartbeat_cron, "0 7 * * * *");
+        assert_eq!(c.admin_email, None);
+        let c = load(&[("OPENPARTNER_ADMIN_EMAIL", " Ops@Brand.example ")]).unwrap();
+        assert_eq!(c.admin_email.as_deref(), Some("ops@brand.example"));
     }
 
     #[test]
@@ -491,6 +517,14 @@ mod tests {
         assert_eq!(e.setting, "DATABASE_URL");
         let e = load(&[("OPENPARTNER_HEARTBEAT_CRON", "every hour")]).unwrap_err();
         assert_eq!(e.setting, "OPENPARTNER_HEARTBEAT_CRON");
+        let e = load(&[("OPENPARTNER_ADMIN_EMAIL", "not an email")]).unwrap_err();
+        assert_eq!(e.setting, "OPENPARTNER_ADMIN_EMAIL");
+        let e = load(&[
+            ("OPENPARTNER_ADMIN_EMAIL", "No-Reply@localhost.example"),
+            ("MAIL_FROM", "Brand <no-reply@localhost.example>"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.setting, "OPENPARTNER_ADMIN_EMAIL");
     }
 
     #[test]

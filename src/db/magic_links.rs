@@ -79,4 +79,21 @@ impl Db {
         })
         .transpose()
     }
+
+    /// The partner of a usable (unused, unexpired) link, without using it.
+    pub async fn magic_link_partner(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> sqlx::Result<Option<PartnerId>> {
+        let row = sqlx::query(
+            "SELECT partner_id FROM magic_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| Ok(PartnerId::from_string(r.try_get::<String, _>(0)?)))
+            .transpose()
+    }
 }

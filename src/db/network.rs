@@ -34,7 +34,16 @@ pub struct Connected<'a> {
     pub token_enc: &'a str,
     pub display_name: &'a str,
     pub tier: &'a str,
-    pub scoped_key_id: Option<&'a str>,
+    pub key: NewKey<'a>,
+}
+
+/// Where the connection's new federation key comes from.
+pub enum NewKey<'a> {
+    /// Hosted one-click: the key minted for this connect (its id).
+    Minted(&'a str),
+    /// Self-host: the key minted at start-connect, held while the pending vendor (this id)
+    /// awaited its emailed verification. The row must still await exactly this vendor.
+    PendingFor(&'a str),
 }
 
 const SELECT_CONNECTION: &str = "SELECT vendor_id, vendor_token_enc, display_name, status, tier, \
@@ -92,7 +101,40 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_connected(&self, c: &Connected<'_>, now: Timestamp) -> sqlx::Result<()> {
+    /// Stores a completed connect and, in the same transaction, revokes the federation keys it
+    /// replaces (the live one, and a pending one a one-click connect overtakes): the old key
+    /// stops working only once the new connection is stored. Returns the revoked key ids, or
+    /// `None` with nothing changed when a self-host completion no longer matches the pending
+    /// vendor.
+    pub async fn store_connection(
+        &self,
+        c: &Connected<'_>,
+        now: Timestamp,
+    ) -> sqlx::Result<Option<Vec<String>>> {
+        let mut tx = self.begin().await?;
+        // Takes the row lock first (PostgreSQL), so what is read next is what gets replaced.
+        sqlx::query("UPDATE network_connection SET updated_at = $1 WHERE id = 1")
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT scoped_key_id, pending_vendor_id, pending_scoped_key_id FROM network_connection WHERE id = 1",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let live: Option<String> = row.try_get(0)?;
+        let pending_vendor: Option<String> = row.try_get(1)?;
+        let pending_key: Option<String> = row.try_get(2)?;
+        let new_key = match c.key {
+            NewKey::Minted(id) => Some(id.to_string()),
+            NewKey::PendingFor(vendor) if pending_vendor.as_deref() == Some(vendor) => {
+                pending_key.clone()
+            }
+            NewKey::PendingFor(_) => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        };
         sqlx::query(
             "UPDATE network_connection SET vendor_id = $1, vendor_token_enc = $2, display_name = $3, \
              tier = $4, scoped_key_id = $5, status = 'active', pending_vendor_id = NULL, \
@@ -102,11 +144,24 @@ impl Db {
         .bind(c.token_enc)
         .bind(c.display_name)
         .bind(c.tier)
-        .bind(c.scoped_key_id)
+        .bind(new_key.as_deref())
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let mut revoked = Vec::new();
+        for old in [live, pending_key].into_iter().flatten() {
+            if Some(&old) == new_key.as_ref() || revoked.contains(&old) {
+                continue;
+            }
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now.millis())
+                .bind(&old)
+                .execute(&mut *tx)
+                .await?;
+            revoked.push(old);
+        }
+        tx.commit().await?;
+        Ok(Some(revoked))
     }
 
     pub async fn set_auto_enroll(&self, on: bool, now: Timestamp) -> sqlx::Result<()> {

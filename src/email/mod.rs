@@ -30,6 +30,8 @@ pub enum Template {
     Signup,
     Approved,
     Revoked,
+    /// A revoked partner asked to sign in: access is suspended, and why.
+    Suspended,
 }
 
 impl Template {
@@ -40,6 +42,7 @@ impl Template {
             Template::Signup => "signup",
             Template::Approved => "approved",
             Template::Revoked => "revoked",
+            Template::Suspended => "suspended",
         }
     }
 }
@@ -54,7 +57,14 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: &[(&str, &str)] = templates!("invite", "signin", "signup", "approved", "revoked");
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "invite",
+    "signin",
+    "signup",
+    "approved",
+    "revoked",
+    "suspended"
+);
 
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),

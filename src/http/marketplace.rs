@@ -1,7 +1,9 @@
 //! The Network marketplace from the brand's side: creator applications (approve / reject),
 //! discovery, invitations and offerings, proxied to the Network with the vendor token.
 //!
-//! The Network's status and JSON come back as they are on success. A Network failure is
+//! The Network's JSON comes back as it is on success (its status too, but for an invitation,
+//! which is always 201), described by tolerant views: the fields we know, and whatever else
+//! the Network sends, passed on. A Network failure is
 //! `network_call_failed` with the Network's status and `"<status>: <body>"`; no connection is
 //! 503 `network_not_configured`; an unreachable Network is 503 `network_unreachable`. Nothing is
 //! held across the call (no lock, no transaction): on approve the Network calls back into this
@@ -10,18 +12,22 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use reqwest::Method;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath, MaybeJson};
-use crate::network::client::{ADMIN_TIMEOUT, CallError};
+use crate::network::client::{ADMIN_TIMEOUT, CallError, pass_through};
 use crate::network::connected;
 use crate::state::AppState;
+
+mod views;
+
+use views::{DiscoverView, InvitationView, NetworkRequest, OfferingsView, RequestsView};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -33,13 +39,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_offerings))
 }
 
-/// One call to the Network, answered as the protocol page says.
-async fn proxy(
+/// One call to the Network: its status and its answer read into the view `T`.
+async fn proxy<T: DeserializeOwned + Default>(
     state: &AppState,
     method: Method,
     path: &str,
     body: Option<Value>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<T>)> {
     let (_, token) = connected(state).await?;
     match state
         .network
@@ -48,7 +54,7 @@ async fn proxy(
     {
         Ok((status, answer)) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            Ok((status, Json(answer)).into_response())
+            Ok((status, Json(pass_through(answer))))
         }
         Err(e @ CallError::Status { status, .. }) => Err(ApiError::new(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
@@ -95,7 +101,7 @@ pub struct RequestsQuery {
 /// Creators' applications to the brand's offerings.
 #[utoipa::path(get, path = "/admin/network/requests", tag = "marketplace", security(("bearer" = [])),
     params(RequestsQuery),
-    responses((status = 200, description = "The Network's `{requests: [...]}`", body = Object),
+    responses((status = 200, description = "The Network's `{requests: [...]}`", body = RequestsView),
         (status = 400, description = "`invalid_query`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
@@ -103,7 +109,7 @@ async fn list_requests(
     State(state): State<AppState>,
     auth: Auth,
     RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<RequestsView>)> {
     auth.require_admin()?;
     let status = q.as_deref().and_then(|q| {
         url::form_urlencoded::parse(q.as_bytes())
@@ -136,7 +142,7 @@ pub struct Decision {
 /// (POST /partners, then its link, with the federation key).
 #[utoipa::path(post, path = "/admin/network/requests/{id}/approve", tag = "marketplace", security(("bearer" = [])),
     params(("id" = String, Path)), request_body(content = Decision, description = "Optional"),
-    responses((status = 200, description = "The Network's answer", body = Object),
+    responses((status = 200, description = "The request, approved", body = NetworkRequest),
         (status = 400, description = "`invalid_body` (e.g. unknown programId)", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
@@ -145,7 +151,7 @@ async fn approve(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
     MaybeJson(body): MaybeJson<Decision>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<NetworkRequest>)> {
     auth.require_admin()?;
     let id = network_id(&id)?;
     let note = note(body.decision_note)?;
@@ -167,7 +173,7 @@ async fn approve(
 /// Reject an application.
 #[utoipa::path(post, path = "/admin/network/requests/{id}/reject", tag = "marketplace", security(("bearer" = [])),
     params(("id" = String, Path)), request_body(content = Decision, description = "Optional; only decisionNote"),
-    responses((status = 200, description = "The Network's answer", body = Object),
+    responses((status = 200, description = "The request, rejected", body = NetworkRequest),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
 async fn reject(
@@ -175,7 +181,7 @@ async fn reject(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
     MaybeJson(body): MaybeJson<Decision>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<NetworkRequest>)> {
     auth.require_admin()?;
     let id = network_id(&id)?;
     if body.program_id.is_some() {
@@ -196,14 +202,14 @@ async fn reject(
 
 /// Discover creators on the Network; the query string is passed through as it is.
 #[utoipa::path(get, path = "/admin/network/discover/creators", tag = "marketplace", security(("bearer" = [])),
-    responses((status = 200, description = "The Network's `{creators: [...]}`", body = Object),
+    responses((status = 200, description = "The Network's `{creators: [...]}`", body = DiscoverView),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
 async fn discover(
     State(state): State<AppState>,
     auth: Auth,
     RawQuery(q): RawQuery,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<DiscoverView>)> {
     auth.require_admin()?;
     let path = match q.filter(|q| !q.is_empty()) {
         Some(q) if q.len() <= 2000 => format!("/vendors/me/discover/creators?{q}"),
@@ -223,7 +229,7 @@ pub struct Invite {
 /// Invite a creator to an offering (idempotent per creator on the Network).
 #[utoipa::path(post, path = "/admin/network/offerings/{id}/invite-creator", tag = "marketplace", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = Invite,
-    responses((status = 201, description = "The invitation (the Network's status: 200 for a repeat)", body = Object),
+    responses((status = 201, description = "The invitation (also for a repeat, whatever 2xx the Network used)", body = InvitationView),
         (status = 400, description = "`invalid_body`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
@@ -232,7 +238,7 @@ async fn invite(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<Invite>,
-) -> ApiResult<Response> {
+) -> ApiResult<(StatusCode, Json<InvitationView>)> {
     auth.require_admin()?;
     let id = network_id(&id)?;
     let creator = body.creator_id.trim();
@@ -253,21 +259,26 @@ async fn invite(
         ));
     }
     let payload = json!({ "creatorId": creator, "message": message });
-    proxy(
+    let (_, invitation) = proxy(
         &state,
         Method::POST,
         &format!("/vendors/me/offerings/{id}/invitations"),
         Some(payload),
     )
-    .await
+    .await?;
+    // The contract says 201, whatever 2xx the Network used (it answers 200 for a repeat).
+    Ok((StatusCode::CREATED, invitation))
 }
 
 /// The brand's offerings as the Network has them.
 #[utoipa::path(get, path = "/admin/network/offerings", tag = "marketplace", security(("bearer" = [])),
-    responses((status = 200, description = "The Network's `{offerings: [...]}`", body = Object),
+    responses((status = 200, description = "The Network's `{offerings: [...]}`", body = OfferingsView),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 503, description = "`network_not_configured`, `network_unreachable`", body = ErrorBody)))]
-async fn list_offerings(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+async fn list_offerings(
+    State(state): State<AppState>,
+    auth: Auth,
+) -> ApiResult<(StatusCode, Json<OfferingsView>)> {
     auth.require_admin()?;
     proxy(&state, Method::GET, "/vendors/me/offerings", None).await
 }

@@ -53,9 +53,22 @@ async fn magic_page(
         })
         .unwrap_or_default();
     let brand = html_escape(&state.config.brand_name);
-    let page = MAGIC_PAGE
-        .replace("{{brand}}", &brand)
-        .replace("{{token}}", &token);
+    // A revoked partner's link says why instead of offering to sign in (seed 004).
+    let suspended = match magic::suspended_reason(&state, &token).await {
+        Ok(reason) => reason,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check the link's partner");
+            None
+        }
+    };
+    let page = match suspended {
+        Some(reason) => SUSPENDED_PAGE
+            .replace("{{brand}}", &brand)
+            .replace("{{reason}}", &html_escape(&reason)),
+        None => MAGIC_PAGE
+            .replace("{{brand}}", &brand)
+            .replace("{{token}}", &token),
+    };
     (
         [
             (CACHE_CONTROL, "no-store"),
@@ -94,6 +107,17 @@ btn.addEventListener("click", async () => {
   } catch (e) { msg.textContent = "Network error: " + e; btn.disabled = false; }
 });
 </script></body></html>"#;
+
+const SUSPENDED_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Account suspended · {{brand}}</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;line-height:1.5}</style></head>
+<body><main>
+<h1>{{brand}} partner program</h1>
+<p id="suspended">Your partner account is suspended, so you cannot sign in.</p>
+<p><strong>Reason:</strong> <span id="reason">{{reason}}</span></p>
+<p>If you think this is a mistake, reply to {{brand}}.</p>
+</main></body></html>"#;
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")

@@ -164,3 +164,17 @@ impl NetworkClient {
             .map(|(_, v)| v)
     }
 }
+
+/// For the fields of a view that passes the Network's JSON on: keeps a field that was sent,
+/// `null` included (`Some(Value::Null)`), so the answer repeats exactly what came. Use with
+/// `#[serde(default, deserialize_with = "kept", skip_serializing_if = "Option::is_none")]`.
+pub fn kept<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    <Value as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// Reads the Network's answer into a pass-through view, tolerantly: a view's known fields
+/// accept any JSON and the rest is kept aside, so only a non-object answer falls back to the
+/// empty view.
+pub fn pass_through<T: serde::de::DeserializeOwned + Default>(answer: Value) -> T {
+    serde_json::from_value(answer).unwrap_or_default()
+}

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::db::api_keys::KeyKind;
-use crate::db::network::Connected;
+use crate::db::network::{Connected, NewKey};
 use crate::domain::ids::ApiKeyId;
 use crate::domain::scopes::ScopeSet;
 use crate::error::{ApiError, ApiResult};
@@ -61,6 +61,31 @@ async fn revoke_key(state: &AppState, id: Option<&str>) -> ApiResult<()> {
     Ok(())
 }
 
+/// The brand's contact and name, as the admin gave them (already validated).
+#[derive(Debug, Clone, Default)]
+pub struct Contact {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub display_name: Option<String>,
+}
+
+/// What the Network answered a self-host signup.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub vendor_id: String,
+    pub status: String,
+    pub email_sent: bool,
+}
+
+/// A completed self-host connect.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub vendor_id: String,
+    pub display_name: String,
+}
+
+/// The `/vendors/signup` body. `contact.name` is left out when there is none (the Network
+/// takes it as an optional string, not `null`).
 fn signup_body(
     state: &AppState,
     key: &str,
@@ -69,52 +94,69 @@ fn signup_body(
     name: Option<&str>,
     tier: &str,
 ) -> Value {
+    let mut contact = serde_json::Map::new();
+    contact.insert("email".into(), json!(email));
+    if let Some(name) = name {
+        contact.insert("name".into(), json!(name));
+    }
     json!({
         "instanceUrl": state.config.public_url,
         "scopedKey": key,
         "displayName": display_name,
         "tier": tier,
-        "contact": { "email": email, "name": name },
+        "contact": contact,
         "portalCallbackUrl": format!("{}/admin/network/complete", state.config.public_url),
     })
 }
 
-/// Finishes a connect: store the token encrypted, switch federation keys, publish offerings.
+/// Finishes a connect: store the token encrypted and switch federation keys in one
+/// transaction, then publish offerings. `None` when a self-host completion no longer matches
+/// the pending vendor (nothing changed).
 async fn finish(
     state: &AppState,
     vendor_id: &str,
     token: &str,
     display_name: &str,
     tier: &str,
-    key_id: Option<String>,
-) -> ApiResult<()> {
+    key: NewKey<'_>,
+) -> ApiResult<Option<()>> {
     let enc = crate::secrets::encrypt(&encryption_key(state)?, token);
-    let previous = state.db.get_connection().await?.scoped_key_id;
-    state
+    let stored = state
         .db
-        .set_connected(
+        .store_connection(
             &Connected {
                 vendor_id,
                 token_enc: &enc,
                 display_name,
                 tier,
-                scoped_key_id: key_id.as_deref(),
+                key,
             },
             state.clock.now(),
         )
         .await?;
-    if previous != key_id {
-        revoke_key(state, previous.as_deref()).await?;
+    let Some(revoked) = stored else {
+        return Ok(None);
+    };
+    if !revoked.is_empty() {
+        state.auth.invalidate_all();
     }
     state.db.mark_all_offerings_dirty().await?;
     offerings::sync_in_background(state);
     heartbeat::trigger(state);
     tracing::info!(%vendor_id, "connected to the Network");
-    Ok(())
+    Ok(Some(()))
 }
 
-/// Hosted one-click: signs up with the admin bearer and is active at once.
-pub async fn one_click(state: &AppState) -> ApiResult<String> {
+fn admin_email_unresolvable() -> ApiError {
+    ApiError::bad_request(
+        "admin_email_unresolvable",
+        "Name the brand's contact: send contactEmail, or set OPENPARTNER_ADMIN_EMAIL.",
+    )
+}
+
+/// Hosted one-click: signs up with the admin bearer and is active at once. The contact is the
+/// request's `contactEmail`, else `OPENPARTNER_ADMIN_EMAIL`; never the no-reply sender.
+pub async fn one_click(state: &AppState, contact: Contact) -> ApiResult<String> {
     let Some(admin) = state.config.network_admin_api_key.clone() else {
         return Err(ApiError::unavailable(
             "admin_token_not_configured",
@@ -122,14 +164,25 @@ pub async fn one_click(state: &AppState) -> ApiResult<String> {
         ));
     };
     encryption_key(state)?;
+    let Some(email) = contact.email.or_else(|| state.config.admin_email.clone()) else {
+        return Err(admin_email_unresolvable());
+    };
+    if is_no_reply(state, &email) {
+        return Err(ApiError::invalid_field(
+            "contactEmail",
+            "must be a person's address, not the no-reply sender (MAIL_FROM)",
+        ));
+    }
     let key = mint_federation_key(state).await?;
-    let name = state.config.brand_name.clone();
+    let name = contact
+        .display_name
+        .unwrap_or_else(|| state.config.brand_name.clone());
     let body = signup_body(
         state,
         &key.plaintext,
         &name,
-        state.config.mail_from.email.as_ref(),
-        Some(&name),
+        &email,
+        contact.name.as_deref(),
         "hosted",
     );
     let answer = match state
@@ -165,10 +218,19 @@ pub async fn one_click(state: &AppState) -> ApiResult<String> {
         token,
         &display,
         "hosted",
-        Some(key.row.id.to_string()),
+        NewKey::Minted(key.row.id.as_str()),
     )
     .await?;
     Ok(vendor_id.to_string())
+}
+
+fn is_no_reply(state: &AppState, email: &str) -> bool {
+    state
+        .config
+        .mail_from
+        .email
+        .to_string()
+        .eq_ignore_ascii_case(email)
 }
 
 /// Self-host: asks the Network to email a verification link to `contact_email`.
@@ -177,7 +239,7 @@ pub async fn start(
     contact_email: &str,
     contact_name: Option<&str>,
     display_name: Option<&str>,
-) -> ApiResult<Value> {
+) -> ApiResult<Started> {
     encryption_key(state)?;
     let key = mint_federation_key(state).await?;
     let display = display_name.unwrap_or(&state.config.brand_name).to_string();
@@ -215,16 +277,29 @@ pub async fn start(
         .set_pending_connection(vendor_id, key.row.id.as_str(), state.clock.now())
         .await?;
     revoke_key(state, earlier.as_deref()).await?;
-    Ok(json!({
-        "vendorId": vendor_id,
-        "status": answer["status"].as_str().unwrap_or("pending"),
-        "emailSent": answer["emailSent"].as_bool().unwrap_or(false),
-    }))
+    Ok(Started {
+        vendor_id: vendor_id.to_string(),
+        status: answer["status"].as_str().unwrap_or("pending").to_string(),
+        email_sent: answer["emailSent"].as_bool().unwrap_or(false),
+    })
 }
 
-/// Self-host: the emailed token is the proof; exchanges it for the vendor token.
-pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Value> {
+fn no_pending_connect() -> ApiError {
+    ApiError::conflict(
+        "no_pending_connect",
+        "No connect is waiting for verification. Start one with POST /config/network/start-connect.",
+    )
+}
+
+/// Self-host, last step (an admin's call): the emailed token proves the address; it must
+/// belong to the vendor this instance's own start-connect is waiting for. Anything else (no
+/// pending connect, another vendor's token) changes nothing: not the connection, not the
+/// federation key.
+pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Completed> {
     encryption_key(state)?;
+    let Some(pending) = state.db.get_connection().await?.pending_vendor_id else {
+        return Err(no_pending_connect());
+    };
     let answer = state
         .network
         .post(
@@ -244,7 +319,13 @@ pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Value> {
             "The Network answered without a vendor token.",
         ));
     };
-    let conn = state.db.get_connection().await?;
+    if vendor_id != pending {
+        tracing::warn!(%pending, verified = %vendor_id, "complete-connect refused: the token belongs to another vendor");
+        return Err(ApiError::conflict(
+            "vendor_mismatch",
+            "This verification link belongs to another vendor than the connect this instance started. Nothing was changed.",
+        ));
+    }
     let display = answer["displayName"]
         .as_str()
         .unwrap_or(&state.config.brand_name)
@@ -255,8 +336,12 @@ pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Value> {
         token,
         &display,
         tier(state),
-        conn.pending_scoped_key_id,
+        NewKey::PendingFor(&pending),
     )
-    .await?;
-    Ok(json!({ "ok": true, "vendorId": vendor_id, "displayName": display }))
+    .await?
+    .ok_or_else(no_pending_connect)?;
+    Ok(Completed {
+        vendor_id: vendor_id.to_string(),
+        display_name: display,
+    })
 }

@@ -78,6 +78,12 @@ async fn signup(State(state): St, headers: HeaderMap, Json(body): Json<Value>) -
     let Some(email) = body.pointer("/contact/email").and_then(Value::as_str) else {
         return error(StatusCode::BAD_REQUEST, "contact_email_required");
     };
+    // As the Network's schema: `name` is an optional string; `null` is refused.
+    let contact_name = match body.pointer("/contact/name") {
+        None => None,
+        Some(Value::String(name)) => Some(name.clone()),
+        Some(_) => return error(StatusCode::BAD_REQUEST, "invalid_contact_name"),
+    };
     let mut st = lock(&state);
     let hosted = match (bearer(&headers), &st.admin_key) {
         (Some(given), Some(admin)) if &given == admin => true,
@@ -100,6 +106,7 @@ async fn signup(State(state): St, headers: HeaderMap, Json(body): Json<Value>) -
             instance_url: instance_url.into(),
             scoped_key: scoped_key.into(),
             contact_email: email.into(),
+            contact_name,
             portal_callback_url: callback.into(),
             heartbeats: Vec::new(),
             offerings: Vec::new(),

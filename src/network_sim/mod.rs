@@ -36,6 +36,7 @@ pub struct Vendor {
     #[serde(skip)]
     pub scoped_key: String,
     pub contact_email: String,
+    pub contact_name: Option<String>,
     pub portal_callback_url: String,
     pub heartbeats: Vec<Value>,
     pub offerings: Vec<Value>,

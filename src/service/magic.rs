@@ -53,6 +53,49 @@ pub async fn issue_link(
     Ok(mail.id)
 }
 
+/// Emails a revoked partner who asked for a sign-in link that its access is suspended, and
+/// why (seed 004: the reason is visible when they try to sign in again). The caller answers
+/// as it does for anyone, so the address's state is never revealed to the requester.
+pub async fn send_suspended_notice(state: &AppState, partner: &Partner) -> ApiResult<()> {
+    let mail = state
+        .mailer
+        .render(
+            Template::Suspended,
+            &partner.email,
+            json!({ "name": partner.name, "reason": partner.revoke_reason }),
+        )
+        .map_err(ApiError::internal)?;
+    let mut tx = state.db.begin().await?;
+    state.mailer.enqueue(&mut tx, &mail).await?;
+    tx.commit().await?;
+    state.mailer.kick(mail.id);
+    Ok(())
+}
+
+/// Why a usable magic link's partner is suspended, or `None` when the link is not usable or
+/// its partner is not revoked. Reads only: the link stays usable (the partner may be
+/// reinstated).
+pub async fn suspended_reason(state: &AppState, token: &str) -> ApiResult<Option<String>> {
+    if TokenKind::of(token) != Some(TokenKind::MagicLink) {
+        return Ok(None);
+    }
+    let Some(partner_id) = state
+        .db
+        .magic_link_partner(&hash_token(token), state.clock.now())
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(state
+        .db
+        .get_partner(&partner_id)
+        .await?
+        .filter(|p| p.revoked_at.is_some())
+        .map(|p| p.revoke_reason.unwrap_or_else(|| SUSPENDED.to_string())))
+}
+
+const SUSPENDED: &str = "This partner account is suspended.";
+
 /// The outcome of a verified magic link.
 pub struct Verified {
     pub partner: Partner,
@@ -91,7 +134,7 @@ pub async fn verify(state: &AppState, token: &str) -> ApiResult<Verified> {
             partner
                 .revoke_reason
                 .clone()
-                .unwrap_or_else(|| "This partner account is suspended.".to_string()),
+                .unwrap_or_else(|| SUSPENDED.to_string()),
         ));
     }
     Db::verify_partner_email(&mut tx, &partner.id, now).await?;

@@ -244,12 +244,16 @@ pub async fn reinvite(state: &AppState, id: &PartnerId) -> ApiResult<()> {
     Ok(())
 }
 
-/// Emails a sign-in link if (and only if) the partner may sign in. Says nothing either way.
+/// Emails a sign-in link if (and only if) the partner may sign in; a revoked partner gets the
+/// suspended-access notice instead. Says nothing either way.
 pub async fn send_signin_link(state: &AppState, email: &Email) -> ApiResult<()> {
     let Some(partner) = state.db.get_partner_by_email(email.as_str()).await? else {
         return Ok(());
     };
-    if partner.activated_at.is_none() || partner.revoked_at.is_some() || partner.pending_review {
+    if partner.revoked_at.is_some() {
+        return magic::send_suspended_notice(state, &partner).await;
+    }
+    if partner.activated_at.is_none() || partner.pending_review {
         return Ok(());
     }
     let mut tx = state.db.begin().await?;

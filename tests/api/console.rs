@@ -268,6 +268,35 @@ impl Browser {
         }
     }
 
+    /// Waits until the element is displayed and enabled.
+    async fn enabled(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let e = self.visible(css).await;
+            if e.is_enabled().await.unwrap_or(false) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{css} never became enabled");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the page's URL satisfies `want`.
+    async fn url_until(&self, what: &str, want: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.client.current_url().await.map(|u| u.to_string());
+            if url.as_deref().is_ok_and(&want) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what}, last at {url:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn fill(&self, css: &str, value: &str) {
         let e = self.visible(css).await;
         e.clear().await.unwrap();
@@ -326,9 +355,30 @@ async fn admin_runs_the_program_from_the_console(b: Backend) {
         })
         .await;
     browser.shot("network-email-sent").await;
-    // The emailed link opens the completion page.
+    // Signed out (say, the email opened in another browser).
+    web.delete_all_cookies().await.unwrap();
+    // A sign-in link that would send the admin off-site afterwards lands on the console.
+    web.goto(&app.url("/admin/login?next=https%3A%2F%2Fevil.example%2Fadmin%2Fnetwork"))
+        .await
+        .unwrap();
+    browser.fill("#key", &app.admin_key).await;
+    browser.click("#signin-button").await;
+    browser
+        .url_until("the console's own page", |u| u == app.url("/admin/network"))
+        .await;
+    web.delete_all_cookies().await.unwrap();
+    // The emailed link opens the completion page: it asks to sign in, then comes back.
     let link = sim.lock().verifications[0].link.clone();
     web.goto(&link).await.unwrap();
+    browser.visible("#signin-needed").await;
+    browser.shot("network-complete-sign-in").await;
+    browser.click("#signin").await;
+    browser.fill("#key", &app.admin_key).await;
+    browser.click("#signin-button").await;
+    browser
+        .url_until("back on the completion page", |u| u == link)
+        .await;
+    browser.enabled("#go").await;
     browser.click("#go").await;
     browser
         .text_until("#msg", "connected", |t| {

@@ -517,6 +517,7 @@ impl TestApp {
 // ---- the Network ----
 
 pub const SIM_ADMIN_KEY: &str = "sim-admin-key-for-tests";
+pub const ADMIN_EMAIL: &str = "admin@brand.example";
 pub const ENCRYPTION_KEY: &str = "0101010101010101010101010101010101010101010101010101010101010101";
 
 /// An app pointed at a fresh in-process Network simulator. `hosted` sets the admin key that
@@ -538,6 +539,8 @@ pub async fn spawn_with_network(
     ];
     if hosted {
         env.push(("NETWORK_ADMIN_API_KEY", SIM_ADMIN_KEY));
+        // One-click's default contact; a test overrides it with "" to have none.
+        env.push(("OPENPARTNER_ADMIN_EMAIL", ADMIN_EMAIL));
     }
     env.extend_from_slice(extra);
     (spawn_app_with(b, &env).await, sim)

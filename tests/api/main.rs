@@ -15,6 +15,7 @@ mod links;
 mod mail;
 mod marketplace;
 mod network;
+mod network_connect;
 mod network_sync;
 mod partner_lifecycle;
 mod partners;

@@ -62,6 +62,10 @@ async fn approve_federates_the_creator_into_this_instance(b: Backend) {
     let approved = a.assert_status(200).clone();
     assert_eq!(approved["status"], "approved");
     assert_eq!(approved["decisionNote"], "Welcome");
+    assert!(
+        approved["message"].is_null() && approved.as_object().unwrap().contains_key("message"),
+        "a null the Network sent is passed on as null"
+    );
     let pid = approved["partnerId"].as_str().unwrap().to_string();
     // The partner exists here, created through the federation key.
     let p = app
@@ -243,12 +247,14 @@ async fn reject_discover_invite_and_offerings(b: Backend) {
         )
         .await;
     let first = a.assert_status(201).clone();
+    // The Network answers a repeat with 200; the contract says 201 whatever its 2xx.
     let a = app.admin_post(&path, json!({"creatorId": creator})).await;
     assert_eq!(
-        a.assert_status(200)["id"],
+        a.assert_status(201)["id"],
         first["id"],
         "idempotent per creator"
     );
+    assert_eq!(a.body["message"], "Come along");
     assert_eq!(sim.lock().invitations.len(), 1);
     app.admin_post(&path, json!({}))
         .await

@@ -9,7 +9,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, captured_logs, eventually, spawn_replica, spawn_with_network};
+use crate::helpers::{
+    ADMIN_EMAIL, Backend, captured_logs, eventually, spawn_replica, spawn_with_network,
+};
 
 async fn both_connect_flows_end_in_the_same_state(b: Backend) {
     // Hosted one-click.
@@ -39,6 +41,9 @@ async fn both_connect_flows_end_in_the_same_state(b: Backend) {
         "http://localhost:8080/admin/network/complete"
     );
     assert_eq!(registered.instance_url, "http://localhost:8080");
+    // The contact is the configured admin, never the no-reply sender; no name, no `null`.
+    assert_eq!(registered.contact_email, ADMIN_EMAIL);
+    assert_eq!(registered.contact_name, None);
 
     // Self-host email verify.
     let (own, sim2) = spawn_with_network(b, false, &[]).await;
@@ -77,12 +82,23 @@ async fn both_connect_flows_end_in_the_same_state(b: Backend) {
     assert!(
         html.contains(&verification.token) && html.contains("/config/network/complete-connect")
     );
+    // Only an admin completes it.
+    own.call(
+        Method::POST,
+        "/config/network/complete-connect",
+        None,
+        Some(json!({"ntoken": verification.token})),
+    )
+    .await
+    .assert_error(401, "unauthorized");
+    assert_eq!(
+        own.admin_get("/config/network").await.body["pendingVendorId"],
+        started["vendorId"]
+    );
     let a = own
-        .call(
-            Method::POST,
+        .admin_post(
             "/config/network/complete-connect",
-            None,
-            Some(json!({"ntoken": verification.token})),
+            json!({"ntoken": verification.token}),
         )
         .await;
     let done = a.assert_status(200).clone();
@@ -100,20 +116,13 @@ async fn both_connect_flows_end_in_the_same_state(b: Backend) {
     // Same keys, same meaning, in both states.
     let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&c), keys(&c2));
-    // A used token cannot be replayed.
-    let a = own
-        .call(
-            Method::POST,
-            "/config/network/complete-connect",
-            None,
-            Some(json!({"ntoken": verification.token})),
-        )
-        .await;
-    let err = a.assert_error(502, "network_verify_failed");
-    assert!(
-        err["detail"].as_str().unwrap().starts_with("400: "),
-        "{err}"
-    );
+    // A used token cannot be replayed: nothing awaits it any more.
+    own.admin_post(
+        "/config/network/complete-connect",
+        json!({"ntoken": verification.token}),
+    )
+    .await
+    .assert_error(409, "no_pending_connect");
 
     // Reconnecting revokes the previous federation key.
     let again = hosted.connect_hosted().await;

@@ -217,7 +217,7 @@ async fn revoke_ends_sessions_and_keys_at_once(b: Backend) {
         .await
         .assert_error(409, "partner_revoked");
 
-    // A revoked partner asking for a sign-in link gets none; an old link says why it fails.
+    // A revoked partner asking for a sign-in link gets none, but a notice saying why.
     app.call(
         Method::POST,
         "/auth/signin",
@@ -226,6 +226,8 @@ async fn revoke_ends_sessions_and_keys_at_once(b: Backend) {
     )
     .await
     .assert_status(200);
+    let notice = app.wait_for_mails("rev@example.com", 3).await[2].clone();
+    assert!(notice.subject().contains("suspended") && notice.magic_token().is_none());
     let a = app
         .admin_post(&format!("/partners/{id}/reinstate"), json!({}))
         .await;
@@ -245,7 +247,7 @@ async fn revoke_ends_sessions_and_keys_at_once(b: Backend) {
     )
     .await
     .assert_status(200);
-    let fresh = app.latest_token("rev@example.com", 3).await;
+    let fresh = app.latest_token("rev@example.com", 4).await;
     let (a, session) = app.verify(&fresh).await;
     a.assert_status(200);
     app.get(&format!("/partners/{id}"), &session.unwrap())

@@ -1,4 +1,5 @@
-//! Self-signup under both policies, sign-in without account enumeration, and per-IP rate limits.
+//! Self-signup under both policies, sign-in without account enumeration (a revoked partner is
+//! told why by email, and by its magic-link page), and per-IP rate limits.
 
 use reqwest::Method;
 use serde_json::json;
@@ -173,6 +174,112 @@ async fn signin_does_not_reveal_accounts(b: Backend) {
     );
 }
 
+async fn a_revoked_partner_signing_in_is_told_why_by_email_only(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("rev@example.com", true).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    let invite = app.latest_token("rev@example.com", 1).await;
+    app.verify(&invite).await.0.assert_status(200);
+    // A sign-in link issued before the revoke: its page will say why it cannot be used.
+    app.call(
+        Method::POST,
+        "/auth/signin",
+        None,
+        Some(json!({"email": "rev@example.com"})),
+    )
+    .await
+    .assert_status(200);
+    let earlier = app.latest_token("rev@example.com", 2).await;
+    let reason = "Chargebacks & <self-referrals>";
+    app.admin_post(
+        &format!("/partners/{id}/revoke"),
+        json!({"reason": reason, "notify": false}),
+    )
+    .await
+    .assert_status(200);
+
+    // The answer is exactly the one anybody gets: same status, headers that matter, body.
+    let ask = |email: &'static str| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/auth/signin",
+                None,
+                Some(json!({"email": email})),
+            )
+            .await
+        }
+    };
+    let revoked = ask("REV@example.com").await;
+    let unknown = ask("nobody@example.com").await;
+    assert_eq!(revoked.status, unknown.status);
+    assert_eq!(revoked.text, unknown.text);
+    assert_eq!(
+        revoked.header("content-type"),
+        unknown.header("content-type")
+    );
+    assert_eq!(revoked.assert_status(200), &json!({"ok": true}));
+
+    // The mail says the access is suspended, and why; it carries no sign-in link.
+    let mails = app.wait_for_mails("rev@example.com", 3).await;
+    let notice = &mails[2];
+    assert_eq!(
+        notice.subject(),
+        "Your OpenPartner partner account is suspended"
+    );
+    assert!(notice.magic_token().is_none(), "no sign-in link");
+    assert!(
+        notice.raw.contains(&format!("Reason: {reason}")),
+        "{}",
+        notice.raw
+    );
+    assert!(
+        notice
+            .raw
+            .contains("Chargebacks &amp; &lt;self-referrals&gt;"),
+        "the HTML part is escaped: {}",
+        notice.raw
+    );
+    assert!(app.mails_to("nobody@example.com").is_empty());
+
+    // The magic-link page of a revoked partner states the reason, without the sign-in button.
+    let page = app
+        .client
+        .get(app.url(&format!("/auth/magic?token={earlier}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("suspended"), "{html}");
+    assert!(
+        html.contains("Chargebacks &amp; &lt;self-referrals&gt;"),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&earlier) && !html.contains("<self-referrals>"),
+        "{html}"
+    );
+    // The page only read the link: once reinstated, the partner can still use it.
+    app.admin_post(&format!("/partners/{id}/reinstate"), json!({}))
+        .await
+        .assert_status(200);
+    let page = app
+        .client
+        .get(app.url(&format!("/auth/magic?token={earlier}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&earlier) && !page.contains("suspended"));
+    let (a, session) = app.verify(&earlier).await;
+    a.assert_status(200);
+    assert!(session.is_some());
+}
+
 async fn public_endpoints_are_rate_limited_per_ip(b: Backend) {
     let app = spawn_app_with(b, &[("OPENPARTNER_RATE_LIMIT_PER_MINUTE", "3")]).await;
     for i in 0..3 {
@@ -238,5 +345,6 @@ both_backends!(
     self_signup_auto_approve,
     self_signup_require_review_and_disabled,
     signin_does_not_reveal_accounts,
+    a_revoked_partner_signing_in_is_told_why_by_email_only,
     public_endpoints_are_rate_limited_per_ip,
 );

@@ -85,6 +85,17 @@ function setDl(dl, pairs) {
 
 // ---- sign-in ----
 
+/** `next` if it is a console page of this very site (path, query and fragment kept); never
+ *  another origin, so a crafted sign-in link cannot send the admin off-site. */
+function safeNext(raw) {
+  if (!raw) return null;
+  let url;
+  try { url = new URL(raw, location.origin); } catch (_) { return null; }
+  if (url.origin !== location.origin) return null;
+  if (url.pathname !== "/admin" && !url.pathname.startsWith("/admin/")) return null;
+  return url.pathname + url.search + url.hash;
+}
+
 async function loginPage() {
   const form = $("signin-form");
   form.addEventListener("submit", async (ev) => {
@@ -95,8 +106,7 @@ async function loginPage() {
     });
     if (ok) {
       say($("signin-status"), "Signed in.", "ok");
-      const next = new URLSearchParams(location.search).get("next");
-      location.href = next && next.startsWith("/admin") ? next : "/admin/network";
+      location.href = safeNext(new URLSearchParams(location.search).get("next")) || "/admin/network";
     }
   });
   $("key").focus();
@@ -136,8 +146,19 @@ async function networkPage() {
     $("one-click").addEventListener("click", async () => {
       const r = await run($("one-click"), $("one-click-status"), "Listing your brand…", async () => {
         try {
-          return await api("POST", "/config/network/auto-enroll");
+          // The contact defaults to OPENPARTNER_ADMIN_EMAIL; the form below can name another.
+          return await api("POST", "/config/network/auto-enroll", {
+            contactEmail: $("contact-email").value.trim() || undefined,
+            displayName: $("display-name").value.trim() || undefined,
+            contactName: $("contact-name").value.trim() || undefined,
+          });
         } catch (e) {
+          if (e.code === "admin_email_unresolvable") {
+            $("self-host").classList.remove("hidden");
+            say($("one-click-status"), "Enter the brand's contact email below, then press the button again.", "error");
+            $("contact-email").focus();
+            return undefined;
+          }
           if (e.code === "admin_token_not_configured") {
             $("self-host").classList.remove("hidden");
             say($("one-click-status"), "One-click listing is for the hosted tier. Use the email-verify flow below.", "");
