@@ -16,6 +16,7 @@ pub mod network;
 pub mod network_sim;
 pub mod principal;
 pub mod secrets;
+pub mod server;
 pub mod service;
 pub mod startup;
 pub mod state;

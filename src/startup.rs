@@ -3,7 +3,6 @@
 //! and flush what is buffered.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -80,21 +79,18 @@ impl Application {
 
         let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
         let app = http::app(state.clone());
-        let mut server = tokio::spawn(
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing in-flight requests");
-                let _ = stopping_tx.send(true);
-            })
-            .into_future(),
-        );
+        let limits = crate::server::Limits {
+            header_read_timeout: state.config.header_read_timeout,
+            max_connections: state.config.max_connections,
+        };
+        let mut server = tokio::spawn(crate::server::serve(listener, app, limits, async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            let _ = stopping_tx.send(true);
+        }));
         let timeout = state.config.shutdown_timeout;
         tokio::select! {
-            result = &mut server => result.context("server task failed")??,
+            result = &mut server => result.context("server task failed")?,
             _ = async {
                 let _ = stopping_rx.wait_for(|stopping| *stopping).await;
                 tokio::time::sleep(timeout).await;
@@ -141,8 +137,18 @@ fn build_state(
     );
     Ok(AppState {
         rate_limits: Arc::new(RateLimits::new(config.public_rate_per_minute)),
-        link_cache: Arc::new(TtlCache::new(100_000, config.link_cache_ttl)),
-        clicks: ClickBuffer::start(db.clone()),
+        link_cache: Arc::new(TtlCache::weighed(
+            100_000,
+            config.link_cache_max_bytes,
+            crate::service::links::cache_weight,
+            config.link_cache_ttl,
+        )),
+        clicks: ClickBuffer::start(
+            db.clone(),
+            clock.clone(),
+            config.click_commit_timeout,
+            config.click_flush_timeout,
+        ),
         network: NetworkClient::new(&config.network_url),
         cursor_key: Arc::new(cursor_key),
         ip_salt: Arc::new(ip_salt),

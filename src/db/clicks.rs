@@ -104,6 +104,49 @@ impl Db {
         Ok(inserted)
     }
 
+    /// Sets clicks the database refused aside, each with its error; ids already set aside are
+    /// skipped.
+    pub async fn dead_letter_clicks(
+        &self,
+        rows: &[(&Click, String)],
+        now: crate::domain::time::Timestamp,
+    ) -> sqlx::Result<()> {
+        for (c, error) in rows {
+            let payload = serde_json::json!({
+                "id": c.id, "link_id": c.link_id, "partner_id": c.partner_id,
+                "program_id": c.program_id, "ts": c.ts, "ip_hash": c.ip_hash,
+                "user_agent": c.user_agent, "referer": c.referer, "landing_url": c.landing_url,
+                "utm": c.utm, "revoked": c.revoked, "source": c.source,
+                "fraud_flag": c.fraud_flag, "country": c.country,
+            });
+            // Escaped JSON text holds any character, NUL included, as plain ASCII.
+            sqlx::query(
+                "INSERT INTO click_dead_letters (id, payload, error, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(c.id.replace('\0', ""))
+            .bind(payload.to_string())
+            .bind(
+                error
+                    .chars()
+                    .take(2000)
+                    .collect::<String>()
+                    .replace('\0', ""),
+            )
+            .bind(now.millis())
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn dead_letter_count(&self) -> sqlx::Result<i64> {
+        sqlx::query("SELECT COUNT(*) FROM click_dead_letters")
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)
+    }
+
     pub async fn get_click(&self, id: &str) -> sqlx::Result<Option<ClickRef>> {
         let row = sqlx::query(
             "SELECT id, partner_id, program_id, ts, revoked, fraud_flag FROM clicks WHERE id = $1",

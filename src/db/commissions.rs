@@ -65,10 +65,13 @@ pub struct Commission {
     /// The trigger of the rule that priced it (none on commissions from before rule sets).
     pub trigger: Option<Trigger>,
     pub paid_at: Option<Timestamp>,
+    pub approved_at: Option<Timestamp>,
+    /// Approved before `mature_at` by an admin's `force`.
+    pub approval_forced: bool,
 }
 
 const COLUMNS: &str = "id, partner_id, program_id, event_id, user_id, amount_minor, currency, status, \
-    rule_source, accrued_at, mature_at, rule_trigger, paid_at";
+    rule_source, accrued_at, mature_at, rule_trigger, paid_at, approved_at, approval_forced";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
     Ok(Commission {
@@ -90,6 +93,10 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
         paid_at: r
             .try_get::<Option<i64>, _>("paid_at")?
             .map(Timestamp::from_millis),
+        approved_at: r
+            .try_get::<Option<i64>, _>("approved_at")?
+            .map(Timestamp::from_millis),
+        approval_forced: r.try_get::<i64, _>("approval_forced")? != 0,
     })
 }
 
@@ -105,7 +112,7 @@ impl Db {
     pub async fn insert_commission(tx: &mut Tx, c: &Commission) -> sqlx::Result<()> {
         sqlx::query(&format!(
             "INSERT INTO commissions ({COLUMNS}, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $10)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $10)"
         ))
         .bind(&c.id)
         .bind(c.partner_id.as_str())
@@ -120,6 +127,8 @@ impl Db {
         .bind(c.mature_at.millis())
         .bind(c.trigger.map(Trigger::as_str))
         .bind(c.paid_at.map(Timestamp::millis))
+        .bind(c.approved_at.map(Timestamp::millis))
+        .bind(super::flag(c.approval_forced))
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -233,6 +242,27 @@ impl Db {
         }
         let rows = q.bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// Approves an accrued commission that has matured (or any accrued one with `force`,
+    /// which is recorded). False when it is not accrued, or not mature without `force`.
+    pub async fn approve_commission(
+        &self,
+        id: &str,
+        now: Timestamp,
+        force: bool,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE commissions SET status = 'approved', updated_at = $1, approved_at = $1, \
+             approval_forced = CASE WHEN mature_at > $1 THEN 1 ELSE 0 END \
+             WHERE id = $2 AND status = 'accrued' AND (mature_at <= $1 OR $3 = 1)",
+        )
+        .bind(now.millis())
+        .bind(id)
+        .bind(super::flag(force))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Moves a commission to `to` if its current state allows it. False otherwise.

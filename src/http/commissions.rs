@@ -16,7 +16,7 @@ use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
-use crate::http::json::{ApiPath, ApiQuery};
+use crate::http::json::{ApiPath, ApiQuery, MaybeJson};
 use crate::http::partners::parse_limit;
 use crate::service::partners as partners_svc;
 use crate::state::AppState;
@@ -49,7 +49,11 @@ pub struct CommissionView {
     /// The trigger of the rule that priced it; null on commissions from before rule sets.
     trigger: Option<Trigger>,
     accrued_at: Timestamp,
+    /// The end of the holdback: approval is refused before it unless forced.
     mature_at: Timestamp,
+    approved_at: Option<Timestamp>,
+    /// True when an admin approved it before `matureAt` (`force`).
+    approval_forced: bool,
     paid_at: Option<Timestamp>,
 }
 
@@ -68,6 +72,8 @@ impl From<&Commission> for CommissionView {
             trigger: c.trigger,
             accrued_at: c.accrued_at,
             mature_at: c.mature_at,
+            approved_at: c.approved_at,
+            approval_forced: c.approval_forced,
             paid_at: c.paid_at,
         }
     }
@@ -203,19 +209,57 @@ async fn transition(
     Ok(Json(CommissionView::from(&updated)))
 }
 
-/// Approve an accrued commission (admin).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApproveBody {
+    /// Approve before `matureAt` (the holdback); recorded on the commission.
+    force: Option<bool>,
+}
+
+/// Approve an accrued commission (admin). Refused with 409 `not_mature` before its `matureAt`
+/// unless the body says `{"force": true}`. The body is optional.
 #[utoipa::path(post, path = "/commissions/{id}/approve", tag = "commissions", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path)), request_body(content = Option<ApproveBody>),
     responses((status = 200, body = CommissionView),
+        (status = 400, description = "`invalid_body`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`invalid_transition`", body = ErrorBody)))]
+        (status = 409, description = "`invalid_transition`, `not_mature` (with `matureAt`)", body = ErrorBody)))]
 async fn approve(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<String>,
+    MaybeJson(body): MaybeJson<ApproveBody>,
 ) -> ApiResult<Json<CommissionView>> {
-    transition(&state, &auth, &id, Status::Approved).await
+    auth.require_admin()?;
+    let now = state.clock.now();
+    let force = body.force.unwrap_or(false);
+    if !state.db.approve_commission(&id, now, force).await? {
+        return Err(match state.db.get_commission(&id).await? {
+            Some(c) if c.status == Status::Accrued => ApiError::conflict(
+                "not_mature",
+                format!(
+                    "This commission matures at {}; approve it after that, or pass force: true.",
+                    c.mature_at
+                ),
+            )
+            .with("matureAt", c.mature_at),
+            Some(c) => ApiError::conflict(
+                "invalid_transition",
+                format!(
+                    "A commission that is {} cannot become approved.",
+                    c.status.as_str()
+                ),
+            ),
+            None => ApiError::not_found("No such commission."),
+        });
+    }
+    let updated = state
+        .db
+        .get_commission(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such commission."))?;
+    Ok(Json(CommissionView::from(&updated)))
 }
 
 /// Mark an approved commission paid (admin).

@@ -39,6 +39,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::Instrument;
 use utoipa_axum::router::OpenApiRouter;
 
@@ -94,11 +95,17 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(RequestBodyTimeoutLayer::new(state.config.body_read_timeout))
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(axum::middleware::from_fn(access_log))
         .layer(axum::middleware::from_fn(run_to_completion))
+        // Outside the task: a timeout stops the wait, never the handler.
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.request_timeout,
+            request_timeout,
+        ))
+        .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
 }
@@ -130,6 +137,29 @@ impl MakeRequestId for UlidRequestId {
             .parse()
             .ok()
             .map(RequestId::new)
+    }
+}
+
+/// Answers 503 `request_timeout` when a request takes longer than the configured limit. The
+/// handler itself still runs to completion (see `run_to_completion`), so no work is cut off
+/// halfway.
+async fn request_timeout(
+    axum::extract::State(limit): axum::extract::State<std::time::Duration>,
+    req: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    let method = req.method().clone();
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(%method, ?limit, "request timed out; answered 503");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_timeout",
+                format!("The request took longer than {}s.", limit.as_secs()),
+            )
+            .into_response()
+        }
     }
 }
 

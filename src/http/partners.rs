@@ -257,12 +257,29 @@ fn metadata_object(
     }
 }
 
+/// The most program ids one body may list.
+pub const MAX_PROGRAM_IDS: usize = 1000;
+
 /// `campaignIds` and `programIds` are two names for one field.
 fn program_list(
     campaign_ids: Option<Vec<String>>,
     program_ids: Option<Vec<String>>,
     errors: &mut Vec<(String, String)>,
 ) -> Option<Vec<String>> {
+    for (field, list) in [("campaignIds", &campaign_ids), ("programIds", &program_ids)] {
+        let Some(list) = list else { continue };
+        if list.len() > MAX_PROGRAM_IDS {
+            errors.push((
+                field.into(),
+                format!("must list at most {MAX_PROGRAM_IDS} programs"),
+            ));
+            return None;
+        }
+        if list.iter().any(|id| id.is_empty() || id.len() > 100) {
+            errors.push((field.into(), "ids must be 1 to 100 characters".into()));
+            return None;
+        }
+    }
     match (campaign_ids, program_ids) {
         (Some(a), Some(b)) if a != b => {
             errors.push((
@@ -486,6 +503,11 @@ async fn update_partner(
         None => None,
         Some(v) => metadata_object(Some(v), &mut errors).map(|m| Value::Object(m).to_string()),
     };
+    // Where payouts go: only an admin may set it (the federation key holds partners:write).
+    if body.stripe_connect_account_id.is_some() {
+        auth.require_admin()
+            .map_err(|_| ApiError::forbidden("Only an admin may set stripeConnectAccountId."))?;
+    }
     let stripe = body.stripe_connect_account_id.map(|s| {
         let s = s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         if s.as_ref().is_some_and(|s| s.len() > 255) {

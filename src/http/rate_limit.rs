@@ -42,9 +42,21 @@ pub fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> ApiResult
     })
 }
 
-/// The client's IP: the peer address, or the first `X-Forwarded-For` hop when
-/// `OPENPARTNER_TRUST_PROXY` is on.
+/// The client's IP: the peer address or, when `OPENPARTNER_TRUST_PROXY` is on, the address our
+/// outermost proxy appended to `X-Forwarded-For`: the `OPENPARTNER_TRUSTED_PROXY_HOPS`-th entry
+/// from the right. Entries left of it were written by the client and are never believed.
 pub struct ClientIp(pub IpAddr);
+
+/// The `hops`-th address from the right of `X-Forwarded-For` (all headers, in order).
+fn forwarded_client(headers: &axum::http::HeaderMap, hops: usize) -> Option<IpAddr> {
+    let mut entries: Vec<&str> = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        let value = value.to_str().ok()?;
+        entries.extend(value.split(',').map(str::trim));
+    }
+    let at = entries.len().checked_sub(hops)?;
+    entries[at].parse::<IpAddr>().ok()
+}
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = ApiError;
@@ -54,13 +66,7 @@ impl FromRequestParts<AppState> for ClientIp {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         if state.config.trust_proxy {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok());
-            if let Some(ip) = forwarded {
+            if let Some(ip) = forwarded_client(&parts.headers, state.config.trusted_proxy_hops) {
                 return Ok(ClientIp(ip));
             }
         }
@@ -70,5 +76,24 @@ impl FromRequestParts<AppState> for ClientIp {
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         Ok(ClientIp(peer))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_what_our_proxies_appended() {
+        let mut h = axum::http::HeaderMap::new();
+        h.append("x-forwarded-for", "6.6.6.6, 1.2.3.4".parse().unwrap());
+        assert_eq!(forwarded_client(&h, 1), Some(IpAddr::from([1, 2, 3, 4])));
+        assert_eq!(forwarded_client(&h, 2), Some(IpAddr::from([6, 6, 6, 6])));
+        assert_eq!(forwarded_client(&h, 3), None);
+        h.append("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        assert_eq!(forwarded_client(&h, 2), Some(IpAddr::from([1, 2, 3, 4])));
+        let mut bad = axum::http::HeaderMap::new();
+        bad.append("x-forwarded-for", "1.2.3.4, not-an-ip".parse().unwrap());
+        assert_eq!(forwarded_client(&bad, 1), None);
     }
 }

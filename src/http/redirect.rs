@@ -34,7 +34,13 @@ fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(MAX_HEADER).collect())
+        .map(|v| storable(v, MAX_HEADER))
+}
+
+/// Text as we record it: at most `max` characters, without NUL (PostgreSQL cannot store it,
+/// and it means nothing in a header or a query value).
+fn storable(v: &str, max: usize) -> String {
+    v.chars().filter(|c| *c != '\0').take(max).collect()
 }
 
 /// Salted, keyed hash of the visitor's IP: stable enough to spot duplicates, useless to
@@ -58,7 +64,7 @@ fn utm(query: Option<&str>) -> [Option<String>; 5] {
             "utm_content" => 4,
             _ => continue,
         };
-        out[slot] = Some(v.chars().take(MAX_HEADER).collect());
+        out[slot] = Some(storable(&v, MAX_HEADER));
     }
     out
 }
@@ -87,10 +93,13 @@ async fn redirect(
         "op_click={click_id}; Path=/; Max-Age={}; SameSite=Lax",
         target.attribution_window_days * 86_400
     );
-    state
+    // Group commit: the answer waits until the click is durable, so no click id is handed out
+    // that a crash could lose. If the database cannot take it in time, the visitor is still
+    // sent on, without a click id.
+    let committed = state
         .clicks
         .record(Click {
-            id: click_id,
+            id: click_id.clone(),
             link_id: target.link_id.clone(),
             partner_id: target.partner_id.to_string(),
             program_id: target.program_id.to_string(),
@@ -108,15 +117,23 @@ async fn redirect(
         .await;
     let mut response = StatusCode::FOUND.into_response();
     let h = response.headers_mut();
-    h.insert(
-        LOCATION,
-        HeaderValue::from_str(&location).map_err(ApiError::internal)?,
-    );
-    h.insert(
-        SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
-    );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if committed {
+        h.insert(
+            LOCATION,
+            HeaderValue::from_str(&location).map_err(ApiError::internal)?,
+        );
+        h.insert(
+            SET_COOKIE,
+            HeaderValue::from_str(&cookie).map_err(ApiError::internal)?,
+        );
+    } else {
+        tracing::warn!("click not committed in time; redirecting without a click id");
+        h.insert(
+            LOCATION,
+            HeaderValue::from_str(&target.destination_url).map_err(ApiError::internal)?,
+        );
+    }
     Ok(response)
 }
 
@@ -175,7 +192,7 @@ pub struct ClickAck {
 }
 
 fn cap(s: Option<String>) -> Option<String> {
-    s.map(|s| s.chars().take(2048).collect())
+    s.map(|s| storable(&s, 2048))
 }
 
 /// Report a click that happened elsewhere (the Network). Needs `clicks:write`.
@@ -193,8 +210,11 @@ async fn report_click(
     ApiJson(body): ApiJson<ClickReport>,
 ) -> ApiResult<(StatusCode, Json<ClickAck>)> {
     auth.require_scope(Scope::ClicksWrite)?;
-    if body.id.trim().is_empty() || body.id.len() > 100 {
-        return Err(ApiError::invalid_field("id", "must be 1 to 100 characters"));
+    if body.id.trim().is_empty() || body.id.len() > 100 || body.id.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            "id",
+            "must be 1 to 100 printable characters",
+        ));
     }
     let ts = match body.ts.as_deref() {
         None => state.clock.now(),

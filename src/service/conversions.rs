@@ -248,6 +248,8 @@ async fn price(
                 mature_at: now.plus_days(terms.holdback_days),
                 trigger: Some(trigger),
                 paid_at: None,
+                approved_at: None,
+                approval_forced: false,
             }),
             None,
         ),

@@ -47,8 +47,27 @@ impl Resolved {
     }
 }
 
-/// Resolves a link key, from the cache when possible (unknown keys are cached too).
+/// An entry's approximate size in bytes, which bounds the link cache's memory.
+#[allow(clippy::ptr_arg)] // the cache calls it with its key type
+pub fn cache_weight(key: &String, value: &Option<Arc<Resolved>>) -> u64 {
+    const OVERHEAD: usize = 128;
+    let value = value.as_ref().map_or(0, |r| {
+        std::mem::size_of::<Resolved>()
+            + r.base.len()
+            + r.fragment.len()
+            + r.target.destination_url.len()
+            + r.target.link_id.len()
+            + 64
+    });
+    (OVERHEAD + key.len() + value) as u64
+}
+
+/// Resolves a link key, from the cache when possible (unknown keys are cached too). A key that
+/// cannot exist (wrong length or characters) is refused before any lookup or caching.
 pub async fn resolve(state: &AppState, key: &str) -> ApiResult<Option<Arc<Resolved>>> {
+    if !valid_key(key) {
+        return Ok(None);
+    }
     if let Some(hit) = state.link_cache.get(&key.to_string()) {
         return Ok(hit);
     }

@@ -63,12 +63,12 @@ pub async fn resolve_programs(
     match requested {
         None => Ok(db.all_program_ids().await?),
         Some(ids) => {
-            let mut unique: Vec<String> = Vec::with_capacity(ids.len());
-            for id in ids {
-                if !unique.contains(&id) {
-                    unique.push(id);
-                }
-            }
+            // Keeps the first of each id, in order: a set, not a scan per id.
+            let mut seen = std::collections::HashSet::with_capacity(ids.len());
+            let unique: Vec<String> = ids
+                .into_iter()
+                .filter(|id| seen.insert(id.clone()))
+                .collect();
             let missing = db.missing_program_ids(&unique).await?;
             if !missing.is_empty() {
                 return Err(ApiError::bad_request(

@@ -422,9 +422,10 @@ async fn dashboard_matches_a_hand_computed_scenario(b: Backend) {
         accrued.plus_days(30).to_rfc3339(),
         "holdbackDays sets matureAt"
     );
+    // Within the 30-day holdback: approving needs force.
     app.admin_post(
         &format!("/commissions/{}/approve", c2["id"].as_str().unwrap()),
-        json!({}),
+        json!({"force": true}),
     )
     .await
     .assert_status(200);

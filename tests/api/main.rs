@@ -11,6 +11,7 @@ mod cli;
 mod commissions;
 mod console;
 mod foundation;
+mod hardening;
 mod links;
 mod mail;
 mod marketplace;
