@@ -189,7 +189,18 @@ impl IntoResponse for ApiError {
 }
 
 impl From<sqlx::Error> for ApiError {
+    /// A database that cannot be reached (restarting, pool exhausted) is a 503 the client may
+    /// retry; anything else is a bug or bad data: 500.
     fn from(e: sqlx::Error) -> Self {
+        if crate::db::is_unavailable(&e) {
+            tracing::warn!(error = %e, "database unavailable");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "The database is unavailable; retry shortly.",
+            )
+            .with_header(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         ApiError::internal(format_args!("database: {e}"))
     }
 }

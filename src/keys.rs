@@ -13,6 +13,7 @@ pub struct MintedKey {
     pub plaintext: String,
 }
 
+/// Mints an admin or scoped key (or a partner key where no revocation can race it).
 pub async fn mint(
     db: &Db,
     clock: &SharedClock,
@@ -21,22 +22,58 @@ pub async fn mint(
     partner_id: Option<&PartnerId>,
     label: Option<&str>,
 ) -> sqlx::Result<MintedKey> {
+    mint_checked(db, clock, kind, scopes, partner_id, label)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Mints a partner's key, unless the partner is revoked: `None` then. A revocation running at
+/// the same moment either comes first (no key) or revokes the new key too.
+pub async fn mint_partner_key(
+    db: &Db,
+    clock: &SharedClock,
+    partner_id: &PartnerId,
+    label: Option<&str>,
+) -> sqlx::Result<Option<MintedKey>> {
+    mint_checked(
+        db,
+        clock,
+        KeyKind::Partner,
+        ScopeSet::default(),
+        Some(partner_id),
+        label,
+    )
+    .await
+}
+
+async fn mint_checked(
+    db: &Db,
+    clock: &SharedClock,
+    kind: KeyKind,
+    scopes: ScopeSet,
+    partner_id: Option<&PartnerId>,
+    label: Option<&str>,
+) -> sqlx::Result<Option<MintedKey>> {
     let token = NewToken::generate(TokenKind::ApiKey);
     let id = ApiKeyId::generate();
     let prefix = token.display_prefix();
     let created_at = clock.now();
-    db.insert_api_key(NewApiKey {
-        id: &id,
-        prefix: &prefix,
-        key_hash: &token.hash,
-        kind,
-        scopes,
-        partner_id,
-        label,
-        created_at,
-    })
-    .await?;
-    Ok(MintedKey {
+    let inserted = db
+        .insert_api_key(NewApiKey {
+            id: &id,
+            prefix: &prefix,
+            key_hash: &token.hash,
+            kind,
+            scopes,
+            partner_id,
+            label,
+            created_at,
+        })
+        .await?;
+    if !inserted {
+        return Ok(None);
+    }
+    Ok(Some(MintedKey {
         row: ApiKeyRow {
             id,
             prefix,
@@ -50,5 +87,5 @@ pub async fn mint(
             revoked_at: None,
         },
         plaintext: token.plaintext,
-    })
+    }))
 }

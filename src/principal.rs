@@ -12,6 +12,7 @@ use crate::cache::TtlCache;
 use crate::clock::SharedClock;
 use crate::db::Db;
 use crate::db::api_keys::KeyKind;
+use crate::db::sessions::{LiveAdminSession, SessionKey};
 use crate::domain::ids::{ApiKeyId, PartnerId, SessionId};
 use crate::domain::scopes::{Scope, ScopeSet};
 use crate::domain::time::Timestamp;
@@ -119,10 +120,27 @@ impl Authenticator {
             }
             Some(TokenKind::AdminSession) => {
                 match self.db.live_admin_session(&hash_token(token), now).await? {
-                    Some((_, expires_at)) => {
+                    // Opened with an admin API key that is still live (the query checks it).
+                    Some(LiveAdminSession {
+                        key: SessionKey::ApiKey(id),
+                        expires_at,
+                    }) => (
+                        Some(Principal::Admin {
+                            key_id: Some(ApiKeyId::from_string(id)),
+                        }),
+                        Some(expires_at),
+                    ),
+                    // Opened with the configured key: only while the setting is unchanged.
+                    Some(LiveAdminSession {
+                        key: SessionKey::Configured(opened_with),
+                        expires_at,
+                    }) if self
+                        .configured_digest_hex()
+                        .is_some_and(|current| ct_eq(&current, &opened_with)) =>
+                    {
                         (Some(Principal::Admin { key_id: None }), Some(expires_at))
                     }
-                    None => (None, None),
+                    _ => (None, None),
                 }
             }
             // Malformed secrets never touch the database.
@@ -137,6 +155,31 @@ impl Authenticator {
             },
         );
         Ok(principal)
+    }
+
+    /// The key a console sign-in may open a session with: an admin API key, or the configured
+    /// `ADMIN_API_KEY`. Never a session token (a session cannot renew itself).
+    pub async fn sign_in_key(&self, token: &str) -> sqlx::Result<Option<SessionKey>> {
+        if let (Some(admin), Some(hex)) = (&self.admin_key_digest, self.configured_digest_hex()) {
+            if bool::from(subtle::ConstantTimeEq::ct_eq(
+                &digest(token)[..],
+                &admin[..],
+            )) {
+                return Ok(Some(SessionKey::Configured(hex)));
+            }
+        }
+        if TokenKind::of(token) != Some(TokenKind::ApiKey) {
+            return Ok(None);
+        }
+        Ok(match self.load_api_key(token, self.clock.now()).await? {
+            Some(Principal::Admin { key_id: Some(id) }) => Some(SessionKey::ApiKey(id.to_string())),
+            _ => None,
+        })
+    }
+
+    /// The configured admin key's SHA-256 as hex, as console sessions record it.
+    fn configured_digest_hex(&self) -> Option<String> {
+        self.admin_key_digest.map(hex::encode)
     }
 
     async fn load_api_key(&self, token: &str, now: Timestamp) -> sqlx::Result<Option<Principal>> {

@@ -84,7 +84,22 @@ fn from_row(row: &AnyRow) -> sqlx::Result<ApiKeyRow> {
 }
 
 impl Db {
-    pub async fn insert_api_key(&self, key: NewApiKey<'_>) -> sqlx::Result<()> {
+    /// Stores a key. A partner's key only while the partner is not revoked: false otherwise.
+    /// The partner row is locked first (a no-op update), the same row a revocation updates
+    /// before it revokes the partner's keys, so the two never interleave.
+    pub async fn insert_api_key(&self, key: NewApiKey<'_>) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
+        if let Some(partner) = key.partner_id {
+            let live = sqlx::query(
+                "UPDATE partners SET updated_at = updated_at WHERE id = $1 AND revoked_at IS NULL",
+            )
+            .bind(partner.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if live.rows_affected() == 0 {
+                return Ok(false);
+            }
+        }
         sqlx::query(
             "INSERT INTO api_keys (id, prefix, key_hash, kind, scopes, partner_id, label, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -97,9 +112,10 @@ impl Db {
         .bind(key.partner_id.map(|p| p.as_str().to_string()))
         .bind(key.label)
         .bind(key.created_at.millis())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Live (not revoked) keys with this display prefix.
@@ -143,14 +159,24 @@ impl Db {
         rows.iter().map(from_row).collect()
     }
 
-    /// Revokes a live key. False when there is no such live key.
+    /// Revokes a live key, and ends the console sessions it opened, in one transaction.
+    /// False when there is no such live key.
     pub async fn revoke_api_key(&self, id: &ApiKeyId, now: Timestamp) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done =
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now.millis())
                 .bind(id.as_str())
-                .execute(self.pool())
+                .execute(&mut *tx)
                 .await?;
+        sqlx::query(
+            "UPDATE admin_sessions SET ended_at = $1 WHERE key_id = $2 AND ended_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -46,6 +46,10 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Link> {
 
 impl Db {
     /// Inserts a link; a taken key is a unique violation.
+    /// Inserts a link and, in the same transaction, grants its program to the partner (the
+    /// Network links an approved creator, also one already a partner here, and that admits it
+    /// to the program). The grant is one conditional statement: concurrent grants of other
+    /// programs are never lost to a read-modify-write.
     pub async fn insert_link(
         &self,
         id: &str,
@@ -55,6 +59,7 @@ impl Db {
         override_url: Option<&str>,
         now: Timestamp,
     ) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO links (id, link_key, partner_id, program_id, override_url, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -65,9 +70,24 @@ impl Db {
         .bind(program.as_str())
         .bind(override_url)
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        // program_ids is a space-separated list; ids hold no spaces.
+        let listed = match self.backend() {
+            super::Backend::Sqlite => "instr(' ' || program_ids || ' ', ' ' || $2 || ' ') > 0",
+            super::Backend::Postgres => "strpos(' ' || program_ids || ' ', ' ' || $2 || ' ') > 0",
+        };
+        sqlx::query(&format!(
+            "UPDATE partners SET program_ids = CASE WHEN program_ids = '' THEN $2 \
+             ELSE program_ids || ' ' || $2 END, updated_at = $3 \
+             WHERE id = $1 AND NOT ({listed})"
+        ))
+        .bind(partner.as_str())
+        .bind(program.as_str())
+        .bind(now.millis())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 
     pub async fn get_link(&self, id: &str) -> sqlx::Result<Option<Link>> {

@@ -241,10 +241,12 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
                 // SQLite: busy, locked, I/O error, disk full (primary result codes).
                 matches!(code.parse::<i32>().map(|n| n & 0xff), Ok(5 | 6 | 10 | 13))
             } else {
-                // PostgreSQL: connection exception, insufficient resources, operator
+                // PostgreSQL: connection exception, insufficient resources, object not in
+                // prerequisite state (not accepting connections, lock not available), operator
                 // intervention (shutdown, cannot connect now), serialization failure, deadlock.
                 code.starts_with("08")
                     || code.starts_with("53")
+                    || code.starts_with("55")
                     || code.starts_with("57P")
                     || matches!(code.as_ref(), "40001" | "40P01")
             }

@@ -324,14 +324,18 @@ impl Db {
     }
 
     /// Approves a partner awaiting review. False when it was not awaiting review.
-    pub async fn approve_partner(&self, id: &PartnerId, now: Timestamp) -> sqlx::Result<bool> {
+    pub async fn approve_partner(
+        tx: &mut Tx,
+        id: &PartnerId,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE partners SET pending_review = 0, activated_at = COALESCE(activated_at, $1), \
              updated_at = $1 WHERE id = $2 AND pending_review = 1",
         )
         .bind(now.millis())
         .bind(id.as_str())
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -24,6 +24,8 @@ pub struct Program {
     pub holdback_days: i64,
     pub attribution_window_days: i64,
     pub share_on_network: bool,
+    /// Partners who sign themselves up are granted this program.
+    pub open_to_signup: bool,
     pub marketplace_description: Option<String>,
     pub network_offering_id: Option<String>,
     pub created_at: Timestamp,
@@ -32,7 +34,7 @@ pub struct Program {
 
 const COLUMNS: &str = "id, name, destination_url, commission_type, commission_value, currency, \
     holdback_days, attribution_window_days, share_on_network, marketplace_description, \
-    network_offering_id, created_at, updated_at, commission_rules";
+    network_offering_id, created_at, updated_at, commission_rules, open_to_signup";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Program> {
     let kind: String = r.try_get("commission_type")?;
@@ -53,6 +55,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Program> {
         holdback_days: r.try_get("holdback_days")?,
         attribution_window_days: r.try_get("attribution_window_days")?,
         share_on_network: r.try_get::<i64, _>("share_on_network")? != 0,
+        open_to_signup: r.try_get::<i64, _>("open_to_signup")? != 0,
         marketplace_description: r.try_get("marketplace_description")?,
         network_offering_id: r.try_get("network_offering_id")?,
         created_at: Timestamp::from_millis(r.try_get("created_at")?),
@@ -75,7 +78,7 @@ pub(super) fn rules_or_legacy(
 impl Db {
     pub async fn insert_program(&self, p: &Program) -> sqlx::Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO programs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            "INSERT INTO programs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(p.id.as_str())
         .bind(&p.name)
@@ -91,6 +94,7 @@ impl Db {
         .bind(p.created_at.millis())
         .bind(p.updated_at.millis())
         .bind(p.rules.to_storage())
+        .bind(flag(p.open_to_signup))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -102,7 +106,7 @@ impl Db {
             "UPDATE programs SET name = $1, destination_url = $2, commission_type = $3, \
              commission_value = $4, currency = $5, holdback_days = $6, attribution_window_days = $7, \
              share_on_network = $8, marketplace_description = $9, updated_at = $10, \
-             commission_rules = $12 WHERE id = $11",
+             commission_rules = $12, open_to_signup = $13 WHERE id = $11",
         )
         .bind(&p.name)
         .bind(&p.destination_url)
@@ -116,6 +120,7 @@ impl Db {
         .bind(p.updated_at.millis())
         .bind(p.id.as_str())
         .bind(p.rules.to_storage())
+        .bind(flag(p.open_to_signup))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -136,6 +141,17 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(from_row).collect()
+    }
+
+    /// The programs self-sign-up grants.
+    pub async fn signup_program_ids(&self) -> sqlx::Result<Vec<ProgramId>> {
+        let rows =
+            sqlx::query("SELECT id FROM programs WHERE open_to_signup = 1 ORDER BY created_at, id")
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|r| r.try_get::<String, _>(0).map(ProgramId::from_string))
+            .collect()
     }
 
     pub async fn all_program_ids(&self) -> sqlx::Result<Vec<ProgramId>> {

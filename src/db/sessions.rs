@@ -12,38 +12,89 @@ pub struct LiveSession {
     pub expires_at: Timestamp,
 }
 
+/// The key a console session was opened with; the session lives only as long as it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionKey {
+    /// An admin API key (its id).
+    ApiKey(String),
+    /// The configured `ADMIN_API_KEY` (the SHA-256 of it, hex).
+    Configured(String),
+}
+
+/// A live admin session.
+pub struct LiveAdminSession {
+    pub expires_at: Timestamp,
+    pub key: SessionKey,
+}
+
 impl Db {
-    /// A live admin console session: its id and expiry.
+    /// A live admin console session: not ended, not expired, and, when an API key opened it,
+    /// that key not revoked. (A session of the configured key is checked against the current
+    /// setting by the caller.)
     pub async fn live_admin_session(
         &self,
         token_hash: &str,
         now: Timestamp,
-    ) -> sqlx::Result<Option<(String, Timestamp)>> {
+    ) -> sqlx::Result<Option<LiveAdminSession>> {
         let row = sqlx::query(
-            "SELECT id, expires_at FROM admin_sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > $2",
+            "SELECT s.expires_at, s.key_id, s.key_digest FROM admin_sessions s \
+             LEFT JOIN api_keys k ON k.id = s.key_id \
+             WHERE s.token_hash = $1 AND s.ended_at IS NULL AND s.expires_at > $2 \
+             AND ((s.key_id IS NOT NULL AND k.revoked_at IS NULL AND k.kind = 'admin') \
+                  OR (s.key_id IS NULL AND s.key_digest IS NOT NULL))",
         )
         .bind(token_hash)
         .bind(now.millis())
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| Ok((r.try_get(0)?, Timestamp::from_millis(r.try_get(1)?))))
-            .transpose()
+        let Some(r) = row else { return Ok(None) };
+        let key = match (
+            r.try_get::<Option<String>, _>("key_id")?,
+            r.try_get::<Option<String>, _>("key_digest")?,
+        ) {
+            (Some(id), _) => SessionKey::ApiKey(id),
+            (None, Some(digest)) => SessionKey::Configured(digest),
+            (None, None) => return Ok(None),
+        };
+        Ok(Some(LiveAdminSession {
+            expires_at: Timestamp::from_millis(r.try_get("expires_at")?),
+            key,
+        }))
     }
 
     pub async fn create_admin_session(
         &self,
         token_hash: &str,
+        key: &SessionKey,
         now: Timestamp,
         expires_at: Timestamp,
     ) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO admin_sessions (id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(ulid::Ulid::new().to_string())
-            .bind(token_hash)
+        let (key_id, key_digest) = match key {
+            SessionKey::ApiKey(id) => (Some(id.as_str()), None),
+            SessionKey::Configured(digest) => (None, Some(digest.as_str())),
+        };
+        sqlx::query(
+            "INSERT INTO admin_sessions (id, token_hash, created_at, expires_at, key_id, key_digest) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(ulid::Ulid::new().to_string())
+        .bind(token_hash)
+        .bind(now.millis())
+        .bind(expires_at.millis())
+        .bind(key_id)
+        .bind(key_digest)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Ends every console session (all admins signed out). Returns how many were live.
+    pub async fn end_all_admin_sessions(&self, now: Timestamp) -> sqlx::Result<u64> {
+        let done = sqlx::query("UPDATE admin_sessions SET ended_at = $1 WHERE ended_at IS NULL")
             .bind(now.millis())
-            .bind(expires_at.millis())
             .execute(self.pool())
             .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
     pub async fn end_admin_session(&self, token_hash: &str, now: Timestamp) -> sqlx::Result<()> {

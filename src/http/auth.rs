@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 
 use crate::domain::ids::PartnerId;
 use crate::domain::scopes::Scope;
+use crate::domain::tokens::TokenKind;
 use crate::error::{ApiError, ApiResult};
 use crate::principal::Principal;
 use crate::state::AppState;
@@ -15,7 +16,8 @@ use crate::state::AppState;
 pub const SESSION_COOKIE: &str = "op_session";
 /// The admin console's session cookie.
 pub const ADMIN_COOKIE: &str = "op_admin";
-/// Writes authenticated by the admin cookie must echo the session's CSRF token here.
+/// Writes authenticated by a session cookie (console or partner) must echo the session's CSRF
+/// token here.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// An authenticated caller. Rejects with 401 `unauthorized` when no valid credential is sent.
@@ -90,6 +92,36 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.trim())
 }
 
+/// A cookie's session token, checked for its kind and, on unsafe methods, the CSRF header.
+fn cookie_secret<'a>(
+    parts: &Parts,
+    state: &AppState,
+    token: &'a str,
+    kind: TokenKind,
+) -> Result<&'a str, ApiError> {
+    if TokenKind::of(token) != Some(kind) {
+        return Err(ApiError::unauthorized(
+            "The session cookie is not a session of that kind.",
+        ));
+    }
+    if !parts.method.is_safe() {
+        let sent = parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let expected = csrf_token(&state.cursor_key[..], token);
+        if !crate::domain::tokens::ct_eq(sent, &expected) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "csrf_failed",
+                "This change came without the session's CSRF token (X-CSRF-Token). Reload the page and try again.",
+            ));
+        }
+    }
+    Ok(token)
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
@@ -103,24 +135,15 @@ impl FromRequestParts<AppState> for Auth {
                     "Send an API key as Authorization: Bearer <key>.",
                 ));
             }
-            Some(Presented::Header(s) | Presented::PartnerCookie(s)) => s,
+            Some(Presented::Header(s)) => s,
+            // A cookie carries only the token kind its name says (an admin token sent as
+            // `op_session` would otherwise dodge the console's rules), and a change it
+            // authenticates must carry the session's CSRF token: SameSite alone is not enough.
             Some(Presented::AdminCookie(s)) => {
-                if !parts.method.is_safe() {
-                    let sent = parts
-                        .headers
-                        .get(CSRF_HEADER)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    let expected = csrf_token(&state.cursor_key[..], s);
-                    if !crate::domain::tokens::ct_eq(sent, &expected) {
-                        return Err(ApiError::new(
-                            axum::http::StatusCode::FORBIDDEN,
-                            "csrf_failed",
-                            "This change came without the console's CSRF token. Reload the page and try again.",
-                        ));
-                    }
-                }
-                s
+                cookie_secret(parts, state, s, TokenKind::AdminSession)?
+            }
+            Some(Presented::PartnerCookie(s)) => {
+                cookie_secret(parts, state, s, TokenKind::Session)?
             }
         };
         match state.auth.authenticate(secret).await? {

@@ -17,7 +17,6 @@ use crate::error::{ApiError, ApiResult, ErrorBody, ok};
 use crate::http::auth::{ADMIN_COOKIE, Auth, cookie, csrf_token, session_cookie};
 use crate::http::json::ApiJson;
 use crate::http::rate_limit::{ClientIp, check};
-use crate::principal::Principal;
 use crate::state::AppState;
 
 pub const SESSION_HOURS: i64 = 12;
@@ -26,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(sign_in, session))
         .routes(routes!(sign_out))
+        .routes(routes!(sign_out_all))
         .routes(routes!(console_home))
         .routes(routes!(login_page))
         .routes(routes!(network_page))
@@ -54,15 +54,20 @@ async fn sign_in(
     ApiJson(body): ApiJson<SignIn>,
 ) -> ApiResult<Response> {
     check(&state.rate_limits.verify, ip)?;
-    match state.auth.authenticate(body.key.trim()).await? {
-        Some(Principal::Admin { .. }) => {}
-        _ => return Err(ApiError::unauthorized("That is not an admin key.")),
-    }
+    // Bound to the key that opens it: revoking that key (or changing ADMIN_API_KEY) ends it.
+    let Some(key) = state.auth.sign_in_key(body.key.trim()).await? else {
+        return Err(ApiError::unauthorized("That is not an admin key."));
+    };
     let token = NewToken::generate(TokenKind::AdminSession);
     let now = state.clock.now();
     state
         .db
-        .create_admin_session(&token.hash, now, now.plus_millis(SESSION_HOURS * 3_600_000))
+        .create_admin_session(
+            &token.hash,
+            &key,
+            now,
+            now.plus_millis(SESSION_HOURS * 3_600_000),
+        )
         .await?;
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -115,6 +120,23 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
         session_cookie(&state, ADMIN_COOKIE, "Strict", "", 0),
     );
     Ok((out, Json(ok())).into_response())
+}
+
+/// End every console session (every admin is signed out), e.g. after a suspected leak.
+#[utoipa::path(post, path = "/admin/session/signout-all", tag = "console", security(("bearer" = [])),
+    responses((status = 200, description = "`{ok: true, ended}`: how many sessions ended", body = Object),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only; `csrf_failed`", body = ErrorBody)))]
+async fn sign_out_all(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    auth.require_admin()?;
+    let ended = state.db.end_all_admin_sessions(state.clock.now()).await?;
+    state.auth.invalidate_all();
+    let mut out = HeaderMap::new();
+    out.insert(
+        SET_COOKIE,
+        session_cookie(&state, ADMIN_COOKIE, "Strict", "", 0),
+    );
+    Ok((out, Json(json!({ "ok": true, "ended": ended }))).into_response())
 }
 
 macro_rules! page {

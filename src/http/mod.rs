@@ -100,6 +100,7 @@ pub fn app(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(on_panic))
         .layer(axum::middleware::from_fn(access_log))
         .layer(axum::middleware::from_fn(run_to_completion))
+        .layer(axum::middleware::map_response(no_framing))
         // Outside the task: a timeout stops the wait, never the handler.
         .layer(axum::middleware::from_fn_with_state(
             state.config.request_timeout,
@@ -138,6 +139,33 @@ impl MakeRequestId for UlidRequestId {
             .ok()
             .map(RequestId::new)
     }
+}
+
+/// No page of ours may be framed (clickjacking): every HTML answer without a policy of its own
+/// gets `frame-ancestors 'none'`, plus `X-Frame-Options` for older browsers.
+async fn no_framing(mut response: Response<Body>) -> Response<Body> {
+    use axum::http::HeaderValue;
+    use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS};
+    let is_html = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        let h = response.headers_mut();
+        let policy = match h.get(CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()) {
+            None => Some("frame-ancestors 'none'".to_string()),
+            Some(p) if !p.contains("frame-ancestors") => {
+                Some(format!("{p}; frame-ancestors 'none'"))
+            }
+            Some(_) => None,
+        };
+        if let Some(v) = policy.and_then(|p| HeaderValue::from_str(&p).ok()) {
+            h.insert(CONTENT_SECURITY_POLICY, v);
+        }
+        h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    response
 }
 
 /// Answers 503 `request_timeout` when a request takes longer than the configured limit. The

@@ -6,9 +6,7 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::api_keys::KeyKind;
 use crate::domain::ids::{ApiKeyId, PartnerId};
-use crate::domain::scopes::ScopeSet;
 use crate::error::{ApiError, ApiResult, ErrorBody, ok};
 use crate::http::api_keys::{CreateKey, CreatedKey, KeyList, KeyView, clean_label};
 use crate::http::auth::Auth;
@@ -40,22 +38,15 @@ async fn create_partner_key(
     let id = PartnerId::from_string(id);
     auth.require_admin_or_self(&id)?;
     let label = clean_label(body.label)?;
-    let partner = svc::get_existing(&state, &id).await?;
-    if partner.revoked_at.is_some() {
+    svc::get_existing(&state, &id).await?;
+    let Some(minted) =
+        keys::mint_partner_key(&state.db, &state.clock, &id, label.as_deref()).await?
+    else {
         return Err(ApiError::conflict(
             "partner_revoked",
             "This partner is revoked.",
         ));
-    }
-    let minted = keys::mint(
-        &state.db,
-        &state.clock,
-        KeyKind::Partner,
-        ScopeSet::default(),
-        Some(&id),
-        label.as_deref(),
-    )
-    .await?;
+    };
     Ok((StatusCode::CREATED, Json(minted.into())))
 }
 

@@ -65,6 +65,8 @@ pub struct ProgramBody {
     attribution_window_days: Option<i64>,
     /// Default false. Requires `marketplaceDescription`.
     share_on_network: Option<bool>,
+    /// Default false: partners who sign themselves up are granted the programs open to it.
+    open_to_signup: Option<bool>,
     marketplace_description: Option<String>,
 }
 
@@ -81,6 +83,7 @@ pub struct ProgramView {
     holdback_days: i64,
     attribution_window_days: i64,
     share_on_network: bool,
+    open_to_signup: bool,
     marketplace_description: Option<String>,
     network_offering_id: Option<String>,
     created_at: Timestamp,
@@ -113,6 +116,7 @@ impl From<Program> for ProgramView {
             holdback_days: p.holdback_days,
             attribution_window_days: p.attribution_window_days,
             share_on_network: p.share_on_network,
+            open_to_signup: p.open_to_signup,
             marketplace_description: p.marketplace_description,
             network_offering_id: p.network_offering_id,
             created_at: p.created_at,
@@ -227,6 +231,9 @@ fn apply(mut p: Program, body: ProgramBody, creating: bool) -> ApiResult<Program
     if let Some(share) = body.share_on_network {
         p.share_on_network = share;
     }
+    if let Some(open) = body.open_to_signup {
+        p.open_to_signup = open;
+    }
     if p.share_on_network && p.marketplace_description.is_none() {
         err(
             &mut errors,
@@ -294,6 +301,7 @@ pub async fn create_program(
         holdback_days: 0,
         attribution_window_days: 60,
         share_on_network: false,
+        open_to_signup: false,
         marketplace_description: None,
         network_offering_id: None,
         created_at: now,

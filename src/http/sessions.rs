@@ -13,8 +13,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::email::Email;
 use crate::domain::ids::PartnerId;
-use crate::error::{ApiResult, ErrorBody, ok};
-use crate::http::auth::{Auth, SESSION_COOKIE, session_cookie};
+use crate::error::{ApiError, ApiResult, ErrorBody, ok};
+use crate::http::auth::{Auth, SESSION_COOKIE, cookie, csrf_token, session_cookie};
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::partners::PartnerView;
 use crate::http::rate_limit::{ClientIp, check};
@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(magic_page))
         .routes(routes!(verify))
         .routes(routes!(whoami))
+        .routes(routes!(partner_session))
         .routes(routes!(signout))
         .routes(routes!(signin))
 }
@@ -148,6 +149,10 @@ pub struct VerifyAnswer {
     /// `active`, or `pending_review` (email confirmed, no session until approved).
     status: &'static str,
     partner: PartnerBrief,
+    /// With a session: the token every change made with the `op_session` cookie must carry
+    /// in `X-CSRF-Token`. Also at `GET /auth/session`.
+    #[serde(rename = "csrfToken", skip_serializing_if = "Option::is_none")]
+    csrf_token: Option<String>,
 }
 
 /// Consume a magic link: activates a pending partner and sets the `op_session` cookie.
@@ -192,8 +197,47 @@ async fn verify(
                 name: p.name,
                 email: p.email,
             },
+            csrf_token: verified
+                .session
+                .as_ref()
+                .map(|t| csrf_token(&state.cursor_key[..], t)),
         }),
     ))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PartnerSession {
+    partner_id: PartnerId,
+    /// Send it as `X-CSRF-Token` with every change made with the `op_session` cookie.
+    csrf_token: String,
+}
+
+/// The partner's cookie session: who it is and the CSRF token its changes must carry.
+#[utoipa::path(get, path = "/auth/session", tag = "auth",
+    responses((status = 200, body = PartnerSession),
+        (status = 401, description = "`unauthorized`: no partner session cookie", body = ErrorBody)))]
+async fn partner_session(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    headers: HeaderMap,
+) -> ApiResult<Json<PartnerSession>> {
+    let (
+        Principal::Partner {
+            partner_id,
+            credential: PartnerCredential::Session(_),
+        },
+        Some(token),
+    ) = (principal, cookie(&headers, SESSION_COOKIE))
+    else {
+        return Err(ApiError::unauthorized(
+            "This needs the op_session cookie of a signed-in partner.",
+        ));
+    };
+    Ok(Json(PartnerSession {
+        partner_id,
+        csrf_token: csrf_token(&state.cursor_key[..], token),
+    }))
 }
 
 /// Who the credential belongs to.

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::domain::ids::PartnerId;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::ApiJson;
@@ -65,16 +64,16 @@ pub struct SignupBody {
 #[serde(rename_all = "camelCase")]
 pub struct SignupAnswer {
     ok: bool,
-    /// `active`, `pending_review` or `already_registered`.
+    /// The program's sign-up policy outcome: `active`, or `pending_review` (the brand reviews
+    /// new partners). The same answer whether or not the address was already registered.
     status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    partner_id: Option<PartnerId>,
 }
 
-/// Sign up as a partner. Emails a magic link to confirm the address.
+/// Sign up as a partner. Emails a magic link to confirm the address. The answer is the same
+/// whether or not the address is registered (no enumeration): an existing partner is sent a
+/// sign-in link instead, and the mail to the unverified address quotes nothing the caller wrote.
 #[utoipa::path(post, path = "/partner-signup", tag = "partners", request_body = SignupBody,
     responses((status = 201, body = SignupAnswer),
-        (status = 200, description = "`already_registered`", body = SignupAnswer),
         (status = 400, description = "`invalid_body`, `invalid_json`", body = ErrorBody),
         (status = 403, description = "`signup_disabled`", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody)))]
@@ -109,13 +108,13 @@ async fn partner_signup(
     let (Some(email), true) = (email, errors.is_empty()) else {
         return Err(ApiError::invalid_body(errors));
     };
-    let already = || {
+    let review = policy.policy == "require_review";
+    let answer = || {
         (
-            StatusCode::OK,
+            StatusCode::CREATED,
             Json(SignupAnswer {
                 ok: true,
-                status: "already_registered",
-                partner_id: None,
+                status: if review { "pending_review" } else { "active" },
             }),
         )
     };
@@ -125,9 +124,9 @@ async fn partner_signup(
         .await?
         .is_some()
     {
-        return Ok(already());
+        svc::send_signin_link(&state, &email).await?;
+        return Ok(answer());
     }
-    let review = policy.policy == "require_review";
     let created = svc::create(
         &state,
         CreatePartner {
@@ -135,7 +134,16 @@ async fn partner_signup(
             name,
             send_invite: true,
             metadata: Default::default(),
-            program_ids: None,
+            // Only the programs open to sign-up, never every program.
+            program_ids: Some(
+                state
+                    .db
+                    .signup_program_ids()
+                    .await?
+                    .into_iter()
+                    .map(|p| p.to_string())
+                    .collect(),
+            ),
             campaign_grant_source: "admin".into(),
             snapshot: None,
             source: Source::SelfSignup,
@@ -145,16 +153,9 @@ async fn partner_signup(
     )
     .await;
     match created {
-        Ok(partner) => Ok((
-            StatusCode::CREATED,
-            Json(SignupAnswer {
-                ok: true,
-                status: if review { "pending_review" } else { "active" },
-                partner_id: Some(partner.id),
-            }),
-        )),
+        Ok(_) => Ok(answer()),
         // A concurrent sign-up with the same email won the race.
-        Err(e) if e.code() == "email_taken" => Ok(already()),
+        Err(e) if e.code() == "email_taken" => Ok(answer()),
         Err(e) => Err(e),
     }
 }

@@ -180,20 +180,6 @@ pub async fn create(state: &AppState, req: NewLink) -> ApiResult<Link> {
         )
         .await
         .on_unique(|| ApiError::conflict("linkKey_taken", "This link key is taken."))?;
-    // Linking a partner to a program (the Network does so for an approved creator, also one
-    // who was already a partner here) admits it to that program.
-    if !partner.program_ids.contains(&program.id) {
-        let mut programs = partner.program_ids.clone();
-        programs.push(program.id.clone());
-        let changes = crate::db::partners::PartnerChanges {
-            program_ids: Some(programs),
-            ..Default::default()
-        };
-        state
-            .db
-            .update_partner(&partner.id, &changes, state.clock.now())
-            .await?;
-    }
     // The key may have been cached as unknown.
     state.link_cache.clear();
     state

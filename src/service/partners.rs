@@ -362,14 +362,17 @@ pub async fn approve(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
             "This partner is revoked.",
         ));
     }
-    if !state.db.approve_partner(id, state.clock.now()).await? {
+    // The approval and its email commit together: never approved without the mail queued.
+    let mut tx = state.db.begin().await?;
+    if !Db::approve_partner(&mut tx, id, state.clock.now()).await? {
         return Err(ApiError::conflict(
             "not_pending_review",
             "This partner is not awaiting review.",
         ));
     }
-    let partner = get_existing(state, id).await?;
-    let mut tx = state.db.begin().await?;
+    let partner = Db::get_partner_tx(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such partner."))?;
     let mail = magic::issue_link(
         state,
         &mut tx,

@@ -8,52 +8,10 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use openpartner::network_sim::Fault;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, answer, spawn_app, spawn_reachable};
-
-/// Signs in with the admin key; returns (cookie header value, csrf token).
-async fn console_session(app: &TestApp) -> (String, String) {
-    let a = app
-        .call(
-            Method::POST,
-            "/admin/session",
-            None,
-            Some(json!({"key": app.admin_key})),
-        )
-        .await;
-    let body = a.assert_status(200).clone();
-    let set = a.header("set-cookie").unwrap().to_string();
-    assert!(
-        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
-        "{set}"
-    );
-    let cookie = set.split(';').next().unwrap().to_string();
-    assert!(cookie.starts_with("op_admin=opa_"));
-    (cookie, body["csrfToken"].as_str().unwrap().to_string())
-}
-
-async fn with_cookie(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    cookie: &str,
-    csrf: Option<&str>,
-    body: Option<Value>,
-) -> crate::helpers::Answer {
-    let mut req = app
-        .client
-        .request(method, app.url(path))
-        .header("cookie", cookie);
-    if let Some(t) = csrf {
-        req = req.header("x-csrf-token", t);
-    }
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    answer(req.send().await.unwrap()).await
-}
+use crate::helpers::{Backend, spawn_app, spawn_reachable};
 
 async fn console_session_and_csrf(b: Backend) {
     let app = spawn_app(b).await;
@@ -75,30 +33,24 @@ async fn console_session_and_csrf(b: Backend) {
     )
     .await
     .assert_error(401, "unauthorized");
-    let (cookie, csrf) = console_session(&app).await;
+    let (cookie, csrf) = app.console_session().await;
     // Reads work with the cookie alone.
-    let a = with_cookie(&app, Method::GET, "/admin/session", &cookie, None, None).await;
+    let a = app
+        .with_cookie(Method::GET, "/admin/session", &cookie, None, None)
+        .await;
     assert_eq!(
         a.assert_status(200),
         &json!({"role": "admin", "csrfToken": csrf})
     );
-    with_cookie(&app, Method::GET, "/partners", &cookie, None, None)
+    app.with_cookie(Method::GET, "/partners", &cookie, None, None)
         .await
         .assert_status(200);
     // Changes need the CSRF token.
     let body = json!({"email": "c@example.com", "name": "C", "sendInvite": false});
-    with_cookie(
-        &app,
-        Method::POST,
-        "/partners",
-        &cookie,
-        None,
-        Some(body.clone()),
-    )
-    .await
-    .assert_error(403, "csrf_failed");
-    with_cookie(
-        &app,
+    app.with_cookie(Method::POST, "/partners", &cookie, None, Some(body.clone()))
+        .await
+        .assert_error(403, "csrf_failed");
+    app.with_cookie(
         Method::POST,
         "/partners",
         &cookie,
@@ -107,16 +59,9 @@ async fn console_session_and_csrf(b: Backend) {
     )
     .await
     .assert_error(403, "csrf_failed");
-    with_cookie(
-        &app,
-        Method::POST,
-        "/partners",
-        &cookie,
-        Some(&csrf),
-        Some(body),
-    )
-    .await
-    .assert_status(201);
+    app.with_cookie(Method::POST, "/partners", &cookie, Some(&csrf), Some(body))
+        .await
+        .assert_status(201);
     // Bearer clients are unaffected, even with a stray cookie.
     let res = app
         .client
@@ -129,17 +74,17 @@ async fn console_session_and_csrf(b: Backend) {
         .unwrap();
     assert_eq!(res.status(), 201);
     // Sign-out ends the session at once.
-    let a = with_cookie(
-        &app,
-        Method::POST,
-        "/admin/session/signout",
-        &cookie,
-        Some(&csrf),
-        None,
-    )
-    .await;
+    let a = app
+        .with_cookie(
+            Method::POST,
+            "/admin/session/signout",
+            &cookie,
+            Some(&csrf),
+            None,
+        )
+        .await;
     assert!(a.assert_status(200).get("ok").is_some());
-    with_cookie(&app, Method::GET, "/partners", &cookie, None, None)
+    app.with_cookie(Method::GET, "/partners", &cookie, None, None)
         .await
         .assert_error(401, "unauthorized");
     // The pages and assets are served by the binary.

@@ -468,7 +468,67 @@ async fn lists_are_bounded(b: Backend) {
     assert_eq!(a.assert_status(201)["programIds"], json!(["cmp_default"]));
 }
 
+async fn a_lost_database_is_503_not_500(b: Backend) {
+    let app = spawn_app(b).await;
+    let create = || {
+        app.admin_post(
+            "/partners",
+            json!({"email": "outage@example.com", "name": "O", "sendInvite": false}),
+        )
+    };
+    match b {
+        Backend::Postgres => {
+            // The database stops taking connections and drops the ones it has, as during a
+            // restart.
+            let name = app.pg_database_name().unwrap();
+            let server =
+                openpartner::db::Db::connect_url(&crate::helpers::pg_server_url().unwrap(), 1)
+                    .await
+                    .unwrap();
+            sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+                .execute(server.pool())
+                .await
+                .unwrap();
+            sqlx::query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            )
+            .bind(&name)
+            .execute(server.pool())
+            .await
+            .unwrap();
+            let a = create().await;
+            a.assert_error(503, "database_unavailable");
+            assert!(a.header("retry-after").is_some());
+            sqlx::query(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+                .execute(server.pool())
+                .await
+                .unwrap();
+            server.close().await;
+        }
+        Backend::Sqlite => {
+            // Another process holds the write lock past the busy timeout.
+            let url = format!(
+                "sqlite://{}",
+                app.data_dir.path().join("openpartner.db").display()
+            );
+            let other = openpartner::db::Db::connect_url(&url, 1).await.unwrap();
+            let mut conn = other.pool().acquire().await.unwrap();
+            sqlx::query("BEGIN EXCLUSIVE")
+                .execute(&mut *conn)
+                .await
+                .unwrap();
+            let a = create().await;
+            a.assert_error(503, "database_unavailable");
+            assert!(a.header("retry-after").is_some());
+            sqlx::query("ROLLBACK").execute(&mut *conn).await.unwrap();
+        }
+    }
+    // Once the database is back, the same call works.
+    create().await.assert_status(201);
+}
+
 both_backends!(
+    a_lost_database_is_503_not_500,
     answered_clicks_survive_kill_9,
     a_nul_wedges_nothing,
     slowloris_and_junk_keys_cost_nothing,

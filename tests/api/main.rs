@@ -6,6 +6,7 @@ mod helpers;
 #[allow(dead_code)]
 mod smtp_sink;
 
+mod access;
 mod api_keys;
 mod cli;
 mod commissions;

@@ -45,24 +45,6 @@ async fn connection_row(app: &TestApp) -> String {
     )
 }
 
-/// A console session: (cookie, CSRF token).
-async fn console_session(app: &TestApp) -> (String, String) {
-    let a = app
-        .call(
-            Method::POST,
-            "/admin/session",
-            None,
-            Some(json!({"key": app.admin_key})),
-        )
-        .await;
-    let csrf = a.assert_status(200)["csrfToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cookie = a.header("set-cookie").unwrap().split(';').next().unwrap();
-    (cookie.to_string(), csrf)
-}
-
 async fn complete_with_cookie(
     app: &TestApp,
     cookie: &str,
@@ -142,7 +124,7 @@ async fn a_stranger_cannot_take_the_connection_over(b: Backend) {
     .await
     .assert_error(403, "forbidden");
     // An admin's console session, but a forged request (no CSRF token): refused.
-    let (cookie, csrf) = console_session(&app).await;
+    let (cookie, csrf) = app.console_session().await;
     complete_with_cookie(&app, &cookie, None, &stolen)
         .await
         .assert_error(403, "csrf_failed");

@@ -101,10 +101,8 @@ async fn auto_enroll_pushes_new_partners_with_dedup(b: Backend) {
             Some(json!({"email": "self@example.com", "name": "Self"})),
         )
         .await;
-    let sid = a.assert_status(201)["partnerId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    a.assert_status(201);
+    let sid = app.partner_id_by_email("self@example.com").await;
     assert_eq!(
         upserts_for(&sim, &sid)[0]["metadata"]["source"],
         "self_signup"
