@@ -72,6 +72,9 @@ const ENV_MAP: &[(&str, &str)] = &[
         "network.backfill_lease_secs",
     ),
     ("SECRETS_ENCRYPTION_KEY", "secrets.encryption_key"),
+    ("STRIPE_SECRET_KEY", "stripe.secret_key"),
+    ("STRIPE_API_BASE", "stripe.api_base"),
+    ("STRIPE_WEBHOOK_SECRET", "stripe.webhook_secret"),
     (
         "OPENPARTNER_RATE_LIMIT_PER_MINUTE",
         "rate_limit.public_per_minute",
@@ -147,6 +150,12 @@ pub struct Config {
     pub outbox_cron: String,
     pub backfill_lease: Duration,
     pub encryption_key: Option<Secret<[u8; 32]>>,
+    /// Without it, payouts are manual and Stripe onboarding answers 503.
+    pub stripe_secret_key: Option<Secret<String>>,
+    /// Without a trailing slash.
+    pub stripe_api_base: String,
+    /// Webhook signing secrets (several, comma-separated, while one is rotated).
+    pub stripe_webhook_secrets: Secret<Vec<String>>,
     pub public_rate_per_minute: u32,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -472,6 +481,15 @@ impl Layers {
                 3600,
             )?),
             encryption_key,
+            stripe_secret_key: self.optional("stripe.secret_key")?.map(Secret::new),
+            stripe_api_base: http_url(&self, "stripe.api_base")?,
+            stripe_webhook_secrets: Secret::new(
+                self.string("stripe.webhook_secret")?
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            ),
             public_rate_per_minute: self.number("rate_limit.public_per_minute", 1, 1_000_000)?
                 as u32,
             log_filter,

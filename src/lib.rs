@@ -20,4 +20,5 @@ pub mod server;
 pub mod service;
 pub mod startup;
 pub mod state;
+pub mod stripe;
 pub mod telemetry;

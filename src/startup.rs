@@ -150,6 +150,10 @@ fn build_state(
             config.click_flush_timeout,
         ),
         network: NetworkClient::new(&config.network_url),
+        stripe: config
+            .stripe_secret_key
+            .as_ref()
+            .map(|k| crate::stripe::StripeClient::new(&config.stripe_api_base, k.expose())),
         cursor_key: Arc::new(cursor_key),
         ip_salt: Arc::new(ip_salt),
         heartbeat: Default::default(),

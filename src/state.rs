@@ -30,6 +30,8 @@ pub struct AppState {
     pub link_cache: Arc<TtlCache<String, Option<Arc<Resolved>>>>,
     pub clicks: Arc<ClickBuffer>,
     pub network: NetworkClient,
+    /// Stripe, when `STRIPE_SECRET_KEY` is set.
+    pub stripe: Option<crate::stripe::StripeClient>,
     pub heartbeat: Arc<heartbeat::Trigger>,
     /// Set while this process runs (or waits to resume) a backfill.
     pub backfill_worker: Arc<std::sync::atomic::AtomicBool>,
