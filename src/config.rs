@@ -67,6 +67,10 @@ const ENV_MAP: &[(&str, &str)] = &[
     ("OPENPARTNER_ADMIN_EMAIL", "network.admin_email"),
     ("OPENPARTNER_HEARTBEAT_CRON", "network.heartbeat_cron"),
     ("OPENPARTNER_OUTBOX_CRON", "network.outbox_cron"),
+    ("OPENPARTNER_NETWORK_REPORT_CRON", "network.report_cron"),
+    ("OPENPARTNER_AUTO_APPROVE_CRON", "payouts.auto_approve_cron"),
+    ("OPENPARTNER_PAYOUT_SCHEDULE_CRON", "payouts.schedule_cron"),
+    ("OPENPARTNER_PAYOUT_RETRY_CRON", "payouts.retry_cron"),
     (
         "OPENPARTNER_BACKFILL_LEASE_SECS",
         "network.backfill_lease_secs",
@@ -148,6 +152,10 @@ pub struct Config {
     pub admin_email: Option<String>,
     pub heartbeat_cron: String,
     pub outbox_cron: String,
+    pub network_report_cron: String,
+    pub auto_approve_cron: String,
+    pub payout_schedule_cron: String,
+    pub payout_retry_cron: String,
     pub backfill_lease: Duration,
     pub encryption_key: Option<Secret<[u8; 32]>>,
     /// Without it, payouts are manual and Stripe onboarding answers 503.
@@ -475,6 +483,10 @@ impl Layers {
             admin_email,
             heartbeat_cron: cron(&self, "network.heartbeat_cron")?,
             outbox_cron: cron(&self, "network.outbox_cron")?,
+            network_report_cron: cron(&self, "network.report_cron")?,
+            auto_approve_cron: cron(&self, "payouts.auto_approve_cron")?,
+            payout_schedule_cron: cron(&self, "payouts.schedule_cron")?,
+            payout_retry_cron: cron(&self, "payouts.retry_cron")?,
             backfill_lease: Duration::from_secs(self.number(
                 "network.backfill_lease_secs",
                 1,

@@ -100,6 +100,19 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
     })
 }
 
+/// What a reversal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reversal {
+    Reversed,
+    /// It had been paid: a clawback was recorded.
+    ClawedBack,
+    /// It is in a payout not yet paid: cancel that payout first.
+    InPayout,
+    /// It is in this state, which cannot be reversed.
+    Invalid(Status),
+    NotFound,
+}
+
 /// Filters for a commissions page.
 #[derive(Default)]
 pub struct CommissionFilter<'a> {
@@ -265,6 +278,72 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Reverses a commission. An accrued or approved one in no live payout is simply reversed;
+    /// a paid one is reversed and a clawback of its amount recorded, which the next payout in
+    /// its currency nets. One transaction.
+    pub async fn reverse_commission(
+        &self,
+        id: &str,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> sqlx::Result<Reversal> {
+        let mut tx = self.begin().await?;
+        let paid = sqlx::query(
+            "UPDATE commissions SET status = 'reversed', reversal_reason = $1, updated_at = $2 \
+             WHERE id = $3 AND status = 'paid'",
+        )
+        .bind(reason)
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if paid.rows_affected() == 1 {
+            let row = sqlx::query(
+                "SELECT partner_id, amount_minor, currency FROM commissions WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let partner = PartnerId::from_string(row.try_get::<String, _>(0)?);
+            Db::insert_clawback(
+                &mut tx,
+                &partner,
+                id,
+                row.try_get(1)?,
+                &row.try_get::<String, _>(2)?,
+                reason,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(Reversal::ClawedBack);
+        }
+        let open = sqlx::query(
+            "UPDATE commissions SET status = 'reversed', reversal_reason = $1, updated_at = $2 \
+             WHERE id = $3 AND status IN ('accrued', 'approved') AND payout_id IS NULL",
+        )
+        .bind(reason)
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        if open.rows_affected() == 1 {
+            tx.commit().await?;
+            return Ok(Reversal::Reversed);
+        }
+        let row = sqlx::query("SELECT status, payout_id FROM commissions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        Ok(match row {
+            None => Reversal::NotFound,
+            Some(r) if r.try_get::<Option<String>, _>(1)?.is_some() => Reversal::InPayout,
+            Some(r) => Reversal::Invalid(
+                Status::parse(&r.try_get::<String, _>(0)?).unwrap_or(Status::Reversed),
+            ),
+        })
+    }
+
     /// Moves a commission to `to` if its current state allows it. False otherwise.
     pub async fn transition_commission(
         &self,
@@ -284,7 +363,7 @@ impl Db {
         let done = sqlx::query(&format!(
             "UPDATE commissions SET status = $1, updated_at = $2, \
              paid_at = CASE WHEN $1 = 'paid' THEN $2 ELSE paid_at END \
-             WHERE id = $3 AND status IN ({})",
+             WHERE id = $3 AND status IN ({}) AND payout_id IS NULL",
             from.join(", ")
         ))
         .bind(to.as_str())

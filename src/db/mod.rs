@@ -14,6 +14,7 @@ pub mod mail;
 pub mod network;
 pub mod outbox;
 pub mod partners;
+pub mod payouts;
 pub mod programs;
 pub mod sessions;
 pub mod settings;
@@ -65,6 +66,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (8, "0008_live_partner_count"),
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
+    (13, "0013_payouts"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -77,6 +79,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (8, "0008_live_partner_count"),
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
+    (13, "0013_payouts"),
 );
 
 impl Db {

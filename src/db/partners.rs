@@ -17,6 +17,9 @@ pub struct Partner {
     pub email: String,
     pub name: String,
     pub stripe_connect_account_id: Option<String>,
+    /// Stripe says the account can receive transfers (connect/status, `account.updated`).
+    pub stripe_payouts_enabled: bool,
+    pub stripe_details_submitted: bool,
     /// JSON object, as stored.
     pub metadata: String,
     pub program_ids: Vec<ProgramId>,
@@ -80,7 +83,7 @@ pub struct PartnerChanges {
 pub const COLUMNS: &str = "id, email, name, stripe_connect_account_id, metadata, program_ids, profile, \
     source, campaign_grant_source, pending_review, email_verified_at, created_at, updated_at, \
     activated_at, revoked_at, revoke_reason, network_creator_id, network_pre_existing, \
-    network_affiliations, network_synced_at";
+    network_affiliations, network_synced_at, stripe_payouts_enabled, stripe_details_submitted";
 
 fn opt_ts(r: &AnyRow, col: &str) -> sqlx::Result<Option<Timestamp>> {
     Ok(r.try_get::<Option<i64>, _>(col)?
@@ -114,6 +117,8 @@ pub fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
         email: r.try_get("email")?,
         name: r.try_get("name")?,
         stripe_connect_account_id: r.try_get("stripe_connect_account_id")?,
+        stripe_payouts_enabled: r.try_get::<i64, _>("stripe_payouts_enabled")? != 0,
+        stripe_details_submitted: r.try_get::<i64, _>("stripe_details_submitted")? != 0,
         metadata: r.try_get("metadata")?,
         program_ids: r
             .try_get::<String, _>("program_ids")?

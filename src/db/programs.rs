@@ -26,6 +26,8 @@ pub struct Program {
     pub share_on_network: bool,
     /// Partners who sign themselves up are granted this program.
     pub open_to_signup: bool,
+    /// Matured commissions are approved by the daily job.
+    pub auto_approve: bool,
     pub marketplace_description: Option<String>,
     pub network_offering_id: Option<String>,
     pub created_at: Timestamp,
@@ -34,7 +36,7 @@ pub struct Program {
 
 const COLUMNS: &str = "id, name, destination_url, commission_type, commission_value, currency, \
     holdback_days, attribution_window_days, share_on_network, marketplace_description, \
-    network_offering_id, created_at, updated_at, commission_rules, open_to_signup";
+    network_offering_id, created_at, updated_at, commission_rules, open_to_signup, auto_approve";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Program> {
     let kind: String = r.try_get("commission_type")?;
@@ -56,6 +58,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Program> {
         attribution_window_days: r.try_get("attribution_window_days")?,
         share_on_network: r.try_get::<i64, _>("share_on_network")? != 0,
         open_to_signup: r.try_get::<i64, _>("open_to_signup")? != 0,
+        auto_approve: r.try_get::<i64, _>("auto_approve")? != 0,
         marketplace_description: r.try_get("marketplace_description")?,
         network_offering_id: r.try_get("network_offering_id")?,
         created_at: Timestamp::from_millis(r.try_get("created_at")?),
@@ -78,7 +81,7 @@ pub(super) fn rules_or_legacy(
 impl Db {
     pub async fn insert_program(&self, p: &Program) -> sqlx::Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO programs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            "INSERT INTO programs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(p.id.as_str())
         .bind(&p.name)
@@ -95,6 +98,7 @@ impl Db {
         .bind(p.updated_at.millis())
         .bind(p.rules.to_storage())
         .bind(flag(p.open_to_signup))
+        .bind(flag(p.auto_approve))
         .execute(self.pool())
         .await?;
         Ok(())
@@ -106,7 +110,7 @@ impl Db {
             "UPDATE programs SET name = $1, destination_url = $2, commission_type = $3, \
              commission_value = $4, currency = $5, holdback_days = $6, attribution_window_days = $7, \
              share_on_network = $8, marketplace_description = $9, updated_at = $10, \
-             commission_rules = $12, open_to_signup = $13 WHERE id = $11",
+             commission_rules = $12, open_to_signup = $13, auto_approve = $14 WHERE id = $11",
         )
         .bind(&p.name)
         .bind(&p.destination_url)
@@ -121,6 +125,7 @@ impl Db {
         .bind(p.id.as_str())
         .bind(p.rules.to_storage())
         .bind(flag(p.open_to_signup))
+        .bind(flag(p.auto_approve))
         .execute(self.pool())
         .await?;
         Ok(())

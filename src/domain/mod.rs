@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod email;
 pub mod ids;
 pub mod money;
+pub mod payouts;
 pub mod rules;
 pub mod scopes;
 pub mod time;

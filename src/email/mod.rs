@@ -32,6 +32,8 @@ pub enum Template {
     Revoked,
     /// A revoked partner asked to sign in: access is suspended, and why.
     Suspended,
+    /// A payout was paid: amount, currency, method, reference.
+    Paid,
 }
 
 impl Template {
@@ -43,6 +45,7 @@ impl Template {
             Template::Approved => "approved",
             Template::Revoked => "revoked",
             Template::Suspended => "suspended",
+            Template::Paid => "paid",
         }
     }
 }
@@ -63,7 +66,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "signup",
     "approved",
     "revoked",
-    "suspended"
+    "suspended",
+    "paid"
 );
 
 enum Transport {

@@ -7,7 +7,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::commissions::{Commission, CommissionFilter, Status};
+use crate::db::commissions::{Commission, CommissionFilter, Reversal, Status};
 use crate::domain::cursor::{self, Position};
 use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, ExactNumber};
@@ -277,19 +277,66 @@ async fn pay(
     transition(&state, &auth, &id, Status::Paid).await
 }
 
-/// Reverse an accrued or approved commission (admin), e.g. after a refund.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReverseBody {
+    /// Why (e.g. "refunded"), up to 500 characters.
+    reason: Option<String>,
+}
+
+/// Reverse a commission (admin), e.g. after a refund. A paid one becomes a clawback that the
+/// next payout in its currency nets; one in a payout not yet paid is refused (cancel the
+/// payout first).
 #[utoipa::path(post, path = "/commissions/{id}/reverse", tag = "commissions", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path)), request_body(content = Option<ReverseBody>),
     responses((status = 200, body = CommissionView),
+        (status = 400, description = "`invalid_body`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`invalid_transition`", body = ErrorBody)))]
+        (status = 409, description = "`invalid_transition`, `in_payout`", body = ErrorBody)))]
 async fn reverse(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<String>,
+    MaybeJson(body): MaybeJson<ReverseBody>,
 ) -> ApiResult<Json<CommissionView>> {
-    transition(&state, &auth, &id, Status::Reversed).await
+    auth.require_admin()?;
+    let reason = body
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(ApiError::invalid_field("reason", "at most 500 characters"));
+    }
+    match state
+        .db
+        .reverse_commission(&id, reason.as_deref(), state.clock.now())
+        .await?
+    {
+        Reversal::Reversed | Reversal::ClawedBack => {}
+        Reversal::NotFound => return Err(ApiError::not_found("No such commission.")),
+        Reversal::InPayout => {
+            return Err(ApiError::conflict(
+                "in_payout",
+                "This commission is in a payout not yet paid; cancel that payout first.",
+            ));
+        }
+        Reversal::Invalid(status) => {
+            return Err(ApiError::conflict(
+                "invalid_transition",
+                format!(
+                    "A commission that is {} cannot be reversed.",
+                    status.as_str()
+                ),
+            ));
+        }
+    }
+    let updated = state
+        .db
+        .get_commission(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such commission."))?;
+    Ok(Json(CommissionView::from(&updated)))
 }
 
 /// Tolerant of keys it does not know: the Network reads the dashboard.

@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod partner_actions;
 pub mod partner_keys;
 pub mod partners;
+pub mod payouts;
 pub mod programs;
 pub mod rate_limit;
 pub mod redirect;
@@ -68,6 +69,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(redirect::router())
         .merge(events::router())
         .merge(commissions::router())
+        .merge(payouts::router())
         .merge(network::router())
         .merge(network_sync::router())
         .merge(marketplace::router())

@@ -67,6 +67,8 @@ pub struct ProgramBody {
     share_on_network: Option<bool>,
     /// Default false: partners who sign themselves up are granted the programs open to it.
     open_to_signup: Option<bool>,
+    /// Default true: a daily job approves commissions once they mature (holdback over).
+    auto_approve: Option<bool>,
     marketplace_description: Option<String>,
 }
 
@@ -84,6 +86,7 @@ pub struct ProgramView {
     attribution_window_days: i64,
     share_on_network: bool,
     open_to_signup: bool,
+    auto_approve: bool,
     marketplace_description: Option<String>,
     network_offering_id: Option<String>,
     created_at: Timestamp,
@@ -117,6 +120,7 @@ impl From<Program> for ProgramView {
             attribution_window_days: p.attribution_window_days,
             share_on_network: p.share_on_network,
             open_to_signup: p.open_to_signup,
+            auto_approve: p.auto_approve,
             marketplace_description: p.marketplace_description,
             network_offering_id: p.network_offering_id,
             created_at: p.created_at,
@@ -234,6 +238,9 @@ fn apply(mut p: Program, body: ProgramBody, creating: bool) -> ApiResult<Program
     if let Some(open) = body.open_to_signup {
         p.open_to_signup = open;
     }
+    if let Some(auto) = body.auto_approve {
+        p.auto_approve = auto;
+    }
     if p.share_on_network && p.marketplace_description.is_none() {
         err(
             &mut errors,
@@ -302,6 +309,7 @@ pub async fn create_program(
         attribution_window_days: 60,
         share_on_network: false,
         open_to_signup: false,
+        auto_approve: true,
         marketplace_description: None,
         network_offering_id: None,
         created_at: now,

@@ -64,8 +64,79 @@ pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result
             },
         )?)
         .await?;
+    for (name, expr) in [
+        ("auto_approve", state.config.auto_approve_cron.clone()),
+        ("payout_schedule", state.config.payout_schedule_cron.clone()),
+        ("network_report", state.config.network_report_cron.clone()),
+    ] {
+        let job_state = state.clone();
+        scheduler
+            .add(cron_job(name, &expr, cancel.clone(), move || {
+                let state = job_state.clone();
+                async move { slotted(&state, name).await }
+            })?)
+            .await?;
+    }
+    let retry_state = state.clone();
+    scheduler
+        .add(cron_job(
+            "payout_retry",
+            &state.config.payout_retry_cron,
+            cancel.clone(),
+            move || {
+                let state = retry_state.clone();
+                async move {
+                    if let Err(e) = crate::service::payouts::send_due(&state).await {
+                        tracing::warn!(error = %e, "payout retry failed");
+                    }
+                }
+            },
+        )?)
+        .await?;
     scheduler.start().await?;
     Ok(scheduler)
+}
+
+/// Runs a once-per-slot job: only the replica whose claim of the scheduled slot lands runs it.
+async fn slotted(state: &AppState, name: &'static str) {
+    let expr = match name {
+        "auto_approve" => &state.config.auto_approve_cron,
+        "payout_schedule" => &state.config.payout_schedule_cron,
+        _ => &state.config.network_report_cron,
+    };
+    let Some(slot) = crate::network::heartbeat::current_slot(expr) else {
+        return;
+    };
+    match state.db.claim_job_slot(name, slot, state.clock.now()).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, job = name, "could not claim the job slot");
+            return;
+        }
+    }
+    let result = match name {
+        "auto_approve" => crate::service::payouts::auto_approve(state)
+            .await
+            .map(|n| tracing::info!(approved = n, "auto-approve")),
+        "payout_schedule" => crate::service::payouts::scheduled_run(state)
+            .await
+            .map(|r| {
+                if let Some(r) = r {
+                    tracing::info!(
+                        payouts = r.payouts.len(),
+                        skipped = r.skipped.len(),
+                        "scheduled payout run"
+                    );
+                }
+            }),
+        _ => crate::service::payouts::report_to_network(state)
+            .await
+            .map(|_| ()),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = ?e, job = name, "job failed");
+    }
 }
 
 /// A cron job that skips a tick while its previous run is still going, and does nothing once

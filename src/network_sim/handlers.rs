@@ -19,6 +19,7 @@ pub fn router() -> Router<Arc<Mutex<SimState>>> {
         .route("/vendors/verify-and-issue-token", post(verify))
         .route("/vendors/me", get(me))
         .route("/vendors/me/heartbeat", post(heartbeat))
+        .route("/vendors/me/report-payouts", post(report_payouts))
         .route(
             "/vendors/me/offerings",
             get(list_offerings).post(create_offering),
@@ -109,6 +110,7 @@ async fn signup(State(state): St, headers: HeaderMap, Json(body): Json<Value>) -
             contact_name,
             portal_callback_url: callback.into(),
             heartbeats: Vec::new(),
+            payout_reports: Vec::new(),
             offerings: Vec::new(),
         },
     );
@@ -182,6 +184,32 @@ async fn heartbeat(State(state): St, headers: HeaderMap, Json(mut body): Json<Va
         .get_mut(&id)
         .expect("vendor")
         .heartbeats
+        .push(body);
+    Json(json!({"ok": true})).into_response()
+}
+
+/// The metering report: `{amountUsd, sinceIso, untilIso}`; the Network dedups by the window.
+async fn report_payouts(
+    State(state): St,
+    headers: HeaderMap,
+    Json(mut body): Json<Value>,
+) -> Response {
+    let mut st = lock(&state);
+    let id = match vendor_id(&st, &headers) {
+        Some(id) => id,
+        None => return invalid_token(),
+    };
+    let valid = body.get("amountUsd").is_some_and(Value::is_number)
+        && body.get("sinceIso").is_some_and(Value::is_string)
+        && body.get("untilIso").is_some_and(Value::is_string);
+    if !valid {
+        return error(StatusCode::BAD_REQUEST, "invalid_report");
+    }
+    body["receivedAt"] = json!(chrono::Utc::now().to_rfc3339());
+    st.vendors
+        .get_mut(&id)
+        .expect("vendor")
+        .payout_reports
         .push(body);
     Json(json!({"ok": true})).into_response()
 }

@@ -40,6 +40,8 @@ pub struct Vendor {
     pub portal_callback_url: String,
     pub heartbeats: Vec<Value>,
     pub offerings: Vec<Value>,
+    /// `POST /vendors/me/report-payouts` bodies received.
+    pub payout_reports: Vec<Value>,
 }
 
 /// A creator: one per email across all vendors.
@@ -118,6 +120,16 @@ impl NetworkSim {
     /// Arms a fault for the next `fault.count` matching calls.
     pub fn inject(&self, fault: Fault) {
         self.lock().faults.push(fault);
+    }
+
+    pub fn payout_reports(&self, vendor_id: &str) -> Vec<Value> {
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .vendors
+            .get(vendor_id)
+            .map(|v| v.payout_reports.clone())
+            .unwrap_or_default()
     }
 
     pub fn heartbeats(&self, vendor_id: &str) -> Vec<Value> {

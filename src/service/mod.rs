@@ -6,3 +6,4 @@ pub mod conversions;
 pub mod links;
 pub mod magic;
 pub mod partners;
+pub mod payouts;

@@ -137,6 +137,8 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
         email: req.email.as_str().to_string(),
         name: req.name.clone(),
         stripe_connect_account_id: None,
+        stripe_payouts_enabled: false,
+        stripe_details_submitted: false,
         metadata,
         program_ids,
         profile: req.profile.clone(),

@@ -119,6 +119,14 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
     env.insert("OPENPARTNER_HEARTBEAT_CRON".into(), "0 0 0 1 1 *".into());
     env.insert("OPENPARTNER_OUTBOX_CRON".into(), "0 0 0 1 1 *".into());
     env.insert("OPENPARTNER_MAIL_RETRY_CRON".into(), "0 0 0 1 1 *".into());
+    for job in [
+        "OPENPARTNER_AUTO_APPROVE_CRON",
+        "OPENPARTNER_PAYOUT_SCHEDULE_CRON",
+        "OPENPARTNER_PAYOUT_RETRY_CRON",
+        "OPENPARTNER_NETWORK_REPORT_CRON",
+    ] {
+        env.insert(job.into(), "0 0 0 1 1 *".into());
+    }
     let pg_database = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {

@@ -1,0 +1,609 @@
+//! Payouts, their items, and clawbacks. A commission is held by at most one live payout: its
+//! own `payout_id` column, claimed with a conditional update, so two runs at once can never
+//! put it in two payouts.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Backend, Db, Tx};
+use crate::domain::ids::PartnerId;
+use crate::domain::payouts::{PayoutMethod, PayoutStatus};
+use crate::domain::time::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct Payout {
+    pub id: String,
+    pub partner_id: PartnerId,
+    pub amount_minor: i64,
+    pub gross_minor: i64,
+    pub clawback_minor: i64,
+    pub currency: String,
+    pub method: PayoutMethod,
+    pub status: PayoutStatus,
+    /// The Stripe account paid (Stripe rail).
+    pub destination: Option<String>,
+    pub idempotency_key: String,
+    pub period_start: Option<Timestamp>,
+    pub period_end: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub failure_reason: Option<String>,
+    pub stripe_transfer_id: Option<String>,
+    pub reference: Option<String>,
+    pub attempts: i64,
+}
+
+const COLUMNS: &str = "id, partner_id, amount_minor, gross_minor, clawback_minor, currency, method, \
+    status, destination, idempotency_key, period_start, period_end, created_at, paid_at, \
+    failure_reason, stripe_transfer_id, reference, attempts";
+
+fn ts(r: &AnyRow, c: &str) -> sqlx::Result<Option<Timestamp>> {
+    Ok(r.try_get::<Option<i64>, _>(c)?.map(Timestamp::from_millis))
+}
+
+fn from_row(r: &AnyRow) -> sqlx::Result<Payout> {
+    let bad = |c: &str, v: String| sqlx::Error::Decode(format!("payouts.{c}: {v}").into());
+    let method: String = r.try_get("method")?;
+    let status: String = r.try_get("status")?;
+    Ok(Payout {
+        id: r.try_get("id")?,
+        partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
+        amount_minor: r.try_get("amount_minor")?,
+        gross_minor: r.try_get("gross_minor")?,
+        clawback_minor: r.try_get("clawback_minor")?,
+        currency: r.try_get("currency")?,
+        method: PayoutMethod::parse(&method).ok_or_else(|| bad("method", method.clone()))?,
+        status: PayoutStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
+        destination: r.try_get("destination")?,
+        idempotency_key: r.try_get("idempotency_key")?,
+        period_start: ts(r, "period_start")?,
+        period_end: ts(r, "period_end")?,
+        created_at: Timestamp::from_millis(r.try_get("created_at")?),
+        paid_at: ts(r, "paid_at")?,
+        failure_reason: r.try_get("failure_reason")?,
+        stripe_transfer_id: r.try_get("stripe_transfer_id")?,
+        reference: r.try_get("reference")?,
+        attempts: r.try_get("attempts")?,
+    })
+}
+
+/// An amount owed: a commission to pay, or a clawback to net.
+#[derive(Debug, Clone)]
+pub struct Owed {
+    pub id: String,
+    pub amount_minor: i64,
+    pub at: Timestamp,
+}
+
+/// Filters for a page of payouts.
+#[derive(Default)]
+pub struct PayoutFilter<'a> {
+    pub status: Option<PayoutStatus>,
+    pub partner: Option<&'a PartnerId>,
+    pub after: Option<(i64, &'a str)>,
+}
+
+/// One partner's money per currency, in minor units.
+#[derive(Debug, Clone, Default)]
+pub struct Balance {
+    pub currency: String,
+    pub accrued: i64,
+    pub approved: i64,
+    pub in_payout: i64,
+    pub clawback: i64,
+}
+
+impl Db {
+    /// (partner, currency) pairs with approved commissions in no live payout, or outstanding
+    /// clawbacks: the candidates of a run.
+    pub async fn payable_groups(&self) -> sqlx::Result<Vec<(PartnerId, String)>> {
+        let rows = sqlx::query(
+            "SELECT partner_id, currency FROM commissions \
+             WHERE status = 'approved' AND payout_id IS NULL \
+             UNION SELECT partner_id, currency FROM clawbacks WHERE payout_id IS NULL \
+             ORDER BY partner_id, currency",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    PartnerId::from_string(r.try_get::<String, _>(0)?),
+                    r.try_get(1)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The approved commissions of a partner in a currency that no live payout holds.
+    pub async fn unpaid_approved(
+        tx: &mut Tx,
+        partner: &PartnerId,
+        currency: &str,
+    ) -> sqlx::Result<Vec<Owed>> {
+        let rows = sqlx::query(
+            "SELECT id, amount_minor, accrued_at FROM commissions WHERE partner_id = $1 \
+             AND currency = $2 AND status = 'approved' AND payout_id IS NULL ORDER BY accrued_at, id",
+        )
+        .bind(partner.as_str())
+        .bind(currency)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter().map(owed).collect()
+    }
+
+    /// The clawbacks of a partner in a currency that no live payout nets yet.
+    pub async fn outstanding_clawbacks(
+        tx: &mut Tx,
+        partner: &PartnerId,
+        currency: &str,
+    ) -> sqlx::Result<Vec<Owed>> {
+        let rows = sqlx::query(
+            "SELECT id, amount_minor, created_at AS accrued_at FROM clawbacks WHERE partner_id = $1 \
+             AND currency = $2 AND payout_id IS NULL ORDER BY created_at, id",
+        )
+        .bind(partner.as_str())
+        .bind(currency)
+        .fetch_all(&mut **tx)
+        .await?;
+        rows.iter().map(owed).collect()
+    }
+
+    pub async fn insert_payout(tx: &mut Tx, p: &Payout, now: Timestamp) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO payouts ({COLUMNS}, updated_at, next_attempt_at) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19)"
+        ))
+        .bind(&p.id)
+        .bind(p.partner_id.as_str())
+        .bind(p.amount_minor)
+        .bind(p.gross_minor)
+        .bind(p.clawback_minor)
+        .bind(&p.currency)
+        .bind(p.method.as_str())
+        .bind(p.status.as_str())
+        .bind(&p.destination)
+        .bind(&p.idempotency_key)
+        .bind(p.period_start.map(Timestamp::millis))
+        .bind(p.period_end.map(Timestamp::millis))
+        .bind(p.created_at.millis())
+        .bind(p.paid_at.map(Timestamp::millis))
+        .bind(&p.failure_reason)
+        .bind(&p.stripe_transfer_id)
+        .bind(&p.reference)
+        .bind(p.attempts)
+        .bind(now.millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Puts these commissions and clawbacks in the payout. True only if every one of them was
+    /// still free (the caller rolls back otherwise: a concurrent run took some).
+    pub async fn hold_for_payout(
+        tx: &mut Tx,
+        payout: &str,
+        commissions: &[Owed],
+        clawbacks: &[Owed],
+    ) -> sqlx::Result<bool> {
+        for c in commissions {
+            let done = sqlx::query(
+                "UPDATE commissions SET payout_id = $1 \
+                 WHERE id = $2 AND payout_id IS NULL AND status = 'approved'",
+            )
+            .bind(payout)
+            .bind(&c.id)
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            sqlx::query(
+                "INSERT INTO payout_items (payout_id, commission_id, amount_minor) VALUES ($1, $2, $3)",
+            )
+            .bind(payout)
+            .bind(&c.id)
+            .bind(c.amount_minor)
+            .execute(&mut **tx)
+            .await?;
+        }
+        for c in clawbacks {
+            let done = sqlx::query(
+                "UPDATE clawbacks SET payout_id = $1 WHERE id = $2 AND payout_id IS NULL",
+            )
+            .bind(payout)
+            .bind(&c.id)
+            .execute(&mut **tx)
+            .await?;
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    pub async fn get_payout(&self, id: &str) -> sqlx::Result<Option<Payout>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payouts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn get_payout_tx(tx: &mut Tx, id: &str) -> sqlx::Result<Option<Payout>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM payouts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// The commissions a payout holds (or held), oldest first.
+    pub async fn payout_commission_ids(&self, id: &str) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT i.commission_id FROM payout_items i JOIN commissions c ON c.id = i.commission_id \
+             WHERE i.payout_id = $1 ORDER BY c.accrued_at, c.id",
+        )
+        .bind(id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| r.try_get(0)).collect()
+    }
+
+    /// One page, newest first.
+    pub async fn list_payouts(
+        &self,
+        f: &PayoutFilter<'_>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Payout>> {
+        let mut clauses = Vec::new();
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            n
+        };
+        if f.status.is_some() {
+            clauses.push(format!("status = ${}", next()));
+        }
+        if f.partner.is_some() {
+            clauses.push(format!("partner_id = ${}", next()));
+        }
+        if f.after.is_some() {
+            let (a, b) = (next(), next());
+            clauses.push(format!("(created_at, id) < (${a}, ${b})"));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM payouts{filter} ORDER BY created_at DESC, id DESC LIMIT ${}",
+            next()
+        );
+        let mut q = sqlx::query(&sql);
+        if let Some(s) = f.status {
+            q = q.bind(s.as_str());
+        }
+        if let Some(p) = f.partner {
+            q = q.bind(p.as_str());
+        }
+        if let Some((at, id)) = f.after {
+            q = q.bind(at).bind(id);
+        }
+        let rows = q.bind(limit).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Marks a payout paid (from `pending` or `processing`), and its commissions paid. False
+    /// when it was not in one of those states.
+    pub async fn payout_paid(
+        tx: &mut Tx,
+        id: &str,
+        now: Timestamp,
+        transfer_id: Option<&str>,
+        reference: Option<&str>,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE payouts SET status = 'paid', paid_at = $1, updated_at = $1, \
+             stripe_transfer_id = COALESCE($2, stripe_transfer_id), reference = COALESCE($3, reference), \
+             locked_until = 0 WHERE id = $4 AND status IN ('pending', 'processing')",
+        )
+        .bind(now.millis())
+        .bind(transfer_id)
+        .bind(reference)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "UPDATE commissions SET status = 'paid', paid_at = $1, updated_at = $1 \
+             WHERE payout_id = $2 AND status = 'approved'",
+        )
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(true)
+    }
+
+    /// Ends a live payout as `failed` or `canceled` (from the states given) and frees what it
+    /// held for the next run. False when it was in none of `from`.
+    pub async fn payout_released(
+        tx: &mut Tx,
+        id: &str,
+        to: PayoutStatus,
+        from: &[PayoutStatus],
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let from: Vec<String> = from.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let done = sqlx::query(&format!(
+            "UPDATE payouts SET status = $1, failure_reason = COALESCE($2, failure_reason), \
+             updated_at = $3, locked_until = 0 WHERE id = $4 AND status IN ({})",
+            from.join(", ")
+        ))
+        .bind(to.as_str())
+        .bind(reason)
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query("UPDATE commissions SET payout_id = NULL WHERE payout_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query("UPDATE clawbacks SET payout_id = NULL WHERE payout_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(true)
+    }
+
+    /// Puts a failed Stripe payout back to `processing` with a fresh idempotency key, if every
+    /// commission it held is still free. False otherwise.
+    pub async fn payout_retried(
+        tx: &mut Tx,
+        id: &str,
+        idempotency_key: &str,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE payouts SET status = 'processing', failure_reason = NULL, idempotency_key = $1, \
+             attempts = 0, next_attempt_at = $2, locked_until = 0, updated_at = $2 \
+             WHERE id = $3 AND status = 'failed' AND method = 'stripe'",
+        )
+        .bind(idempotency_key)
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        let items = sqlx::query("SELECT commission_id FROM payout_items WHERE payout_id = $1")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?;
+        for item in items {
+            let commission: String = item.try_get(0)?;
+            let held = sqlx::query(
+                "UPDATE commissions SET payout_id = $1 \
+                 WHERE id = $2 AND payout_id IS NULL AND status = 'approved'",
+            )
+            .bind(id)
+            .bind(&commission)
+            .execute(&mut **tx)
+            .await?;
+            if held.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Claims Stripe payouts due for a (re)try until `lease_until`; one replica each.
+    pub async fn claim_due_transfers(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> sqlx::Result<Vec<Payout>> {
+        let lock = match self.backend() {
+            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let rows = sqlx::query(&format!(
+            "UPDATE payouts SET locked_until = $1, attempts = attempts + 1 WHERE id IN ( \
+               SELECT id FROM payouts WHERE status = 'processing' AND next_attempt_at <= $2 \
+               AND locked_until <= $2 ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
+             AND locked_until <= $2 RETURNING {COLUMNS}"
+        ))
+        .bind(lease_until.millis())
+        .bind(now.millis())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// After a transient failure: try again at `next`.
+    pub async fn transfer_deferred(
+        &self,
+        id: &str,
+        next: Timestamp,
+        reason: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE payouts SET next_attempt_at = $1, locked_until = 0, failure_reason = $2 \
+             WHERE id = $3 AND status = 'processing'",
+        )
+        .bind(next.millis())
+        .bind(reason)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A commission reversed after payment: a clawback of `amount` the next payout nets.
+    pub async fn insert_clawback(
+        tx: &mut Tx,
+        partner: &PartnerId,
+        commission: &str,
+        amount_minor: i64,
+        currency: &str,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO clawbacks (id, partner_id, commission_id, amount_minor, currency, reason, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ulid::Ulid::new().to_string())
+        .bind(partner.as_str())
+        .bind(commission)
+        .bind(amount_minor)
+        .bind(currency)
+        .bind(reason)
+        .bind(now.millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// A partner's money per currency.
+    pub async fn partner_balances(&self, partner: &PartnerId) -> sqlx::Result<Vec<Balance>> {
+        let rows = sqlx::query(
+            "SELECT currency, \
+               CAST(COALESCE(SUM(CASE WHEN status = 'accrued' THEN amount_minor END), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(CASE WHEN status = 'approved' AND payout_id IS NULL THEN amount_minor END), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(CASE WHEN status = 'approved' AND payout_id IS NOT NULL THEN amount_minor END), 0) AS BIGINT) \
+             FROM commissions WHERE partner_id = $1 GROUP BY currency",
+        )
+        .bind(partner.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        let mut out: Vec<Balance> = rows
+            .iter()
+            .map(|r| {
+                Ok(Balance {
+                    currency: r.try_get(0)?,
+                    accrued: r.try_get(1)?,
+                    approved: r.try_get(2)?,
+                    in_payout: r.try_get(3)?,
+                    clawback: 0,
+                })
+            })
+            .collect::<sqlx::Result<_>>()?;
+        let claws = sqlx::query(
+            "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) FROM clawbacks \
+             WHERE partner_id = $1 AND payout_id IS NULL GROUP BY currency",
+        )
+        .bind(partner.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        for r in claws {
+            let currency: String = r.try_get(0)?;
+            let amount: i64 = r.try_get(1)?;
+            match out.iter_mut().find(|b| b.currency == currency) {
+                Some(b) => b.clawback = amount,
+                None => out.push(Balance {
+                    currency,
+                    clawback: amount,
+                    ..Default::default()
+                }),
+            }
+        }
+        out.sort_by(|a, b| a.currency.cmp(&b.currency));
+        Ok(out)
+    }
+
+    /// Approves every accrued commission that has matured, in programs with auto-approve on.
+    pub async fn auto_approve(&self, now: Timestamp) -> sqlx::Result<u64> {
+        let done = sqlx::query(
+            "UPDATE commissions SET status = 'approved', approved_at = $1, updated_at = $1 \
+             WHERE status = 'accrued' AND mature_at <= $1 \
+             AND program_id IN (SELECT id FROM programs WHERE auto_approve = 1)",
+        )
+        .bind(now.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// USD paid in (since, until] to partners who came from the Network, minor units.
+    pub async fn network_usd_paid(&self, since: Timestamp, until: Timestamp) -> sqlx::Result<i64> {
+        sqlx::query(
+            "SELECT CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) FROM payouts p \
+             JOIN partners pa ON pa.id = p.partner_id \
+             WHERE p.status = 'paid' AND p.currency = 'USD' AND p.paid_at > $1 AND p.paid_at <= $2 \
+             AND pa.source = 'openpartner_network'",
+        )
+        .bind(since.millis())
+        .bind(until.millis())
+        .fetch_one(self.pool())
+        .await?
+        .try_get(0)
+    }
+}
+
+/// A row of the manual payout export.
+pub struct ExportRow {
+    pub payout: Payout,
+    pub email: String,
+    pub name: String,
+}
+
+impl Db {
+    /// One page of payouts with their partner's email and name, oldest first, for the CSV.
+    pub async fn export_payouts(
+        &self,
+        status: Option<PayoutStatus>,
+        after: Option<(i64, String)>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<ExportRow>> {
+        let cols: String = COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = format!(
+            "SELECT {cols}, pa.email AS partner_email, pa.name AS partner_name FROM payouts p \
+             JOIN partners pa ON pa.id = p.partner_id WHERE ($1 = '' OR p.status = $1)"
+        );
+        if after.is_some() {
+            sql.push_str(" AND (p.created_at, p.id) > ($3, $4)");
+        }
+        sql.push_str(" ORDER BY p.created_at, p.id LIMIT $2");
+        let mut q = sqlx::query(&sql)
+            .bind(status.map_or("", PayoutStatus::as_str))
+            .bind(limit);
+        if let Some((at, id)) = after {
+            q = q.bind(at).bind(id);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ExportRow {
+                    payout: from_row(r)?,
+                    email: r.try_get("partner_email")?,
+                    name: r.try_get("partner_name")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn owed(r: &AnyRow) -> sqlx::Result<Owed> {
+    Ok(Owed {
+        id: r.try_get("id")?,
+        amount_minor: r.try_get("amount_minor")?,
+        at: Timestamp::from_millis(r.try_get("accrued_at")?),
+    })
+}

@@ -1,0 +1,428 @@
+//! Payouts: runs that turn approved commissions (minus outstanding clawbacks) into one payout
+//! per partner and currency, the Stripe rail (a transfer with an idempotency key, retried from
+//! storage until Stripe answers), the manual rail (export, mark paid), and the jobs: daily
+//! auto-approval, the scheduled run, and the Network's metering report.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::db::Db;
+use crate::db::payouts::Payout;
+use crate::domain::ids::PartnerId;
+use crate::domain::money::{Currency, Dec4};
+use crate::domain::payouts::{PayoutMethod, PayoutStatus, Schedule};
+use crate::domain::time::Timestamp;
+use crate::email::Template;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::stripe::client::NewTransfer;
+
+const SETTINGS_KEY: &str = "payouts";
+/// How long a replica holds a Stripe payout it is sending.
+const TRANSFER_LEASE_MS: i64 = 120_000;
+/// Retries of an unknown outcome: 1 min, 5 min, 30 min, then hourly.
+const RETRY_DELAYS_MS: [i64; 4] = [60_000, 300_000, 1_800_000, 3_600_000];
+
+/// `GET/PUT /config/payouts`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    pub schedule: Schedule,
+    /// Per currency, minor units.
+    pub minimums: BTreeMap<String, i64>,
+}
+
+pub async fn settings(state: &AppState) -> ApiResult<Settings> {
+    Ok(match state.db.get_setting(SETTINGS_KEY).await? {
+        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        None => Settings::default(),
+    })
+}
+
+pub async fn save_settings(state: &AppState, s: &Settings) -> ApiResult<()> {
+    let text = serde_json::to_string(s).map_err(ApiError::internal)?;
+    state.db.set_setting(SETTINGS_KEY, &text).await?;
+    Ok(())
+}
+
+/// What a run was asked to do.
+#[derive(Debug, Default)]
+pub struct RunRequest {
+    pub currency: Option<Currency>,
+    pub partner_ids: Option<Vec<PartnerId>>,
+    pub dry_run: bool,
+    pub include_revoked: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Skipped {
+    pub partner_id: PartnerId,
+    pub currency: Option<String>,
+    /// What it would have been paid, minor units (negative when clawbacks exceed it).
+    pub balance_minor: i64,
+    /// `below_minimum`, `negative_balance`, `partner_revoked` or `no_commissions`.
+    pub reason: &'static str,
+}
+
+pub struct RunResult {
+    pub payouts: Vec<Payout>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Runs payouts (or previews them with `dry_run`). Each (partner, currency) is decided in its
+/// own transaction; what it holds is claimed with conditional updates, so concurrent runs never
+/// pay a commission twice: the loser finds nothing left and skips it.
+pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
+    let settings = settings(state).await?;
+    let mut groups = state.db.payable_groups().await?;
+    if let Some(c) = &req.currency {
+        groups.retain(|(_, cur)| cur == c.as_str());
+    }
+    let mut skipped = Vec::new();
+    if let Some(wanted) = &req.partner_ids {
+        groups.retain(|(p, _)| wanted.contains(p));
+        for p in wanted {
+            if !groups.iter().any(|(g, _)| g == p) {
+                skipped.push(Skipped {
+                    partner_id: p.clone(),
+                    currency: req.currency.as_ref().map(|c| c.as_str().to_string()),
+                    balance_minor: 0,
+                    reason: "no_commissions",
+                });
+            }
+        }
+    }
+    let mut payouts = Vec::new();
+    let stripe_on = state.stripe.is_some();
+    for (partner_id, currency) in groups {
+        let Some(partner) = state.db.get_partner(&partner_id).await? else {
+            continue;
+        };
+        let mut tx = state.db.begin().await?;
+        let commissions = Db::unpaid_approved(&mut tx, &partner_id, &currency).await?;
+        let clawbacks = Db::outstanding_clawbacks(&mut tx, &partner_id, &currency).await?;
+        let gross: i64 = commissions.iter().map(|c| c.amount_minor).sum();
+        let claw: i64 = clawbacks.iter().map(|c| c.amount_minor).sum();
+        let net = gross - claw;
+        let skip = |reason| Skipped {
+            partner_id: partner_id.clone(),
+            currency: Some(currency.clone()),
+            balance_minor: net,
+            reason,
+        };
+        let minimum = settings.minimums.get(&currency).copied().unwrap_or(0);
+        let why_not = if partner.revoked_at.is_some() && !req.include_revoked {
+            Some("partner_revoked")
+        } else if commissions.is_empty() {
+            Some(if claw > 0 {
+                "negative_balance"
+            } else {
+                "no_commissions"
+            })
+        } else if net <= 0 {
+            Some("negative_balance")
+        } else if net < minimum {
+            Some("below_minimum")
+        } else {
+            None
+        };
+        if let Some(reason) = why_not {
+            skipped.push(skip(reason));
+            continue;
+        }
+        let now = state.clock.now();
+        let id = ulid::Ulid::new().to_string();
+        let stripe_ready = stripe_on
+            && partner.stripe_payouts_enabled
+            && partner.stripe_connect_account_id.is_some();
+        let payout = Payout {
+            idempotency_key: format!("payout_{id}"),
+            id,
+            partner_id: partner_id.clone(),
+            amount_minor: net,
+            gross_minor: gross,
+            clawback_minor: claw,
+            currency: currency.clone(),
+            method: if stripe_ready {
+                PayoutMethod::Stripe
+            } else {
+                PayoutMethod::Manual
+            },
+            // The Stripe rail is `processing` before the call is made.
+            status: if stripe_ready {
+                PayoutStatus::Processing
+            } else {
+                PayoutStatus::Pending
+            },
+            destination: stripe_ready
+                .then(|| partner.stripe_connect_account_id.clone())
+                .flatten(),
+            period_start: commissions.iter().map(|c| c.at).min(),
+            period_end: commissions.iter().map(|c| c.at).max(),
+            created_at: now,
+            paid_at: None,
+            failure_reason: None,
+            stripe_transfer_id: None,
+            reference: None,
+            attempts: 0,
+        };
+        if req.dry_run {
+            payouts.push(payout);
+            continue;
+        }
+        Db::insert_payout(&mut tx, &payout, now).await?;
+        if !Db::hold_for_payout(&mut tx, &payout.id, &commissions, &clawbacks).await? {
+            // A concurrent run took some of it: that run pays them.
+            drop(tx);
+            skipped.push(skip("no_commissions"));
+            continue;
+        }
+        tx.commit().await?;
+        payouts.push(payout);
+    }
+    if !req.dry_run && payouts.iter().any(|p| p.method == PayoutMethod::Stripe) {
+        send_in_background(state);
+    }
+    Ok(RunResult { payouts, skipped })
+}
+
+/// Sends due Stripe payouts now, in the background.
+pub fn send_in_background(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = send_due(&state).await {
+            tracing::warn!(error = %e, "sending Stripe payouts failed; will retry");
+        }
+    });
+}
+
+/// The Stripe rail: sends every due `processing` payout. A 2xx pays it; a refusal fails it and
+/// frees its commissions; an unknown outcome (timeout, 5xx, dropped connection, a crash before
+/// we stored the answer) keeps it `processing`, to be retried with the same idempotency key,
+/// so Stripe returns the first transfer instead of making a second. Returns how many it tried.
+pub async fn send_due(state: &AppState) -> ApiResult<usize> {
+    let Some(stripe) = state.stripe.clone() else {
+        return Ok(0);
+    };
+    let now = state.clock.now();
+    let due = state
+        .db
+        .claim_due_transfers(now, now.plus_millis(TRANSFER_LEASE_MS), 50)
+        .await?;
+    let tried = due.len();
+    for p in due {
+        let Some(destination) = p.destination.as_deref() else {
+            let mut tx = state.db.begin().await?;
+            Db::payout_released(
+                &mut tx,
+                &p.id,
+                PayoutStatus::Failed,
+                &[PayoutStatus::Processing],
+                Some("no Stripe account to pay"),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            continue;
+        };
+        let result = stripe
+            .create_transfer(&NewTransfer {
+                amount: p.amount_minor,
+                currency: &p.currency,
+                destination,
+                payout_id: &p.id,
+                idempotency_key: &p.idempotency_key,
+            })
+            .await;
+        match result {
+            Ok(transfer) => {
+                mark_paid(state, &p.id, Some(&transfer.id), None).await?;
+            }
+            Err(e) if e.is_transient() => {
+                let delay = RETRY_DELAYS_MS[(p.attempts.max(1) as usize - 1).min(3)];
+                tracing::warn!(payout = %p.id, reason = %e, "Stripe transfer outcome unknown; will retry");
+                state
+                    .db
+                    .transfer_deferred(&p.id, state.clock.now().plus_millis(delay), &e.reason())
+                    .await?;
+            }
+            Err(e) => {
+                tracing::warn!(payout = %p.id, reason = %e, "Stripe refused the transfer");
+                let mut tx = state.db.begin().await?;
+                Db::payout_released(
+                    &mut tx,
+                    &p.id,
+                    PayoutStatus::Failed,
+                    &[PayoutStatus::Processing],
+                    Some(&e.reason()),
+                    state.clock.now(),
+                )
+                .await?;
+                tx.commit().await?;
+            }
+        }
+    }
+    Ok(tried)
+}
+
+/// Marks a payout paid (and its commissions), and queues the partner's "You've been paid"
+/// mail in the same transaction. False when it was not pending or processing.
+pub async fn mark_paid(
+    state: &AppState,
+    id: &str,
+    transfer_id: Option<&str>,
+    reference: Option<&str>,
+) -> ApiResult<bool> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if !Db::payout_paid(&mut tx, id, now, transfer_id, reference).await? {
+        return Ok(false);
+    }
+    let payout = Db::get_payout_tx(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::internal("payout vanished"))?;
+    let mail = match Db::get_partner_tx(&mut tx, &payout.partner_id).await? {
+        Some(partner) => {
+            let currency = Currency::parse(&payout.currency).unwrap_or_else(|_| Currency::usd());
+            let mail = state
+                .mailer
+                .render(
+                    Template::Paid,
+                    &partner.email,
+                    json!({
+                        "name": partner.name,
+                        "amount": currency.format_minor(payout.amount_minor),
+                        "currency": payout.currency,
+                        "method": payout.method.as_str(),
+                        "reference": payout.reference,
+                    }),
+                )
+                .map_err(ApiError::internal)?;
+            state.mailer.enqueue(&mut tx, &mail).await?;
+            Some(mail.id)
+        }
+        None => None,
+    };
+    tx.commit().await?;
+    if let Some(mail) = mail {
+        state.mailer.kick(mail);
+    }
+    Ok(true)
+}
+
+/// Cancels a pending or failed payout; what it held is free for the next run.
+pub async fn cancel(state: &AppState, id: &str) -> ApiResult<bool> {
+    let mut tx = state.db.begin().await?;
+    let done = Db::payout_released(
+        &mut tx,
+        id,
+        PayoutStatus::Canceled,
+        &[PayoutStatus::Pending, PayoutStatus::Failed],
+        None,
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(done)
+}
+
+/// Retries a failed Stripe payout (a new idempotency key: Stripe keeps a refused request's
+/// answer under its key). False when it is not a failed Stripe payout; 409 when some of its
+/// commissions went into another payout meanwhile.
+pub async fn retry(state: &AppState, p: &Payout) -> ApiResult<bool> {
+    let key = format!("payout_{}_retry_{}", p.id, ulid::Ulid::new());
+    let mut tx = state.db.begin().await?;
+    if !Db::payout_retried(&mut tx, &p.id, &key, state.clock.now()).await? {
+        return Ok(false);
+    }
+    tx.commit().await?;
+    send_in_background(state);
+    Ok(true)
+}
+
+/// Parses a minimum such as `"50.00"` for `currency`.
+pub fn parse_minimum(currency: &Currency, raw: &serde_json::Value) -> Result<i64, String> {
+    let d = Dec4::parse(raw, currency.minor_digits())?;
+    currency
+        .to_minor(d)
+        .ok_or_else(|| format!("must have at most {} decimals", currency.minor_digits()))
+}
+
+// ---- jobs ----
+
+/// Approves matured commissions in programs with auto-approve on. Once per slot across
+/// replicas when scheduled; a plain call approves now.
+pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
+    Ok(state.db.auto_approve(state.clock.now()).await?)
+}
+
+/// The daily scheduled tick: runs payouts when the schedule says today is a payout day.
+pub async fn scheduled_run(state: &AppState) -> ApiResult<Option<RunResult>> {
+    let settings = settings(state).await?;
+    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(state.clock.now().millis())
+        .unwrap_or_default();
+    if !settings.schedule.runs_on(now) {
+        return Ok(None);
+    }
+    Ok(Some(run(state, &RunRequest::default()).await?))
+}
+
+const REPORT_MARK: &str = "network_report_until";
+
+/// The Network's metering report: USD paid to Network-sourced partners since the last
+/// accepted report. The mark advances only on a 2xx (or a zero amount, which sends nothing).
+/// Other currencies are not converted (we hold no exchange rates): they are left out.
+pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
+    let conn = state.db.get_connection().await?;
+    let Ok(token) = crate::network::vendor_token(state, &conn) else {
+        return Ok(None);
+    };
+    let since = state
+        .db
+        .get_setting(REPORT_MARK)
+        .await?
+        .and_then(|s| s.parse::<i64>().ok())
+        .map_or(Timestamp::from_millis(0), Timestamp::from_millis);
+    let until = state.clock.now();
+    let minor = state.db.network_usd_paid(since, until).await?;
+    if minor > 0 {
+        let usd = Currency::usd();
+        let amount: f64 = usd.format_minor(minor).parse().unwrap_or(0.0);
+        let body = json!({
+            "amountUsd": amount,
+            "sinceIso": since.to_rfc3339(),
+            "untilIso": until.to_rfc3339(),
+        });
+        if let Err(e) = state
+            .network
+            .post(
+                "/vendors/me/report-payouts",
+                Some(&token),
+                &body,
+                crate::network::client::ADMIN_TIMEOUT,
+            )
+            .await
+        {
+            tracing::warn!(reason = %e, "payout report to the Network failed; will resend");
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_GATEWAY,
+                "network_call_failed",
+                e.detail(),
+            ));
+        }
+    }
+    state
+        .db
+        .set_setting(REPORT_MARK, &until.millis().to_string())
+        .await?;
+    Ok(Some(minor))
+}
+
+/// How long until a transfer is retried after `attempts` tries (for docs and tests).
+pub fn retry_delay(attempts: i64) -> Duration {
+    Duration::from_millis(RETRY_DELAYS_MS[(attempts.max(1) as usize - 1).min(3)] as u64)
+}
