@@ -149,7 +149,7 @@ async fn transition(state: &AppState, auth: &Auth, id: &str, to: Status) -> ApiR
 }
 
 /// Approve an accrued commission (admin).
-#[utoipa::path(post, path = "/commissions/{id}/approve", tag = "commissions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/commissions/{id}/approve", operation_id = "approve_commission", tag = "commissions", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, description = "The commission", body = Object),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),

@@ -7,6 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::ids::PartnerId;
 use crate::error::ErrorBody;
+use crate::http::api_keys::ScopeName;
 use crate::http::auth::Auth;
 use crate::principal::Principal;
 use crate::state::AppState;
@@ -24,6 +25,7 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     unrestricted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<ScopeName>>)]
     scopes: Option<Vec<&'static str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     restricted_to: Option<RestrictedTo>,

@@ -178,6 +178,7 @@ async fn complete_connect(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CompleteQuery {
     ntoken: Option<String>,
 }

@@ -203,6 +203,31 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         );
     }
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
+
+    // What openapi-spec-validator checks first (scripts/api-check.sh runs the validator itself):
+    // unique operation ids, and path parameters declared exactly as the template names them.
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, ops) in paths {
+        let template: std::collections::BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, op) in ops.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                ids.insert(id),
+                "operationId {id} of {method} {path} is not unique"
+            );
+            let declared: std::collections::BTreeSet<&str> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            assert_eq!(declared, template, "path parameters of {method} {path}");
+        }
+    }
 }
 
 both_backends!(
