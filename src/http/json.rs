@@ -2,6 +2,10 @@
 //! malformed JSON → 400 `invalid_json`, wrong content type → 415, body over the limit → 413,
 //! a body that parses but does not fit → 400 `invalid_body` with the failing field named,
 //! a bad query string → 400 `invalid_query`.
+//!
+//! No text we accept may hold a NUL character: PostgreSQL cannot store one (the insert fails,
+//! a 500) and SQLite truncates at it in places, so a `\u0000` in a body is 400 `invalid_body`,
+//! a `%00` in a query string 400 `invalid_query` and in a path 404, on both backends alike.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -50,6 +54,10 @@ pub fn payload_too_large() -> ApiError {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(_) if has_escaped_nul(bytes) => Err(ApiError::invalid_field(
+            "body",
+            "text must not contain NUL characters (\\u0000)",
+        )),
         Ok(v) => Ok(v),
         Err(e) => {
             let path = e.path().to_string();
@@ -75,6 +83,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             }
         }
     }
+}
+
+/// Whether valid JSON holds a `\u0000` escape: the only way a NUL gets into its strings, as
+/// raw control characters are not valid JSON. Backslashes occur only in strings, so walking the
+/// escapes pairwise is exact (`\\u0000` is a backslash and the text `u0000`).
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// Whether a raw query string or path decodes to a NUL (`%00`; a literal `%2500` does not).
+fn has_encoded_nul(raw: &str) -> bool {
+    raw.contains("%00")
 }
 
 /// serde_json appends " at line 1 column 17"; the field name says more.
@@ -130,6 +161,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        if has_encoded_nul(query) {
+            return Err(ApiError::invalid_query(
+                "The query string must not contain NUL characters (%00).",
+            ));
+        }
         serde_urlencoded::from_str(query)
             .map(ApiQuery)
             .map_err(|e| ApiError::invalid_query(format!("Bad query string: {e}")))
@@ -143,6 +179,9 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_encoded_nul(parts.uri.path()) {
+            return Err(ApiError::not_found("No such resource."));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
