@@ -176,19 +176,20 @@ async fn verify(
     ))
 }
 
-/// One of `{role: "admin"}`, `{role: "scoped", scopes}` or `{role: "partner", partnerId, partner}`.
+/// Who the credential belongs to, told apart by `role`.
 #[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct WhoAmI {
-    /// `admin`, `scoped` or `partner`.
-    role: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<ScopeName>>)]
-    scopes: Option<Vec<&'static str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    partner_id: Option<PartnerId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    partner: Option<PartnerView>,
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum WhoAmI {
+    Admin,
+    Scoped {
+        #[schema(value_type = Vec<ScopeName>)]
+        scopes: Vec<&'static str>,
+    },
+    Partner {
+        #[serde(rename = "partnerId")]
+        partner_id: PartnerId,
+        partner: Box<PartnerView>,
+    },
 }
 
 /// Who the credential belongs to.
@@ -197,25 +198,15 @@ pub struct WhoAmI {
         (status = 401, description = "`unauthorized`", body = ErrorBody)))]
 async fn whoami(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Json<WhoAmI>> {
     Ok(Json(match principal {
-        Principal::Admin { .. } => WhoAmI {
-            role: "admin",
-            scopes: None,
-            partner_id: None,
-            partner: None,
-        },
-        Principal::Scoped { scopes, .. } => WhoAmI {
-            role: "scoped",
-            scopes: Some(scopes.names()),
-            partner_id: None,
-            partner: None,
+        Principal::Admin { .. } => WhoAmI::Admin,
+        Principal::Scoped { scopes, .. } => WhoAmI::Scoped {
+            scopes: scopes.names(),
         },
         Principal::Partner { partner_id, .. } => {
             let partner = svc::get_existing(&state, &partner_id).await?;
-            WhoAmI {
-                role: "partner",
-                scopes: None,
-                partner_id: Some(partner_id),
-                partner: Some(partner.into()),
+            WhoAmI::Partner {
+                partner_id,
+                partner: Box::new(partner.into()),
             }
         }
     }))
