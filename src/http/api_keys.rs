@@ -156,7 +156,8 @@ pub fn clean_label(label: Option<String>) -> ApiResult<Option<String>> {
         (status = 201, body = CreatedKey),
         (status = 400, description = "`invalid_body`, `invalid_json`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody)))]
 async fn create_admin_key(
     State(state): State<AppState>,
     auth: Auth,

@@ -171,6 +171,7 @@ pub struct OutboxQuery {
     params(OutboxQuery),
     responses((status = 200, body = OutboxList),
         (status = 400, description = "`invalid_query`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn list_outbox(
     State(state): State<AppState>,
@@ -192,6 +193,7 @@ async fn list_outbox(
 #[utoipa::path(post, path = "/admin/network/outbox/{id}/retry", tag = "network", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, description = "The row after the attempt", body = OutboxRowView),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`not_dead`, `newer_push_pending`", body = ErrorBody)))]
@@ -234,6 +236,7 @@ async fn retry_outbox(
 /// Backfill now: push every partner not yet on the Network (joins a run in progress).
 #[utoipa::path(post, path = "/config/network/backfill", tag = "network", security(("bearer" = [])),
     responses((status = 202, body = BackfillStarted),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 503, description = "`network_not_configured`", body = ErrorBody)))]
 async fn start_backfill(
@@ -254,6 +257,7 @@ async fn start_backfill(
 /// The latest backfill run's progress.
 #[utoipa::path(get, path = "/config/network/backfill", tag = "network", security(("bearer" = [])),
     responses((status = 200, body = BackfillView),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn get_backfill(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<BackfillView>> {
     auth.require_admin()?;

@@ -68,7 +68,8 @@ pub struct RevokeAnswer {
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope` (needs `partners:write`), `forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`already_revoked`", body = ErrorBody)))]
+        (status = 409, description = "`already_revoked`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
     auth: Auth,

@@ -26,10 +26,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/partners/{id}/api-keys", tag = "partners", security(("bearer" = [])),
     params(("id" = String, Path)), request_body(content = CreateKey, description = "Optional"),
     responses((status = 201, body = CreatedKey),
+        (status = 400, description = "`invalid_body`, `invalid_json`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`partner_revoked`", body = ErrorBody)))]
+        (status = 409, description = "`partner_revoked`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody)))]
 async fn create_partner_key(
     State(state): State<AppState>,
     auth: Auth,

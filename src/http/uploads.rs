@@ -66,6 +66,7 @@ pub struct LogoAnswer {
         content(("image/png"), ("image/jpeg"), ("image/webp"))),
     responses((status = 200, body = LogoAnswer),
         (status = 400, description = "`invalid_image`: the bytes are not the declared image type", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 413, description = "`payload_too_large` (over 2 MB)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: only image/png, image/jpeg, image/webp", body = ErrorBody)))]
