@@ -23,14 +23,21 @@ struct Inner {
     headers: Vec<(HeaderName, HeaderValue)>,
 }
 
-/// The error body, for the OpenAPI document.
+/// The error body, for the OpenAPI document. Some errors add top-level fields next to these two
+/// (`required` on `forbidden_scope`, `missing`, `partnerId`, `existing`, `networkStatus`).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable snake_case code, e.g. `email_taken`.
     pub error: String,
-    /// A sentence, or an object of field errors for `invalid_body`.
-    #[schema(value_type = Object)]
-    pub detail: Value,
+    pub detail: ErrorDetail,
+}
+
+/// A sentence, or `{field: message}` for `invalid_body`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum ErrorDetail {
+    Sentence(String),
+    Fields(std::collections::BTreeMap<String, String>),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -223,6 +230,16 @@ impl<T> OnUnique<T> for Result<T, sqlx::Error> {
 }
 
 /// `{"ok": true}`, the answer of many actions.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OkAnswer {
+    /// Always `true`.
+    ok: bool,
+}
+
+/// The `{"ok": true}` answer.
+pub const OK: OkAnswer = OkAnswer { ok: true };
+
+/// `{"ok": true}` as an untyped value, for handlers not yet answering [`OkAnswer`].
 pub fn ok() -> Value {
-    json!({ "ok": true })
+    json!(OK)
 }

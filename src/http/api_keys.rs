@@ -5,14 +5,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::{RefOr, Schema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::api_keys::{ApiKeyRow, KeyKind};
 use crate::domain::ids::{ApiKeyId, PartnerId};
-use crate::domain::scopes::ScopeSet;
+use crate::domain::scopes::{Scope, ScopeSet};
 use crate::domain::time::Timestamp;
-use crate::error::{ApiError, ApiResult, ErrorBody, ok};
+use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath, MaybeJson};
 use crate::keys;
@@ -32,11 +33,25 @@ pub struct CreateKey {
     pub label: Option<String>,
 }
 
+/// A scope's wire name, for the document: one of [`Scope::ALL`].
+pub struct ScopeName;
+
+impl utoipa::PartialSchema for ScopeName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Scope::ALL.map(Scope::as_str)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ScopeName {}
+
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateScopedKey {
-    /// At least one of `partners:read`, `partners:write`, `links:read`, `links:write`,
-    /// `commissions:read`, `clicks:write`, `events:write`.
+    /// At least one scope.
+    #[schema(value_type = Vec<ScopeName>)]
     scopes: Vec<String>,
     label: Option<String>,
 }
@@ -48,9 +63,12 @@ pub struct CreatedKey {
     id: ApiKeyId,
     plaintext: String,
     prefix: String,
+    #[schema(required = true)]
     label: Option<String>,
     kind: &'static str,
+    #[schema(value_type = Vec<ScopeName>)]
     scopes: Vec<&'static str>,
+    #[schema(required = true)]
     partner_id: Option<PartnerId>,
     created_at: Timestamp,
 }
@@ -61,13 +79,18 @@ pub struct CreatedKey {
 pub struct KeyView {
     id: ApiKeyId,
     prefix: String,
+    #[schema(required = true)]
     label: Option<String>,
     /// `admin`, `scoped` or `partner`.
     kind: &'static str,
+    #[schema(value_type = Vec<ScopeName>)]
     scopes: Vec<&'static str>,
+    #[schema(required = true)]
     partner_id: Option<PartnerId>,
     created_at: Timestamp,
+    #[schema(required = true)]
     last_used_at: Option<Timestamp>,
+    #[schema(required = true)]
     revoked_at: Option<Timestamp>,
 }
 
@@ -133,7 +156,8 @@ pub fn clean_label(label: Option<String>) -> ApiResult<Option<String>> {
         (status = 201, body = CreatedKey),
         (status = 400, description = "`invalid_body`, `invalid_json`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody)))]
 async fn create_admin_key(
     State(state): State<AppState>,
     auth: Auth,
@@ -209,7 +233,7 @@ async fn list_keys(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
     responses(
-        (status = 200, description = "`{\"ok\": true}`", body = Object),
+        (status = 200, body = OkAnswer),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 404, description = "`not_found`: no such live key", body = ErrorBody)))]
@@ -217,12 +241,12 @@ async fn revoke_key(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OkAnswer>> {
     auth.require_admin()?;
     let id = ApiKeyId::from_string(id);
     if !state.db.revoke_api_key(&id, state.clock.now()).await? {
         return Err(ApiError::not_found("No such live key."));
     }
     state.auth.invalidate_all();
-    Ok(Json(ok()))
+    Ok(Json(OK))
 }

@@ -218,7 +218,7 @@ pub struct ApproveBody {
 
 /// Approve an accrued commission (admin). Refused with 409 `not_mature` before its `matureAt`
 /// unless the body says `{"force": true}`. The body is optional.
-#[utoipa::path(post, path = "/commissions/{id}/approve", tag = "commissions", security(("bearer" = [])),
+#[utoipa::path(post, path = "/commissions/{id}/approve", operation_id = "approve_commission", tag = "commissions", security(("bearer" = [])),
     params(("id" = String, Path)), request_body(content = Option<ApproveBody>),
     responses((status = 200, body = CommissionView),
         (status = 400, description = "`invalid_body`", body = ErrorBody),

@@ -8,12 +8,11 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::tokens::{NewToken, TokenKind, hash_token};
-use crate::error::{ApiError, ApiResult, ErrorBody, ok};
+use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::auth::{ADMIN_COOKIE, Auth, cookie, csrf_token, session_cookie};
 use crate::http::json::ApiJson;
 use crate::http::rate_limit::{ClientIp, check};
@@ -43,10 +42,31 @@ pub struct SignIn {
     key: String,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SignedIn {
+    ok: bool,
+    /// Send it as `X-CSRF-Token` with every change made through the session.
+    csrf_token: String,
+}
+
+/// The console session as `GET /admin/session` sees it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleSession {
+    /// Always `admin`.
+    role: &'static str,
+    /// The session's CSRF token; `null` when the request came with a bearer key, not the cookie.
+    #[schema(required = true)]
+    csrf_token: Option<String>,
+}
+
 /// Sign in to the console with an admin key: opens a session cookie.
 #[utoipa::path(post, path = "/admin/session", tag = "console", request_body = SignIn,
-    responses((status = 200, description = "`{ok: true, csrfToken}` and the `op_admin` cookie", body = Object),
+    responses((status = 200, description = "Sets the `op_admin` cookie", body = SignedIn),
+        (status = 400, description = "`invalid_json`, `invalid_body`", body = ErrorBody),
         (status = 401, description = "`unauthorized`: not an admin key", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody)))]
 async fn sign_in(
     State(state): State<AppState>,
@@ -81,22 +101,32 @@ async fn sign_in(
         ),
     );
     let csrf = csrf_token(&state.cursor_key[..], &token.plaintext);
-    Ok((headers, Json(json!({ "ok": true, "csrfToken": csrf }))).into_response())
+    Ok((
+        headers,
+        Json(SignedIn {
+            ok: true,
+            csrf_token: csrf,
+        }),
+    )
+        .into_response())
 }
 
 /// The console session: who is signed in and the CSRF token its changes must carry.
 #[utoipa::path(get, path = "/admin/session", tag = "console", security(("bearer" = [])),
-    responses((status = 200, description = "`{role: \"admin\", csrfToken}`", body = Object),
+    responses((status = 200, body = ConsoleSession),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn session(
     State(state): State<AppState>,
     auth: Auth,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ConsoleSession>> {
     auth.require_admin()?;
     let csrf = admin_cookie(&headers).map(|t| csrf_token(&state.cursor_key[..], t));
-    Ok(Json(json!({ "role": "admin", "csrfToken": csrf })))
+    Ok(Json(ConsoleSession {
+        role: "admin",
+        csrf_token: csrf,
+    }))
 }
 
 fn admin_cookie(headers: &HeaderMap) -> Option<&str> {
@@ -105,7 +135,7 @@ fn admin_cookie(headers: &HeaderMap) -> Option<&str> {
 
 /// Sign out of the console.
 #[utoipa::path(post, path = "/admin/session/signout", tag = "console",
-    responses((status = 200, description = "`{ok: true}`; the cookie is cleared", body = Object)))]
+    responses((status = 200, description = "The cookie is cleared", body = OkAnswer)))]
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(token) = admin_cookie(&headers) {
         state
@@ -119,7 +149,7 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
         SET_COOKIE,
         session_cookie(&state, ADMIN_COOKIE, "Strict", "", 0),
     );
-    Ok((out, Json(ok())).into_response())
+    Ok((out, Json(OK)).into_response())
 }
 
 /// End every console session (every admin is signed out), e.g. after a suspected leak.
@@ -136,13 +166,13 @@ async fn sign_out_all(State(state): State<AppState>, auth: Auth) -> ApiResult<Re
         SET_COOKIE,
         session_cookie(&state, ADMIN_COOKIE, "Strict", "", 0),
     );
-    Ok((out, Json(json!({ "ok": true, "ended": ended }))).into_response())
+    Ok((out, Json(serde_json::json!({ "ok": true, "ended": ended }))).into_response())
 }
 
 macro_rules! page {
-    ($name:ident, $path:literal, $file:literal, $doc:literal) => {
+    ($name:ident, $path:literal, $file:literal, $doc:literal $(, params($($params:tt)*))?) => {
         #[doc = $doc]
-        #[utoipa::path(get, path = $path, tag = "console",
+        #[utoipa::path(get, path = $path, tag = "console", $(params($($params)*),)?
             responses((status = 200, description = "HTML page", content_type = "text/html")))]
         async fn $name() -> Response {
             html(include_str!(concat!("console/", $file)))
@@ -193,7 +223,8 @@ page!(
     partner_page,
     "/admin/partners/{id}",
     "partner.html",
-    "One partner: links, snapshot, dashboard."
+    "One partner: links, snapshot, dashboard (the page reads the id from its address).",
+    params(("id" = String, Path, description = "Partner id"))
 );
 page!(
     programs_page,

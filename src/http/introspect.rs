@@ -7,6 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::ids::PartnerId;
 use crate::error::ErrorBody;
+use crate::http::api_keys::ScopeName;
 use crate::http::auth::Auth;
 use crate::principal::Principal;
 use crate::state::AppState;
@@ -15,18 +16,23 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(introspect))
 }
 
-/// One of `{role: "admin", unrestricted: true}`, `{role: "scoped", scopes}` or
-/// `{role: "partner", restrictedTo: {partnerId}}`.
+/// What the key may do, told apart by `role`: `{role: "admin", unrestricted: true}`,
+/// `{role: "scoped", scopes}` or `{role: "partner", restrictedTo: {partnerId}}`.
 #[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Introspection {
-    role: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    unrestricted: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scopes: Option<Vec<&'static str>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    restricted_to: Option<RestrictedTo>,
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Introspection {
+    Admin {
+        /// Always `true`.
+        unrestricted: bool,
+    },
+    Scoped {
+        #[schema(value_type = Vec<ScopeName>)]
+        scopes: Vec<&'static str>,
+    },
+    Partner {
+        #[serde(rename = "restrictedTo")]
+        restricted_to: RestrictedTo,
+    },
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -42,23 +48,12 @@ pub struct RestrictedTo {
         (status = 401, description = "`unauthorized`", body = ErrorBody)))]
 async fn introspect(Auth(principal): Auth) -> Json<Introspection> {
     Json(match principal {
-        Principal::Admin { .. } => Introspection {
-            role: "admin",
-            unrestricted: Some(true),
-            scopes: None,
-            restricted_to: None,
+        Principal::Admin { .. } => Introspection::Admin { unrestricted: true },
+        Principal::Scoped { scopes, .. } => Introspection::Scoped {
+            scopes: scopes.names(),
         },
-        Principal::Scoped { scopes, .. } => Introspection {
-            role: "scoped",
-            unrestricted: None,
-            scopes: Some(scopes.names()),
-            restricted_to: None,
-        },
-        Principal::Partner { partner_id, .. } => Introspection {
-            role: "partner",
-            unrestricted: None,
-            scopes: None,
-            restricted_to: Some(RestrictedTo { partner_id }),
+        Principal::Partner { partner_id, .. } => Introspection::Partner {
+            restricted_to: RestrictedTo { partner_id },
         },
     })
 }

@@ -2,6 +2,10 @@
 //! malformed JSON → 400 `invalid_json`, wrong content type → 415, body over the limit → 413,
 //! a body that parses but does not fit → 400 `invalid_body` with the failing field named,
 //! a bad query string → 400 `invalid_query`.
+//!
+//! No text we accept may hold a NUL character: PostgreSQL cannot store one (the insert fails,
+//! a 500) and SQLite truncates at it in places, so a `\u0000` in a body is 400 `invalid_body`,
+//! a `%00` in a query string 400 `invalid_query` and in a path 404, on both backends alike.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -87,10 +91,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// Where a NUL sits in a JSON body, if anywhere. JSON can only carry NUL escaped, so bodies
 /// without the escape (nearly all) cost one scan and no parse.
 fn nul_field(bytes: &[u8]) -> Option<String> {
-    let escaped = bytes
-        .windows(6)
-        .any(|w| w[0] == b'\\' && w[1] == b'u' && w[2..].eq_ignore_ascii_case(b"0000"));
-    if !escaped {
+    if !has_escaped_nul(bytes) {
         return None;
     }
     fn walk(v: &serde_json::Value, path: String) -> Option<String> {
@@ -117,6 +118,29 @@ fn nul_field(bytes: &[u8]) -> Option<String> {
     }
     let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     walk(&value, String::new()).map(|p| if p.is_empty() { "body".into() } else { p })
+}
+
+/// Whether valid JSON holds a `\u0000` escape: the only way a NUL gets into its strings, as
+/// raw control characters are not valid JSON. Backslashes occur only in strings, so walking the
+/// escapes pairwise is exact (`\\u0000` is a backslash and the text `u0000`).
+fn has_escaped_nul(json: &[u8]) -> bool {
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
+/// Whether a raw query string or path decodes to a NUL (`%00`; a literal `%2500` does not).
+fn has_encoded_nul(raw: &str) -> bool {
+    raw.contains("%00")
 }
 
 /// serde_json appends " at line 1 column 17"; the field name says more.
@@ -174,7 +198,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         let query = parts.uri.query().unwrap_or_default();
         if has_encoded_nul(query) {
             return Err(ApiError::invalid_query(
-                "Query values must not contain NUL (%00).",
+                "The query string must not contain NUL characters (%00).",
             ));
         }
         serde_urlencoded::from_str(query)
@@ -199,13 +223,6 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
             .map(|p| ApiPath(p.0))
             .map_err(|_| ApiError::not_found("No such resource."))
     }
-}
-
-/// Whether percent-encoded text carries NUL (`%00`).
-fn has_encoded_nul(s: &str) -> bool {
-    s.as_bytes()
-        .windows(3)
-        .any(|w| w[0] == b'%' && w[1] == b'0' && w[2] == b'0')
 }
 
 /// Just enough media-type parsing to accept `application/json; charset=utf-8` and `+json`.

@@ -3,13 +3,12 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::ids::PartnerId;
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
-use crate::error::{ApiError, ApiResult, ErrorBody, ok};
+use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, MaybeJson};
 use crate::http::partners::PartnerView;
@@ -25,9 +24,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// Re-issue the magic-link invite (idempotent: earlier links stay valid until they expire).
-#[utoipa::path(post, path = "/partners/{id}/invite", tag = "partners", security(("bearer" = [])),
+#[utoipa::path(post, path = "/partners/{id}/invite", operation_id = "invite_partner", tag = "partners", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "`{\"ok\": true}`", body = Object),
+    responses((status = 200, body = OkAnswer),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope` (needs `partners:write`), `forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -36,10 +35,10 @@ async fn invite(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OkAnswer>> {
     auth.require_scope(Scope::PartnersWrite)?;
     svc::reinvite(&state, &PartnerId::from_string(id)).await?;
-    Ok(Json(ok()))
+    Ok(Json(OK))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -55,6 +54,7 @@ pub struct RevokeBody {
 #[serde(rename_all = "camelCase")]
 pub struct RevokeAnswer {
     ok: bool,
+    #[schema(required = true)]
     revoked_at: Option<Timestamp>,
     notified: bool,
 }
@@ -68,7 +68,8 @@ pub struct RevokeAnswer {
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope` (needs `partners:write`), `forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`already_revoked`", body = ErrorBody)))]
+        (status = 409, description = "`already_revoked`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody)))]
 async fn revoke(
     State(state): State<AppState>,
     auth: Auth,
@@ -103,7 +104,7 @@ async fn revoke(
 /// Clear a revocation. The partner signs in again with a new link.
 #[utoipa::path(post, path = "/partners/{id}/reinstate", tag = "partners", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, description = "`{\"ok\": true}`", body = Object),
+    responses((status = 200, body = OkAnswer),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope` (needs `partners:write`), `forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
@@ -112,10 +113,10 @@ async fn reinstate(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath(id): ApiPath<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OkAnswer>> {
     auth.require_scope(Scope::PartnersWrite)?;
     svc::reinstate(&state, &PartnerId::from_string(id)).await?;
-    Ok(Json(ok()))
+    Ok(Json(OK))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -125,7 +126,7 @@ pub struct ApproveAnswer {
 }
 
 /// Approve a self-signed-up partner awaiting review: activates it and emails a sign-in link.
-#[utoipa::path(post, path = "/partners/{id}/approve", tag = "partners", security(("bearer" = [])),
+#[utoipa::path(post, path = "/partners/{id}/approve", operation_id = "approve_partner", tag = "partners", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = ApproveAnswer),
         (status = 401, description = "`unauthorized`", body = ErrorBody),

@@ -3,11 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::ids::{ApiKeyId, PartnerId};
-use crate::error::{ApiError, ApiResult, ErrorBody, ok};
+use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::api_keys::{CreateKey, CreatedKey, KeyList, KeyView, clean_label};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, MaybeJson};
@@ -25,10 +24,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/partners/{id}/api-keys", tag = "partners", security(("bearer" = [])),
     params(("id" = String, Path)), request_body(content = CreateKey, description = "Optional"),
     responses((status = 201, body = CreatedKey),
+        (status = 400, description = "`invalid_body`, `invalid_json`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 409, description = "`partner_revoked`", body = ErrorBody)))]
+        (status = 409, description = "`partner_revoked`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody)))]
 async fn create_partner_key(
     State(state): State<AppState>,
     auth: Auth,
@@ -74,7 +75,7 @@ async fn list_partner_keys(
 /// Revoke one of the partner's keys.
 #[utoipa::path(delete, path = "/partners/{id}/api-keys/{key_id}", tag = "partners", security(("bearer" = [])),
     params(("id" = String, Path), ("key_id" = String, Path)),
-    responses((status = 200, description = "`{\"ok\": true}`", body = Object),
+    responses((status = 200, body = OkAnswer),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such live key of this partner", body = ErrorBody)))]
@@ -82,7 +83,7 @@ async fn delete_partner_key(
     State(state): State<AppState>,
     auth: Auth,
     ApiPath((id, key_id)): ApiPath<(String, String)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OkAnswer>> {
     let id = PartnerId::from_string(id);
     auth.require_admin_or_self(&id)?;
     let key_id = ApiKeyId::from_string(key_id);
@@ -94,5 +95,5 @@ async fn delete_partner_key(
         return Err(ApiError::not_found("No such live key for this partner."));
     }
     state.auth.invalidate_all();
-    Ok(Json(ok()))
+    Ok(Json(OK))
 }

@@ -364,6 +364,7 @@ async fn create_partner(
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Exact match, case-insensitive.
     email: Option<String>,

@@ -8,12 +8,12 @@ use axum::http::HeaderMap;
 use axum::http::header::{CACHE_CONTROL, SET_COOKIE};
 use axum::response::{Html, IntoResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::email::Email;
 use crate::domain::ids::PartnerId;
-use crate::error::{ApiError, ApiResult, ErrorBody, ok};
+use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
+use crate::http::api_keys::ScopeName;
 use crate::http::auth::{Auth, SESSION_COOKIE, cookie, csrf_token, session_cookie};
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::partners::PartnerView;
@@ -34,13 +34,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MagicQuery {
+    /// The `opml_…` token from the emailed link.
     token: Option<String>,
 }
 
 /// The page an emailed magic link opens. It does not consume the link: its button does.
 #[utoipa::path(get, path = "/auth/magic", tag = "auth", params(MagicQuery),
-    responses((status = 200, description = "HTML page", content_type = "text/html")))]
+    responses((status = 200, description = "HTML page", content_type = "text/html"),
+        (status = 400, description = "`invalid_query`", body = ErrorBody)))]
 async fn magic_page(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<MagicQuery>,
@@ -158,8 +161,9 @@ pub struct VerifyAnswer {
 /// Consume a magic link: activates a pending partner and sets the `op_session` cookie.
 #[utoipa::path(post, path = "/auth/magic/verify", tag = "auth", request_body = VerifyBody,
     responses((status = 200, body = VerifyAnswer, description = "Sets `op_session` (HttpOnly, SameSite=Lax, 30 days)"),
-        (status = 400, description = "`invalid_or_expired_token`", body = ErrorBody),
+        (status = 400, description = "`invalid_or_expired_token`, `invalid_json`, `invalid_body`", body = ErrorBody),
         (status = 403, description = "`partner_revoked` (reason in `detail`)", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody)))]
 async fn verify(
     State(state): State<AppState>,
@@ -240,24 +244,45 @@ async fn partner_session(
     }))
 }
 
+/// Who the credential belongs to, told apart by `role`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum WhoAmI {
+    Admin,
+    Scoped {
+        #[schema(value_type = Vec<ScopeName>)]
+        scopes: Vec<&'static str>,
+    },
+    Partner {
+        #[serde(rename = "partnerId")]
+        partner_id: PartnerId,
+        partner: Box<PartnerView>,
+    },
+}
+
 /// Who the credential belongs to.
 #[utoipa::path(get, path = "/auth/whoami", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "`{role: \"partner\", partnerId, partner}`, `{role: \"admin\"}` or `{role: \"scoped\", scopes}`", body = Object),
+    responses((status = 200, body = WhoAmI),
         (status = 401, description = "`unauthorized`", body = ErrorBody)))]
-async fn whoami(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Json<Value>> {
+async fn whoami(State(state): State<AppState>, Auth(principal): Auth) -> ApiResult<Json<WhoAmI>> {
     Ok(Json(match principal {
-        Principal::Admin { .. } => json!({ "role": "admin" }),
-        Principal::Scoped { scopes, .. } => json!({ "role": "scoped", "scopes": scopes.names() }),
+        Principal::Admin { .. } => WhoAmI::Admin,
+        Principal::Scoped { scopes, .. } => WhoAmI::Scoped {
+            scopes: scopes.names(),
+        },
         Principal::Partner { partner_id, .. } => {
             let partner = svc::get_existing(&state, &partner_id).await?;
-            json!({ "role": "partner", "partnerId": partner_id, "partner": PartnerView::from(partner) })
+            WhoAmI::Partner {
+                partner_id,
+                partner: Box::new(partner.into()),
+            }
         }
     }))
 }
 
 /// End the current session and clear its cookie.
 #[utoipa::path(post, path = "/auth/signout", tag = "auth", security(("bearer" = [])),
-    responses((status = 200, description = "`{\"ok\": true}`", body = Object),
+    responses((status = 200, description = "The session cookie is cleared", body = OkAnswer),
         (status = 401, description = "`unauthorized`", body = ErrorBody)))]
 async fn signout(
     State(state): State<AppState>,
@@ -276,7 +301,7 @@ async fn signout(
         SET_COOKIE,
         session_cookie(&state, SESSION_COOKIE, "Lax", "", 0),
     );
-    Ok((headers, Json(ok())))
+    Ok((headers, Json(OK)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -288,17 +313,18 @@ pub struct SigninBody {
 /// Email a sign-in link to an active partner. Always answers `{"ok": true}` (no account
 /// enumeration).
 #[utoipa::path(post, path = "/auth/signin", tag = "auth", request_body = SigninBody,
-    responses((status = 200, description = "`{\"ok\": true}`", body = Object),
+    responses((status = 200, body = OkAnswer),
         (status = 400, description = "`invalid_json`, `invalid_body`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody)))]
 async fn signin(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<SigninBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OkAnswer>> {
     check(&state.rate_limits.signin, ip)?;
     if let Ok(email) = Email::parse(&body.email) {
         svc::send_signin_link(&state, &email).await?;
     }
-    Ok(Json(ok()))
+    Ok(Json(OK))
 }

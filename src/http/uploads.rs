@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -52,11 +53,20 @@ pub async fn logo_version(state: &AppState) -> Option<i64> {
     stored(state).await.map(|(_, v)| v)
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogoAnswer {
+    /// Where the logo is served, with its version: `<public URL>/uploads/logo?v=<version>`.
+    logo_url: String,
+}
+
 /// Upload the brand logo: the raw image as the body.
 #[utoipa::path(post, path = "/uploads/logo", tag = "network", security(("bearer" = [])),
-    request_body(content = Vec<u8>, content_type = "image/png"),
-    responses((status = 200, description = "`{logoUrl}`", body = Object),
+    request_body(description = "The raw image, as PNG, JPEG or WebP",
+        content(("image/png"), ("image/jpeg"), ("image/webp"))),
+    responses((status = 200, body = LogoAnswer),
         (status = 400, description = "`invalid_image`: the bytes are not the declared image type", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
         (status = 413, description = "`payload_too_large` (over 2 MB)", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: only image/png, image/jpeg, image/webp", body = ErrorBody)))]
@@ -65,7 +75,7 @@ async fn upload_logo(
     auth: Auth,
     headers: HeaderMap,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LogoAnswer>> {
     auth.require_admin()?;
     let declared = headers
         .get(header::CONTENT_TYPE)
@@ -115,14 +125,15 @@ async fn upload_logo(
         )
         .await?;
     heartbeat::trigger(&state);
-    Ok(Json(
-        json!({ "logoUrl": format!("{}/uploads/logo?v={version}", state.config.public_url) }),
-    ))
+    Ok(Json(LogoAnswer {
+        logo_url: format!("{}/uploads/logo?v={version}", state.config.public_url),
+    }))
 }
 
 /// The brand logo (public).
 #[utoipa::path(get, path = "/uploads/logo", tag = "network",
-    responses((status = 200, description = "The image", content_type = "image/png"),
+    responses((status = 200, description = "The image, as uploaded",
+            content(("image/png"), ("image/jpeg"), ("image/webp"))),
         (status = 404, description = "`not_found`: no logo uploaded", body = ErrorBody)))]
 async fn get_logo(State(state): State<AppState>) -> ApiResult<Response> {
     let Some((content_type, _)) = stored(&state).await else {

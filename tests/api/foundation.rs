@@ -115,6 +115,44 @@ async fn every_error_has_the_json_shape(b: Backend) {
     assert!(a.assert_error(400, "invalid_body")["detail"]["label"].is_string());
 }
 
+/// PostgreSQL cannot store a NUL character, so no backend accepts one: a body, query string or
+/// path holding one is bad input, never a 500.
+async fn nul_characters_are_bad_input(b: Backend) {
+    let app = spawn_app(b).await;
+    let program = app
+        .create_program(
+            "https://example.com/",
+            json!({"type": "percent", "value": 10}),
+        )
+        .await;
+    let partner = app.create_partner("nul@example.test", false).await;
+    let partner = partner["id"].as_str().unwrap();
+    app.create_link(partner, "nulkey", &program).await;
+
+    let click = |utm: &str| json!({"id": ulid::Ulid::new().to_string(), "linkKey": "nulkey", "utmSource": utm});
+    let a = app.admin_post("/clicks", click("a\u{0}b")).await;
+    let detail = &a.assert_error(400, "invalid_body")["detail"];
+    assert!(detail["body"].as_str().unwrap().contains("NUL"), "{detail}");
+    app.admin_post("/clicks", click("ab"))
+        .await
+        .assert_status(201);
+    // An escaped backslash followed by `u0000` is plain text.
+    let a = app
+        .admin_post("/api-keys", json!({"label": "C:\\u0000"}))
+        .await;
+    assert_eq!(a.assert_status(201)["label"], "C:\\u0000");
+
+    app.admin_get("/partners?email=a%00b")
+        .await
+        .assert_error(400, "invalid_query");
+    app.admin_get(&format!("/partners/{partner}%00"))
+        .await
+        .assert_error(404, "not_found");
+    app.admin_get(&format!("/partners/{partner}"))
+        .await
+        .assert_status(200);
+}
+
 async fn openapi_documents_the_endpoints(b: Backend) {
     let app = spawn_app(b).await;
     let a = app.call(Method::GET, "/openapi.json", None, None).await;
@@ -203,11 +241,37 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         );
     }
     assert!(spec["components"]["schemas"]["ErrorBody"].is_object());
+
+    // What openapi-spec-validator checks first (scripts/api-check.sh runs the validator itself):
+    // unique operation ids, and path parameters declared exactly as the template names them.
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, ops) in paths {
+        let template: std::collections::BTreeSet<&str> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, op) in ops.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                ids.insert(id),
+                "operationId {id} of {method} {path} is not unique"
+            );
+            let declared: std::collections::BTreeSet<&str> = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            assert_eq!(declared, template, "path parameters of {method} {path}");
+        }
+    }
 }
 
 both_backends!(
     health_ready_and_request_ids,
     ready_is_503_when_the_database_is_gone,
     every_error_has_the_json_shape,
+    nul_characters_are_bad_input,
     openapi_documents_the_endpoints,
 );
