@@ -12,6 +12,7 @@ mod commissions;
 mod console;
 mod foundation;
 mod hardening;
+mod hardening_queues;
 mod links;
 mod mail;
 mod marketplace;
