@@ -41,8 +41,9 @@ impl Application {
             .map_or_else(|_| config.public_url.clone(), String::from);
         db.ensure_default_program_destination(&home, clock.now())
             .await?;
-        // Offering syncs claimed by a process that stopped mid-way are sent again.
-        db.release_offering_claims().await?;
+        // Offering syncs claimed by a process that stopped mid-way are sent again once their
+        // lease lapsed (never one another live replica holds).
+        db.release_offering_claims(clock.now()).await?;
         let cursor_key = load_secret(&db, "cursor_key").await?;
         let ip_salt = load_secret(&db, "ip_salt").await?;
         let state = build_state(config, db, clock, cursor_key, ip_salt)?;

@@ -65,6 +65,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (8, "0008_live_partner_count"),
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
+    (11, "0011_leases_retention_logo"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -77,6 +78,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (8, "0008_live_partner_count"),
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
+    (11, "0011_leases_retention_logo"),
 );
 
 impl Db {
