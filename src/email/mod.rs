@@ -80,9 +80,16 @@ pub struct Mailer {
     clock: SharedClock,
 }
 
-/// How long one delivery attempt may hold a message before another deliverer may take it.
-const LEASE_MS: i64 = 120_000;
+/// The SMTP timeout applies to each command of a session (connect, EHLO, MAIL, RCPT, DATA…), so
+/// one message is also bounded as a whole: an attempt that has not finished by then is a failed
+/// attempt, retried later.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+const SEND_DEADLINE: Duration = Duration::from_secs(120);
+/// How long one delivery attempt holds its message before another deliverer may take it: longer
+/// than the worst attempt (the deadline, and the database writes around it), so a message is never
+/// sent by a second deliverer while the first is still sending it. Messages are claimed one at a
+/// time, so the lease never has to cover a batch.
+const LEASE_MS: i64 = 300_000;
 
 impl Mailer {
     pub fn new(config: &Config, db: Db, clock: SharedClock) -> anyhow::Result<Arc<Mailer>> {
@@ -155,27 +162,30 @@ impl Mailer {
         });
     }
 
-    /// The mail job: delivers every due message. Returns how many were attempted.
+    /// The mail job: delivers every due message, one claim at a time. Returns how many were
+    /// attempted.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let mut attempted = 0;
         loop {
             let now = self.clock.now();
-            let batch = self
+            let Some(mail) = self
                 .db
-                .claim_due_mail(now, now.plus_millis(LEASE_MS), 50)
-                .await?;
-            if batch.is_empty() {
+                .claim_due_mail(now, now.plus_millis(LEASE_MS), 1)
+                .await?
+                .pop()
+            else {
                 return Ok(attempted);
-            }
-            attempted += batch.len();
-            for mail in batch {
-                self.attempt(mail).await;
-            }
+            };
+            attempted += 1;
+            self.attempt(mail).await;
         }
     }
 
     async fn attempt(&self, mail: OutgoingMail) {
-        let result = self.send(&mail).await;
+        let result = match tokio::time::timeout(SEND_DEADLINE, self.send(&mail)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("not sent within {} s", SEND_DEADLINE.as_secs())),
+        };
         let now = self.clock.now();
         let saved = match &result {
             Ok(()) => self.db.mark_mail_sent(&mail.id, now).await,

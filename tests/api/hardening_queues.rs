@@ -1,6 +1,7 @@
 //! Hardening of the background queues: a suspended vendor parks the Network outbox (no spin),
 //! an offering is created once although its program is edited during the create or a replica
-//! starts meanwhile, and a backfill keeps its lease through a long batch.
+//! starts meanwhile, a backfill keeps its lease through a long batch, and two mail deliverers
+//! never send one message twice.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -11,7 +12,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, eventually, spawn_replica, spawn_with_network};
+use crate::helpers::{
+    Backend, TestApp, eventually, spawn_app_with, spawn_replica, spawn_with_network,
+};
+use crate::smtp_sink::SmtpSink;
 
 /// Polls an async condition until it holds (10 s at most).
 async fn until<F, Fut>(what: &str, mut cond: F)
@@ -285,9 +289,62 @@ async fn a_backfill_keeps_its_lease_through_a_long_batch(b: Backend) {
     assert_eq!(partners.len(), 20);
 }
 
+async fn two_mail_deliverers_never_send_one_message_twice(b: Backend) {
+    let sink = SmtpSink::start().await;
+    sink.fail_next(3);
+    let app = spawn_app_with(b, &[("SMTP_URL", &sink.url())]).await;
+    let env = env_of(&app);
+    let replica = spawn_replica(b, &pairs(&env)).await;
+    for i in 0..3 {
+        app.create_partner(&format!("twice{i}@example.com"), true)
+            .await;
+    }
+    // Each first attempt was refused: three messages wait for the retry job.
+    until("three failed attempts recorded", || async {
+        use sqlx::Row;
+        sqlx::query("SELECT COUNT(*) FROM mail_outbox WHERE status = 'pending' AND attempts = 1")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap()
+            .get::<i64, _>(0)
+            == 3
+    })
+    .await;
+    app.clock.advance(Duration::from_secs(31));
+    // The first deliverer's first message stalls at the SMTP server.
+    sink.hold_next(1);
+    let state = app.state.clone();
+    let first = tokio::spawn(async move { state.mailer.deliver_due().await });
+    eventually("a message held at the server", || sink.held() == 1).await;
+    // A second deliverer runs more than the old 120 s lease later.
+    replica.clock.set(app.clock.now().plus_millis(121_000));
+    let second = replica.state.mailer.deliver_due().await.unwrap();
+    assert_eq!(second, 2, "the other two messages, not the one being sent");
+    sink.release();
+    let first = tokio::time::timeout(Duration::from_secs(10), first)
+        .await
+        .expect("the first deliverer ends")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, 1);
+    let mut to = sink.recipients();
+    to.sort();
+    assert_eq!(
+        to,
+        [
+            "twice0@example.com",
+            "twice1@example.com",
+            "twice2@example.com"
+        ],
+        "each message sent once"
+    );
+    assert_eq!(app.state.db.mail_counts().await.unwrap(), (0, 3, 0));
+}
+
 both_backends!(
     a_suspension_parks_the_outbox_until_a_status_check,
     an_offering_edited_during_its_create_is_created_once,
     a_starting_replica_leaves_live_offering_claims_alone,
     a_backfill_keeps_its_lease_through_a_long_batch,
+    two_mail_deliverers_never_send_one_message_twice,
 );
