@@ -15,6 +15,7 @@ pub mod network;
 pub mod outbox;
 pub mod partners;
 pub mod programs;
+pub mod retention;
 pub mod sessions;
 pub mod settings;
 

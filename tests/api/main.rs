@@ -23,5 +23,6 @@ mod partner_lifecycle;
 mod partners;
 mod programs;
 mod resilience;
+mod retention;
 mod rules;
 mod signup;
