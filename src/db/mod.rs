@@ -9,6 +9,7 @@ pub mod clicks;
 pub mod commissions;
 pub mod events;
 pub mod links;
+pub mod logo;
 pub mod magic_links;
 pub mod mail;
 pub mod network;

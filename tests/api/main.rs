@@ -14,6 +14,7 @@ mod foundation;
 mod hardening;
 mod hardening_queues;
 mod links;
+mod logo;
 mod mail;
 mod marketplace;
 mod network;
