@@ -62,6 +62,8 @@ const ENV_MAP: &[(&str, &str)] = &[
     ("SMTP_URL", "mail.smtp_url"),
     ("MAIL_FROM", "mail.from"),
     ("OPENPARTNER_MAIL_RETRY_CRON", "mail.retry_cron"),
+    ("OPENPARTNER_MAIL_RETENTION_DAYS", "mail.retention_days"),
+    ("OPENPARTNER_CLEANUP_CRON", "cleanup.cron"),
     ("NETWORK_URL", "network.url"),
     ("NETWORK_ADMIN_API_KEY", "network.admin_api_key"),
     ("OPENPARTNER_ADMIN_EMAIL", "network.admin_email"),
@@ -144,6 +146,10 @@ pub struct Config {
     pub smtp_url: Option<Secret<String>>,
     pub mail_from: Mailbox,
     pub mail_retry_cron: String,
+    /// Sent mail is deleted from the outbox (and the outbox directory) after this long.
+    pub mail_retention: Duration,
+    /// When the daily cleanup runs.
+    pub cleanup_cron: String,
     /// Network base URL without a trailing slash.
     pub network_url: String,
     pub network_admin_api_key: Option<Secret<String>>,
@@ -478,6 +484,10 @@ impl Layers {
             smtp_url: smtp_url.map(Secret::new),
             mail_from,
             mail_retry_cron: cron(&self, "mail.retry_cron")?,
+            mail_retention: Duration::from_secs(
+                self.number("mail.retention_days", 1, 36_500)? * 86_400,
+            ),
+            cleanup_cron: cron(&self, "cleanup.cron")?,
             network_url: http_url(&self, "network.url")?,
             network_admin_api_key: self.optional("network.admin_api_key")?.map(Secret::new),
             admin_email,

@@ -41,8 +41,10 @@ impl Application {
             .map_or_else(|_| config.public_url.clone(), String::from);
         db.ensure_default_program_destination(&home, clock.now())
             .await?;
-        // Offering syncs claimed by a process that stopped mid-way are sent again.
-        db.release_offering_claims().await?;
+        // Offering syncs claimed by a process that stopped mid-way are sent again once their
+        // lease lapsed (never one another live replica holds).
+        db.release_offering_claims(clock.now()).await?;
+        import_disk_logo(&db, &config).await?;
         let cursor_key = load_secret(&db, "cursor_key").await?;
         let ip_salt = load_secret(&db, "ip_salt").await?;
         let state = build_state(config, db, clock, cursor_key, ip_salt)?;
@@ -107,6 +109,30 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// A logo uploaded before logos moved into the database (the file `<data dir>/uploads/logo`,
+/// its type and version in the `logo` setting) is imported, so an upgrade keeps it.
+async fn import_disk_logo(db: &Db, config: &Config) -> anyhow::Result<()> {
+    if db.logo_meta().await?.is_some() {
+        return Ok(());
+    }
+    let Some(raw) = db.get_setting("logo").await? else {
+        return Ok(());
+    };
+    let Ok(bytes) = tokio::fs::read(config.uploads_dir().join("logo")).await else {
+        return Ok(());
+    };
+    let meta: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+    if let (Some(content_type), Some(version)) =
+        (meta["contentType"].as_str(), meta["version"].as_i64())
+    {
+        if bytes.len() <= http::uploads::MAX_LOGO {
+            db.put_logo(content_type, version, &bytes).await?;
+            tracing::info!("imported the logo from the uploads directory into the database");
+        }
+    }
+    Ok(())
 }
 
 /// A random instance secret (cursor signing key, IP-hash salt): made once, shared by every

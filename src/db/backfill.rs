@@ -1,5 +1,6 @@
 //! Backfill runs: progress and the resume point live in the database, so a restart resumes
-//! where the last saved batch ended, and the lease keeps two replicas from running one run.
+//! where the last saved batch ended, and the lease (with its holder) keeps two replicas from
+//! running one run.
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -164,17 +165,21 @@ impl Db {
         row.as_ref().map(from_row).transpose()
     }
 
-    /// Takes (or renews, when `held`) the run's lease. True when this caller holds it now.
+    /// Takes the run's lease for `owner` if it is free (never taken, or lapsed: its holder
+    /// died). True when `owner` holds it now.
     pub async fn lease_backfill(
         &self,
         id: &str,
+        owner: &str,
         now: Timestamp,
         until: Timestamp,
     ) -> sqlx::Result<bool> {
         let done = sqlx::query(
-            "UPDATE backfill_runs SET lease_until = $1 WHERE id = $2 AND status = 'running' AND lease_until <= $3",
+            "UPDATE backfill_runs SET lease_until = $1, lease_owner = $2 \
+             WHERE id = $3 AND status = 'running' AND lease_until <= $4",
         )
         .bind(until.millis())
+        .bind(owner)
         .bind(id)
         .bind(now.millis())
         .execute(self.pool())
@@ -182,17 +187,39 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Adds a batch's outcome, moves the resume point and extends the lease.
+    /// Extends `owner`'s lease. False when the run is over or another holder took it (the
+    /// lease had lapsed): `owner` must stop.
+    pub async fn renew_backfill_lease(
+        &self,
+        id: &str,
+        owner: &str,
+        until: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE backfill_runs SET lease_until = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3",
+        )
+        .bind(until.millis())
+        .bind(id)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Adds a batch's outcome, moves the resume point and extends the lease, if `owner` still
+    /// holds it. False when it does not (nothing saved: the holder redoes the batch).
     pub async fn save_backfill_progress(
         &self,
         id: &str,
+        owner: &str,
         p: Progress,
         after: (i64, &str),
         lease_until: Timestamp,
-    ) -> sqlx::Result<()> {
-        sqlx::query(
+    ) -> sqlx::Result<bool> {
+        let done = sqlx::query(
             "UPDATE backfill_runs SET pushed = pushed + $1, pre_existing = pre_existing + $2, queued = queued + $3, \
-             failed = failed + $4, after_created = $5, after_id = $6, lease_until = $7 WHERE id = $8",
+             failed = failed + $4, after_created = $5, after_id = $6, lease_until = $7 \
+             WHERE id = $8 AND status = 'running' AND lease_owner = $9",
         )
         .bind(p.pushed)
         .bind(p.pre_existing)
@@ -202,17 +229,23 @@ impl Db {
         .bind(after.1)
         .bind(lease_until.millis())
         .bind(id)
+        .bind(owner)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    pub async fn finish_backfill(&self, id: &str, now: Timestamp) -> sqlx::Result<()> {
-        sqlx::query("UPDATE backfill_runs SET status = 'done', finished_at = $1, lease_until = 0 WHERE id = $2")
-            .bind(now.millis())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+    /// Ends the run, if `owner` holds it.
+    pub async fn finish_backfill(&self, id: &str, owner: &str, now: Timestamp) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE backfill_runs SET status = 'done', finished_at = $1, lease_until = 0 \
+             WHERE id = $2 AND lease_owner = $3",
+        )
+        .bind(now.millis())
+        .bind(id)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

@@ -84,33 +84,48 @@ impl Db {
         rows.iter().map(from_row).collect()
     }
 
-    pub async fn mark_mail_sent(&self, id: &str, now: Timestamp) -> sqlx::Result<()> {
+    /// Records a sent message, keeping `bodies` (text, HTML: the redacted copy) in place of
+    /// what was sent.
+    pub async fn mark_mail_sent(
+        &self,
+        id: &str,
+        bodies: (&str, &str),
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE mail_outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
-             locked_until = 0, last_error = NULL WHERE id = $2",
+             locked_until = 0, last_error = NULL, text_body = $2, html_body = $3 WHERE id = $4",
         )
         .bind(now.millis())
+        .bind(bodies.0)
+        .bind(bodies.1)
         .bind(id)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Records a failed attempt: retried at `next_attempt_at`, or `dead` when `None`.
+    /// Records a failed attempt: retried at `next_attempt_at`, or `dead` when `None`. A dead
+    /// message keeps `dead_bodies` (the redacted copy) in place of its own: it is never sent.
     pub async fn mark_mail_failed(
         &self,
         id: &str,
         error: &str,
         next_attempt_at: Option<Timestamp>,
+        dead_bodies: (&str, &str),
     ) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE mail_outbox SET attempts = attempts + 1, last_error = $1, locked_until = 0, \
              status = CASE WHEN $2 = 1 THEN 'pending' ELSE 'dead' END, \
-             next_attempt_at = COALESCE($3, next_attempt_at) WHERE id = $4",
+             next_attempt_at = COALESCE($3, next_attempt_at), \
+             text_body = CASE WHEN $2 = 1 THEN text_body ELSE $4 END, \
+             html_body = CASE WHEN $2 = 1 THEN html_body ELSE $5 END WHERE id = $6",
         )
         .bind(error)
         .bind(i64::from(next_attempt_at.is_some()))
         .bind(next_attempt_at.map(Timestamp::millis))
+        .bind(dead_bodies.0)
+        .bind(dead_bodies.1)
         .bind(id)
         .execute(self.pool())
         .await?;

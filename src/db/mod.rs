@@ -9,6 +9,7 @@ pub mod clicks;
 pub mod commissions;
 pub mod events;
 pub mod links;
+pub mod logo;
 pub mod magic_links;
 pub mod mail;
 pub mod network;
@@ -16,6 +17,7 @@ pub mod outbox;
 pub mod partners;
 pub mod payouts;
 pub mod programs;
+pub mod retention;
 pub mod sessions;
 pub mod settings;
 
@@ -66,6 +68,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (8, "0008_live_partner_count"),
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
+    (11, "0011_leases_retention_logo"),
     (13, "0013_payouts"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
@@ -79,6 +82,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (8, "0008_live_partner_count"),
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
+    (11, "0011_leases_retention_logo"),
     (13, "0013_payouts"),
 );
 

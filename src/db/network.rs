@@ -229,32 +229,52 @@ impl Db {
     }
 
     // ---- offerings ----
-    // network_offering_synced: 0 = needs sending, 2 = being sent (claimed), 1 = sent.
+    // network_offering_synced: 0 = needs sending, 2 = being sent (claimed), 1 = sent. A claim
+    // also holds a lease (`offering_lease_until`, `offering_lease_owner`): an edit during a send
+    // marks the program 0 again but leaves the lease, so nobody else sends it (a second create)
+    // until its holder, which sends it again, is done.
 
-    /// Programs whose offering must be (re)sent to the Network.
-    pub async fn programs_needing_offering_sync(&self) -> sqlx::Result<Vec<String>> {
+    /// Programs whose offering must be (re)sent to the Network and that nobody holds.
+    pub async fn programs_needing_offering_sync(
+        &self,
+        now: Timestamp,
+    ) -> sqlx::Result<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT id FROM programs WHERE network_offering_synced = 0 ORDER BY created_at, id",
+            "SELECT id FROM programs WHERE network_offering_synced IN (0, 2) \
+             AND offering_lease_until <= $1 ORDER BY created_at, id",
         )
+        .bind(now.millis())
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(|r| r.try_get(0)).collect()
     }
 
-    /// Claims a program's pending offering sync, so two syncs never send it at once (which
-    /// would create the offering twice). True for exactly one caller.
-    pub async fn claim_offering_sync(&self, program_id: &str) -> sqlx::Result<bool> {
+    /// Claims a program's pending offering sync for `owner` until `until`, so two syncs never
+    /// send it at once (which would create the offering twice). True for exactly one caller. A
+    /// claim whose lease lapsed (its holder died) is taken over.
+    pub async fn claim_offering_sync(
+        &self,
+        program_id: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
-            "UPDATE programs SET network_offering_synced = 2 WHERE id = $1 AND network_offering_synced = 0",
+            "UPDATE programs SET network_offering_synced = 2, offering_lease_until = $1, \
+             offering_lease_owner = $2 WHERE id = $3 AND network_offering_synced IN (0, 2) \
+             AND offering_lease_until <= $4",
         )
+        .bind(until.millis())
+        .bind(owner)
         .bind(program_id)
+        .bind(now.millis())
         .execute(self.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Marks a program's offering as needing a sync if it is, or was, shared. An edit made
-    /// while a sync is in flight is sent again after it.
+    /// while a sync is in flight is sent again by that sync, after it.
     pub async fn mark_offering_dirty(&self, program_id: &str) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE programs SET network_offering_synced = 0 \
@@ -276,38 +296,60 @@ impl Db {
         Ok(())
     }
 
-    /// Records a sent offering; the program stays dirty if it was edited meanwhile.
+    /// Records a sent offering and ends `owner`'s claim; the program stays dirty if it was
+    /// edited meanwhile.
     pub async fn offering_synced(
         &self,
         program_id: &str,
         offering_id: Option<&str>,
+        owner: &str,
     ) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE programs SET network_offering_id = COALESCE($1, network_offering_id), \
-             network_offering_synced = CASE WHEN network_offering_synced = 2 THEN 1 ELSE network_offering_synced END \
-             WHERE id = $2",
+             network_offering_synced = CASE WHEN network_offering_synced = 2 AND offering_lease_owner = $2 \
+             THEN 1 ELSE network_offering_synced END WHERE id = $3",
         )
         .bind(offering_id)
+        .bind(owner)
         .bind(program_id)
+        .execute(self.pool())
+        .await?;
+        self.end_offering_claim(program_id, owner).await
+    }
+
+    /// Gives a claimed sync back after a failure (the job retries it).
+    pub async fn offering_sync_failed(&self, program_id: &str, owner: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE programs SET network_offering_synced = 0 \
+             WHERE id = $1 AND network_offering_synced = 2 AND offering_lease_owner = $2",
+        )
+        .bind(program_id)
+        .bind(owner)
+        .execute(self.pool())
+        .await?;
+        self.end_offering_claim(program_id, owner).await
+    }
+
+    async fn end_offering_claim(&self, program_id: &str, owner: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE programs SET offering_lease_until = 0, offering_lease_owner = NULL \
+             WHERE id = $1 AND offering_lease_owner = $2",
+        )
+        .bind(program_id)
+        .bind(owner)
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Gives a claimed sync back after a failure (the job retries it).
-    pub async fn offering_sync_failed(&self, program_id: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE programs SET network_offering_synced = 0 WHERE id = $1 AND network_offering_synced = 2")
-            .bind(program_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Releases claims left by a process that stopped mid-sync.
-    pub async fn release_offering_claims(&self) -> sqlx::Result<()> {
+    /// Releases the claims whose lease lapsed (their holder stopped mid-sync); a claim another
+    /// live replica holds stays with it.
+    pub async fn release_offering_claims(&self, now: Timestamp) -> sqlx::Result<()> {
         sqlx::query(
-            "UPDATE programs SET network_offering_synced = 0 WHERE network_offering_synced = 2",
+            "UPDATE programs SET network_offering_synced = 0, offering_lease_until = 0, \
+             offering_lease_owner = NULL WHERE network_offering_synced = 2 AND offering_lease_until <= $1",
         )
+        .bind(now.millis())
         .execute(self.pool())
         .await?;
         Ok(())

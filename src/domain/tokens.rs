@@ -78,6 +78,47 @@ pub fn digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// What a redacted secret reads as: its prefix, then this.
+pub const REDACTED: &str = "[redacted]";
+
+/// `text` with every well-formed secret of ours (`op_`, `ops_`, `opml_`, `opa_` and 48 hex
+/// characters) replaced by its prefix and [`REDACTED`]. For copies kept after their use, such
+/// as a sent email that carried a magic link.
+pub fn redact(text: &str) -> String {
+    const KINDS: [TokenKind; 4] = [
+        TokenKind::MagicLink,
+        TokenKind::Session,
+        TokenKind::AdminSession,
+        TokenKind::ApiKey,
+    ];
+    let bytes = text.as_bytes();
+    let secret_at = |i: usize| {
+        KINDS.iter().map(|k| k.prefix()).find(|p| {
+            let end = i + p.len() + 48;
+            bytes[i..].starts_with(p.as_bytes())
+                && end <= bytes.len()
+                && bytes[i + p.len()..end].iter().all(u8::is_ascii_hexdigit)
+        })
+    };
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut i) = (0, 0);
+    while i < bytes.len() {
+        match secret_at(i) {
+            // Prefixes and hex digits are ASCII, so both ends are character boundaries.
+            Some(prefix) => {
+                out.push_str(&text[copied..i]);
+                out.push_str(prefix);
+                out.push_str(REDACTED);
+                i += prefix.len() + 48;
+                copied = i;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 /// Constant-time equality for secrets and their hashes.
 pub fn ct_eq(a: &str, b: &str) -> bool {
     a.as_bytes().ct_eq(b.as_bytes()).into()
@@ -103,6 +144,30 @@ mod tests {
         }
         assert_eq!(TokenKind::of("op_xyz"), None);
         assert_eq!(TokenKind::of(&format!("op_{}", "g".repeat(48))), None);
+    }
+
+    #[test]
+    fn redact_removes_every_secret_and_keeps_the_rest() {
+        let link = NewToken::generate(TokenKind::MagicLink).plaintext;
+        let key = NewToken::generate(TokenKind::ApiKey).plaintext;
+        let text = format!(
+            "Héllo,\nhttps://x/auth/magic?token={link}&a=1\n{key}.\nshop_{}",
+            "g".repeat(48)
+        );
+        let out = redact(&text);
+        assert!(
+            !out.contains(&link[5..]) && !out.contains(&key[3..]),
+            "{out}"
+        );
+        assert!(out.contains("token=opml_[redacted]&a=1"), "{out}");
+        assert!(out.contains("\nop_[redacted].\n"), "{out}");
+        assert!(
+            out.starts_with("Héllo,") && out.ends_with(&"g".repeat(48)),
+            "{out}"
+        );
+        // Not a secret: too short.
+        assert_eq!(redact("opml_abc"), "opml_abc");
+        assert_eq!(redact(""), "");
     }
 
     #[test]

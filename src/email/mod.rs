@@ -5,7 +5,7 @@
 //! that caused it) before any attempt; the attempt runs in the background, and a failure is
 //! retried with backoff by the mail job. A failure never fails the request that caused it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,12 +15,15 @@ use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use minijinja::Environment;
 use serde_json::Value;
+use tokio::io::AsyncWriteExt;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::db::mail::OutgoingMail;
 use crate::db::{Db, Tx};
 use crate::domain::backoff;
+use crate::domain::time::Timestamp;
+use crate::domain::tokens::redact;
 
 /// The emails we send. Each has `templates/<name>/{subject.txt, body.txt, body.html}`.
 #[derive(Debug, Clone, Copy)]
@@ -84,9 +87,16 @@ pub struct Mailer {
     clock: SharedClock,
 }
 
-/// How long one delivery attempt may hold a message before another deliverer may take it.
-const LEASE_MS: i64 = 120_000;
+/// The SMTP timeout applies to each command of a session (connect, EHLO, MAIL, RCPT, DATA…), so
+/// one message is also bounded as a whole: an attempt that has not finished by then is a failed
+/// attempt, retried later.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+const SEND_DEADLINE: Duration = Duration::from_secs(120);
+/// How long one delivery attempt holds its message before another deliverer may take it: longer
+/// than the worst attempt (the deadline, and the database writes around it), so a message is never
+/// sent by a second deliverer while the first is still sending it. Messages are claimed one at a
+/// time, so the lease never has to cover a batch.
+const LEASE_MS: i64 = 300_000;
 
 impl Mailer {
     pub fn new(config: &Config, db: Db, clock: SharedClock) -> anyhow::Result<Arc<Mailer>> {
@@ -159,35 +169,44 @@ impl Mailer {
         });
     }
 
-    /// The mail job: delivers every due message. Returns how many were attempted.
+    /// The mail job: delivers every due message, one claim at a time. Returns how many were
+    /// attempted.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let mut attempted = 0;
         loop {
             let now = self.clock.now();
-            let batch = self
+            let Some(mail) = self
                 .db
-                .claim_due_mail(now, now.plus_millis(LEASE_MS), 50)
-                .await?;
-            if batch.is_empty() {
+                .claim_due_mail(now, now.plus_millis(LEASE_MS), 1)
+                .await?
+                .pop()
+            else {
                 return Ok(attempted);
-            }
-            attempted += batch.len();
-            for mail in batch {
-                self.attempt(mail).await;
-            }
+            };
+            attempted += 1;
+            self.attempt(mail).await;
         }
     }
 
     async fn attempt(&self, mail: OutgoingMail) {
-        let result = self.send(&mail).await;
+        let result = match tokio::time::timeout(SEND_DEADLINE, self.send(&mail)).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("not sent within {} s", SEND_DEADLINE.as_secs())),
+        };
         let now = self.clock.now();
+        // What stays in the outbox once a message is sent, or will never be, holds no secret:
+        // the magic link in it is redacted.
+        let text = redact(&mail.text_body);
+        let html = redact(&mail.html_body);
         let saved = match &result {
-            Ok(()) => self.db.mark_mail_sent(&mail.id, now).await,
+            Ok(()) => self.db.mark_mail_sent(&mail.id, (&text, &html), now).await,
             Err(error) => {
                 let next = backoff::next_attempt(mail.attempts as u32, now);
                 tracing::warn!(mail_id = %mail.id, attempts = mail.attempts + 1, %error,
                     dead = next.is_none(), "mail delivery failed");
-                self.db.mark_mail_failed(&mail.id, error, next).await
+                self.db
+                    .mark_mail_failed(&mail.id, error, next, (&text, &html))
+                    .await
             }
         };
         if let Err(e) = saved {
@@ -241,10 +260,65 @@ fn part(content_type: ContentType, text: &str) -> SinglePart {
     SinglePart::builder().header(content_type).body(body)
 }
 
-/// Writes atomically (temp file, then rename) so a reader never sees half a message.
-async fn write_eml(dir: &PathBuf, id: &str, bytes: &[u8]) -> std::io::Result<()> {
+/// Writes atomically (temp file, then rename) so a reader never sees half a message. Only the
+/// owner may read it: it is a mailbox, and a fresh message holds a live magic link.
+async fn write_eml(dir: &Path, id: &str, bytes: &[u8]) -> std::io::Result<()> {
     tokio::fs::create_dir_all(dir).await?;
     let tmp = dir.join(format!(".{id}.tmp"));
-    tokio::fs::write(&tmp, bytes).await?;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(&tmp).await?;
+    file.write_all(bytes).await?;
+    file.flush().await?;
+    drop(file);
     tokio::fs::rename(&tmp, dir.join(format!("{id}.eml"))).await
+}
+
+impl Mailer {
+    /// Tidies the outbox directory, when mail goes there: our messages (`<ulid>.eml`) written
+    /// before `delete_before` are deleted, and the secrets in those written before
+    /// `redact_before` are redacted. The directory is the delivery (a developer's mailbox), so a
+    /// fresh message keeps its link; once the link has expired nothing in the file is worth
+    /// keeping secret, and the copy goes. Returns (redacted, deleted).
+    pub async fn tidy_outbox_dir(
+        &self,
+        redact_before: Timestamp,
+        delete_before: Timestamp,
+    ) -> std::io::Result<(usize, usize)> {
+        let Transport::Dir(dir) = &self.transport else {
+            return Ok((0, 0));
+        };
+        let mut entries = match tokio::fs::read_dir(dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 0)),
+            Err(e) => return Err(e),
+        };
+        let (mut redacted, mut deleted) = (0, 0);
+        while let Some(entry) = entries.next_entry().await? {
+            let path = entry.path();
+            let Some((name, id)) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".eml"))
+                .and_then(|n| Some((n.to_string(), ulid::Ulid::from_string(n).ok()?)))
+            else {
+                continue;
+            };
+            let written = Timestamp::from_millis(id.timestamp_ms() as i64);
+            if written < delete_before {
+                tokio::fs::remove_file(&path).await?;
+                deleted += 1;
+            } else if written < redact_before {
+                let text = tokio::fs::read_to_string(&path).await?;
+                let clean = redact(&text);
+                if clean != text {
+                    write_eml(dir, &name, clean.as_bytes()).await?;
+                    redacted += 1;
+                }
+            }
+        }
+        Ok((redacted, deleted))
+    }
 }

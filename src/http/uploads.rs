@@ -1,5 +1,6 @@
-//! The brand logo: uploaded raw (PNG, JPEG or WebP, ≤ 2 MB, checked by its magic bytes), served
-//! publicly so the marketplace can show it, and announced with a background heartbeat.
+//! The brand logo: uploaded raw (PNG, JPEG or WebP, ≤ 2 MB, checked by its magic bytes), kept in
+//! the database so every replica serves it, served publicly so the marketplace can show it, and
+//! announced with a background heartbeat.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -7,7 +8,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -16,7 +16,6 @@ use crate::network::heartbeat;
 use crate::state::AppState;
 
 pub const MAX_LOGO: usize = 2 * 1024 * 1024;
-const LOGO_KEY: &str = "logo";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,12 +39,7 @@ fn sniff(bytes: &[u8]) -> Option<&'static str> {
 
 /// (content type, version) of the stored logo.
 async fn stored(state: &AppState) -> Option<(String, i64)> {
-    let raw = state.db.get_setting(LOGO_KEY).await.ok()??;
-    let v: Value = serde_json::from_str(&raw).ok()?;
-    Some((
-        v["contentType"].as_str()?.to_string(),
-        v["version"].as_i64()?,
-    ))
+    state.db.logo_meta().await.ok()?
 }
 
 /// The logo's version (changes with each upload), if there is one.
@@ -105,25 +99,9 @@ async fn upload_logo(
             format!("The file is not a valid {declared} image."),
         ));
     }
-    let dir = state.config.uploads_dir();
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(ApiError::internal)?;
-    let tmp = dir.join(".logo.tmp");
-    tokio::fs::write(&tmp, &bytes)
-        .await
-        .map_err(ApiError::internal)?;
-    tokio::fs::rename(&tmp, dir.join("logo"))
-        .await
-        .map_err(ApiError::internal)?;
+    // In the database, not on this replica's disk, so every replica serves it.
     let version = state.clock.now().millis();
-    state
-        .db
-        .set_setting(
-            LOGO_KEY,
-            &json!({ "contentType": declared, "version": version }).to_string(),
-        )
-        .await?;
+    state.db.put_logo(&declared, version, &bytes).await?;
     heartbeat::trigger(&state);
     Ok(Json(LogoAnswer {
         logo_url: format!("{}/uploads/logo?v={version}", state.config.public_url),
@@ -136,12 +114,10 @@ async fn upload_logo(
             content(("image/png"), ("image/jpeg"), ("image/webp"))),
         (status = 404, description = "`not_found`: no logo uploaded", body = ErrorBody)))]
 async fn get_logo(State(state): State<AppState>) -> ApiResult<Response> {
-    let Some((content_type, _)) = stored(&state).await else {
+    let Some(logo) = state.db.get_logo().await? else {
         return Err(ApiError::not_found("No logo has been uploaded."));
     };
-    let bytes = tokio::fs::read(state.config.uploads_dir().join("logo"))
-        .await
-        .map_err(|_| ApiError::not_found("No logo has been uploaded."))?;
+    let (content_type, bytes) = (logo.content_type, logo.bytes);
     Ok((
         [
             (header::CONTENT_TYPE, content_type),

@@ -2,6 +2,8 @@
 //! call directly; the scheduler only decides when it runs. A job never overlaps itself on one
 //! replica; across replicas, each job claims its work in the database.
 
+pub mod cleanup;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -90,6 +92,18 @@ pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result
                         tracing::warn!(error = %e, "payout retry failed");
                     }
                 }
+            },
+        )?)
+        .await?;
+    let cleanup_state = state.clone();
+    scheduler
+        .add(cron_job(
+            "cleanup",
+            &state.config.cleanup_cron,
+            cancel.clone(),
+            move || {
+                let state = cleanup_state.clone();
+                async move { cleanup::scheduled(&state).await }
             },
         )?)
         .await?;

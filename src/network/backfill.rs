@@ -81,17 +81,15 @@ fn spawn(state: &AppState, run_id: String) {
     });
 }
 
-/// Runs the run to its end. `Ok(false)` when another holder has the lease.
+/// Runs the run to its end. `Ok(false)` when another holder has the lease, or took it over.
 async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
     let lease = state.config.backfill_lease.as_millis() as i64;
-    // Whoever holds the lease runs it; a lapsed lease (a crashed holder) is taken over.
+    // Each run of this function is one holder; a lapsed lease (a crashed holder) is taken over.
+    let owner = ulid::Ulid::new().to_string();
+    let now = state.clock.now();
     if !state
         .db
-        .lease_backfill(
-            run_id,
-            state.clock.now(),
-            state.clock.now().plus_millis(lease),
-        )
+        .lease_backfill(run_id, &owner, now, now.plus_millis(lease))
         .await?
     {
         return Ok(false);
@@ -108,6 +106,7 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
     let conn = state.db.get_connection().await?;
     let token = vendor_token(state, &conn).map_err(|e| anyhow::anyhow!(e))?;
     let gate = Arc::new(Semaphore::new(CONCURRENCY));
+    let mut renewed_at = now;
     loop {
         let after = run.after.as_ref().map(|(c, id)| (*c, id.as_str()));
         let batch = state
@@ -115,18 +114,21 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
             .backfill_candidates(run.started_at, after, BATCH)
             .await?;
         let Some(last) = batch.last() else {
-            state.db.finish_backfill(run_id, state.clock.now()).await?;
+            state
+                .db
+                .finish_backfill(run_id, &owner, state.clock.now())
+                .await?;
             tracing::info!(run = %run_id, "backfill done");
             return Ok(true);
         };
         let resume_at = (last.created_at.millis(), last.id.to_string());
         let mut tasks = tokio::task::JoinSet::new();
         for partner in batch {
-            let permit = gate.clone().acquire_owned().await?;
+            let gate = gate.clone();
             let state = state.clone();
             let token = token.clone();
             tasks.spawn(async move {
-                let _permit = permit;
+                let _permit = gate.acquire_owned().await;
                 let body = payload(&partner, "backfill");
                 let result = upsert(&state, &token, &partner.id, &body).await;
                 (partner, body, result)
@@ -134,6 +136,22 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
         }
         let mut progress = Progress::default();
         while let Some(done) = tasks.join_next().await {
+            // A batch can outlast the lease (BATCH pushes of up to 5 s each, CONCURRENCY at a
+            // time), so the lease is renewed as pushes complete. Losing it (it lapsed, and
+            // another replica took the run over) stops this holder: the pushes still in
+            // flight are dropped with `tasks`, and the batch is the new holder's.
+            let now = state.clock.now();
+            if now.millis() - renewed_at.millis() >= lease / 4 {
+                if !state
+                    .db
+                    .renew_backfill_lease(run_id, &owner, now.plus_millis(lease))
+                    .await?
+                {
+                    tracing::warn!(run = %run_id, "backfill lease lost to another holder");
+                    return Ok(false);
+                }
+                renewed_at = now;
+            }
             let (partner, body, result) = done?;
             match result {
                 Ok(up) => {
@@ -167,15 +185,21 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
             }
         }
         let now = state.clock.now();
-        state
+        if !state
             .db
             .save_backfill_progress(
                 run_id,
+                &owner,
                 progress,
                 (resume_at.0, &resume_at.1),
                 now.plus_millis(lease),
             )
-            .await?;
+            .await?
+        {
+            tracing::warn!(run = %run_id, "backfill lease lost to another holder");
+            return Ok(false);
+        }
+        renewed_at = now;
         run.after = Some(resume_at);
     }
 }

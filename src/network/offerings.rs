@@ -35,54 +35,80 @@ fn offering_body(p: &Program) -> Value {
     })
 }
 
-/// Sends every pending offering change. Returns how many programs were synced.
+/// How long a sync holds a program: longer than one call to the Network can take.
+const LEASE_MS: i64 = 5 * 60_000;
+
+/// Sends every pending offering change. Returns how many were sent.
 pub async fn sync(state: &AppState) -> anyhow::Result<usize> {
     let conn = state.db.get_connection().await?;
     let Ok(token) = vendor_token(state, &conn) else {
         return Ok(0);
     };
     let mut done = 0;
-    for id in state.db.programs_needing_offering_sync().await? {
-        if !state.db.claim_offering_sync(&id).await? {
-            continue; // another sync is sending it
-        }
-        let Some(p) = state.db.get_program(&id).await? else {
-            continue;
-        };
-        let body = offering_body(&p);
-        let result = match &p.network_offering_id {
-            Some(offering) => state
-                .network
-                .patch(
-                    &format!("/vendors/me/offerings/{offering}"),
-                    &token,
-                    &body,
-                    ADMIN_TIMEOUT,
-                )
-                .await
-                .map(|_| None),
-            None if p.share_on_network => state
-                .network
-                .post("/vendors/me/offerings", Some(&token), &body, ADMIN_TIMEOUT)
-                .await
-                .map(|a| a["id"].as_str().map(str::to_string)),
-            None => Ok(None),
-        };
-        match result {
-            Ok(offering_id) => {
-                state
-                    .db
-                    .offering_synced(&p.id.to_string(), offering_id.as_deref())
-                    .await?;
-                done += 1;
+    for id in state
+        .db
+        .programs_needing_offering_sync(state.clock.now())
+        .await?
+    {
+        // An edit made while this sync sends the program leaves it to this sync (the claim
+        // stays), which sends it again: never a second create from another sync.
+        loop {
+            let owner = ulid::Ulid::new().to_string();
+            let now = state.clock.now();
+            if !state
+                .db
+                .claim_offering_sync(&id, &owner, now, now.plus_millis(LEASE_MS))
+                .await?
+            {
+                break; // sent, or another sync is sending it
             }
-            Err(e) => {
-                tracing::warn!(program = %p.id, reason = %e, "offering sync failed; will retry");
-                state.db.offering_sync_failed(p.id.as_str()).await?;
+            let Some(p) = state.db.get_program(&id).await? else {
+                break;
+            };
+            match send(state, &token, &p).await {
+                Ok(offering_id) => {
+                    state
+                        .db
+                        .offering_synced(p.id.as_str(), offering_id.as_deref(), &owner)
+                        .await?;
+                    done += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(program = %p.id, reason = %e, "offering sync failed; will retry");
+                    state.db.offering_sync_failed(p.id.as_str(), &owner).await?;
+                    break;
+                }
             }
         }
     }
     Ok(done)
+}
+
+/// Creates, updates or unpublishes the program's offering; the id of a created one.
+async fn send(
+    state: &AppState,
+    token: &str,
+    p: &Program,
+) -> Result<Option<String>, crate::network::client::CallError> {
+    let body = offering_body(p);
+    match &p.network_offering_id {
+        Some(offering) => state
+            .network
+            .patch(
+                &format!("/vendors/me/offerings/{offering}"),
+                token,
+                &body,
+                ADMIN_TIMEOUT,
+            )
+            .await
+            .map(|_| None),
+        None if p.share_on_network => state
+            .network
+            .post("/vendors/me/offerings", Some(token), &body, ADMIN_TIMEOUT)
+            .await
+            .map(|a| a["id"].as_str().map(str::to_string)),
+        None => Ok(None),
+    }
 }
 
 pub fn sync_in_background(state: &AppState) {

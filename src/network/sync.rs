@@ -3,7 +3,9 @@
 //! A change is enqueued in the transaction that makes it (transactional outbox), then tried at
 //! once with the 5 s timeout. Whatever fails waits in the outbox for the drain job
 //! (`OPENPARTNER_OUTBOX_CRON`) with backoff 30 s … 12 h, then `dead`. While the vendor is
-//! suspended, rows wait untouched. The request that caused a push never fails because of it.
+//! suspended, rows wait untouched: a drain that meets a suspension stops, and the next one asks
+//! `GET /vendors/me` before it sends anything. The request that caused a push never fails
+//! because of it.
 
 use serde_json::{Value, json};
 
@@ -106,7 +108,9 @@ pub async fn push_now(state: &AppState, partner: &PartnerId) {
         .claim_push_of(partner, now, now.plus_millis(LEASE_MS))
         .await
     {
-        Ok(Some(row)) => deliver(state, row).await,
+        Ok(Some(row)) => {
+            deliver(state, row).await;
+        }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "could not claim a partner push; the drain job will"),
     }
@@ -163,40 +167,59 @@ pub fn is_suspended(e: &CallError) -> bool {
     matches!(e, CallError::Status { status: 403, body } if body.contains("suspended"))
 }
 
+/// What became of a claimed row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// Delivered, or its failure recorded with its next attempt.
+    Settled,
+    /// Given back untouched: the vendor is suspended (or the connection unusable). Nothing is
+    /// sent until a status check (`GET /vendors/me`) says otherwise, so the caller stops.
+    Parked,
+}
+
 /// Delivers one claimed row.
-async fn deliver(state: &AppState, row: OutboxRow) {
+async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
     let conn = match state.db.get_connection().await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "could not read the Network connection");
-            return;
+            let _ = state.db.release_push(&row.id).await;
+            return Delivery::Parked;
         }
     };
     let token = match vendor_token(state, &conn) {
         Ok(t) if conn.status.as_deref() != Some("suspended") => t,
         _ => {
             let _ = state.db.release_push(&row.id).await;
-            return;
+            return Delivery::Parked;
         }
     };
     let body: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
     let now = state.clock.now();
-    let saved = match upsert(state, &token, &row.partner_id, &body).await {
-        Ok(_) => state.db.push_delivered(&row, now).await.map(|_| ()),
+    let (saved, delivery) = match upsert(state, &token, &row.partner_id, &body).await {
+        Ok(_) => (
+            state.db.push_delivered(&row, now).await.map(|_| ()),
+            Delivery::Settled,
+        ),
         Err(e) if is_suspended(&e) => {
+            tracing::warn!("the Network says this vendor is suspended; partner pushes wait");
             let _ = state.db.set_vendor_status("suspended", None).await;
-            state.db.release_push(&row.id).await
+            (state.db.release_push(&row.id).await, Delivery::Parked)
         }
         Err(e) => {
             let next = backoff::next_attempt(row.attempts as u32, now);
             tracing::warn!(partner = %row.partner_id, attempts = row.attempts + 1, reason = %e,
                 dead = next.is_none(), "partner push failed");
-            state.db.push_failed(&row, &e.reason(), next, now).await
+            (
+                state.db.push_failed(&row, &e.reason(), next, now).await,
+                Delivery::Settled,
+            )
         }
     };
     if let Err(e) = saved {
         tracing::error!(error = %e, "could not record a partner push result");
     }
+    delivery
 }
 
 /// The drain job's body: delivers every due row. Returns how many were attempted.
@@ -231,9 +254,17 @@ pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
         if batch.is_empty() {
             return Ok(attempted);
         }
-        attempted += batch.len();
-        for row in batch {
-            deliver(state, row).await;
+        let mut rows = batch.into_iter();
+        while let Some(row) = rows.next() {
+            attempted += 1;
+            if deliver(state, row).await == Delivery::Parked {
+                // A released row is due again at once: going on would claim it again without
+                // end. The rest of the batch waits with it for the next status check.
+                for rest in rows {
+                    state.db.release_push(&rest.id).await?;
+                }
+                return Ok(attempted);
+            }
         }
     }
 }

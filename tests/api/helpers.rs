@@ -120,6 +120,7 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
     env.insert("OPENPARTNER_OUTBOX_CRON".into(), "0 0 0 1 1 *".into());
     env.insert("OPENPARTNER_MAIL_RETRY_CRON".into(), "0 0 0 1 1 *".into());
     for job in [
+        "OPENPARTNER_CLEANUP_CRON",
         "OPENPARTNER_AUTO_APPROVE_CRON",
         "OPENPARTNER_PAYOUT_SCHEDULE_CRON",
         "OPENPARTNER_PAYOUT_RETRY_CRON",

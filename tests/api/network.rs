@@ -603,13 +603,22 @@ async fn offerings_follow_share_on_network(b: Backend) {
     })
     .await;
     eventually("fault consumed", || sim.lock().faults.is_empty()).await;
-    openpartner::network::sync_job(&app.state).await;
-    assert!(
-        offerings()
-            .iter()
-            .any(|o| o["vendorProgramId"] == late.as_str()
-                && o["terms"]["commissionValue"] == "3.00")
-    );
+    // The failed sync gives its claim back just after the Network answered; until then the
+    // job leaves the program to it. The job then publishes it.
+    let published = || {
+        offerings().iter().any(|o| {
+            o["vendorProgramId"] == late.as_str() && o["terms"]["commissionValue"] == "3.00"
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !published() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never published the late program"
+        );
+        openpartner::network::sync_job(&app.state).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn there_is_no_disconnect(b: Backend) {

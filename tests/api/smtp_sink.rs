@@ -1,15 +1,20 @@
 //! A minimal in-process SMTP server for tests: accepts messages, records them, and can be told
-//! to refuse the next N with a temporary failure (451).
+//! to refuse the next N with a temporary failure (451), or to hold the next N at the end of
+//! DATA (unanswered, unrecorded) until the test releases them.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct SmtpSink {
     pub messages: Arc<Mutex<Vec<String>>>,
     fail_next: Arc<Mutex<usize>>,
+    hold_next: Arc<Mutex<usize>>,
+    /// Messages being held; a release adds permits.
+    held: Arc<std::sync::atomic::AtomicUsize>,
+    gate: Arc<tokio::sync::Semaphore>,
     pub port: u16,
 }
 
@@ -17,8 +22,12 @@ impl SmtpSink {
     pub async fn start() -> SmtpSink {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let sink = SmtpSink {
+            messages: Default::default(),
+            fail_next: Default::default(),
+            hold_next: Default::default(),
+            held: Default::default(),
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
             port: listener.local_addr().unwrap().port(),
-            ..Default::default()
         };
         let state = sink.clone();
         tokio::spawn(async move {
@@ -38,6 +47,35 @@ impl SmtpSink {
 
     pub fn fail_next(&self, n: usize) {
         *self.fail_next.lock().unwrap() = n;
+    }
+
+    /// Holds the next `n` messages at the end of DATA until [`SmtpSink::release`].
+    pub fn hold_next(&self, n: usize) {
+        *self.hold_next.lock().unwrap() = n;
+    }
+
+    /// How many messages are being held now.
+    pub fn held(&self) -> usize {
+        self.held.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Lets every held message (and any later one due to be held) through.
+    pub fn release(&self) {
+        self.gate.add_permits(1_000);
+    }
+
+    /// The recorded messages' `To:` addresses, in order.
+    pub fn recipients(&self) -> Vec<String> {
+        self.messages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|m| {
+                m.lines()
+                    .find_map(|l| l.strip_prefix("To: "))
+                    .map(str::to_string)
+            })
+            .collect()
     }
 
     pub fn count(&self) -> usize {
@@ -83,6 +121,19 @@ impl SmtpSink {
                     }
                     data.push_str(l.strip_prefix('.').unwrap_or(&l));
                     data.push('\n');
+                }
+                let hold = {
+                    let mut n = self.hold_next.lock().unwrap();
+                    let hold = *n > 0;
+                    *n = n.saturating_sub(1);
+                    hold
+                };
+                if hold {
+                    use std::sync::atomic::Ordering;
+                    self.held.fetch_add(1, Ordering::SeqCst);
+                    let permit = self.gate.acquire().await;
+                    self.held.fetch_sub(1, Ordering::SeqCst);
+                    drop(permit);
                 }
                 self.messages.lock().unwrap().push(data);
                 write.write_all(b"250 queued\r\n").await?;

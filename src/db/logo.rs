@@ -1,0 +1,59 @@
+//! The brand logo: one row holding the image itself, so every replica serves the same logo
+//! (a file on one replica's disk is a 404 on the others).
+
+use sqlx::Row;
+
+use super::Db;
+
+/// The stored logo.
+#[derive(Debug, Clone)]
+pub struct Logo {
+    pub content_type: String,
+    /// Changes with each upload; part of the logo's public URL.
+    pub version: i64,
+    pub bytes: Vec<u8>,
+}
+
+impl Db {
+    /// Replaces the logo.
+    pub async fn put_logo(
+        &self,
+        content_type: &str,
+        version: i64,
+        bytes: &[u8],
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO brand_logo (id, content_type, version, bytes) VALUES (1, $1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET content_type = excluded.content_type, \
+             version = excluded.version, bytes = excluded.bytes",
+        )
+        .bind(content_type)
+        .bind(version)
+        .bind(bytes.to_vec())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn get_logo(&self) -> sqlx::Result<Option<Logo>> {
+        let row = sqlx::query("SELECT content_type, version, bytes FROM brand_logo WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| {
+            Ok(Logo {
+                content_type: r.try_get(0)?,
+                version: r.try_get(1)?,
+                bytes: r.try_get(2)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The logo's (content type, version), without reading the image.
+    pub async fn logo_meta(&self) -> sqlx::Result<Option<(String, i64)>> {
+        let row = sqlx::query("SELECT content_type, version FROM brand_logo WHERE id = 1")
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+}
