@@ -8,7 +8,7 @@ use std::fmt;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// Boxed so that `Result<T, ApiError>` stays one pointer wide on the happy path.
 #[derive(Debug)]
@@ -238,8 +238,3 @@ pub struct OkAnswer {
 
 /// The `{"ok": true}` answer.
 pub const OK: OkAnswer = OkAnswer { ok: true };
-
-/// `{"ok": true}` as an untyped value, for handlers not yet answering [`OkAnswer`].
-pub fn ok() -> Value {
-    json!(OK)
-}

@@ -152,9 +152,16 @@ async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResul
     Ok((out, Json(OK)).into_response())
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SignedOutAll {
+    ok: bool,
+    /// How many sessions ended.
+    ended: u64,
+}
+
 /// End every console session (every admin is signed out), e.g. after a suspected leak.
 #[utoipa::path(post, path = "/admin/session/signout-all", tag = "console", security(("bearer" = [])),
-    responses((status = 200, description = "`{ok: true, ended}`: how many sessions ended", body = Object),
+    responses((status = 200, body = SignedOutAll),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only; `csrf_failed`", body = ErrorBody)))]
 async fn sign_out_all(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
@@ -166,7 +173,7 @@ async fn sign_out_all(State(state): State<AppState>, auth: Auth) -> ApiResult<Re
         SET_COOKIE,
         session_cookie(&state, ADMIN_COOKIE, "Strict", "", 0),
     );
-    Ok((out, Json(serde_json::json!({ "ok": true, "ended": ended }))).into_response())
+    Ok((out, Json(SignedOutAll { ok: true, ended })).into_response())
 }
 
 macro_rules! page {

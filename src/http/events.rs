@@ -12,7 +12,7 @@ use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, Dec4};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
-use crate::error::{ApiError, ApiResult, ErrorBody, ok};
+use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::auth::Auth;
 use crate::http::commissions::CommissionView;
 use crate::http::json::ApiJson;
@@ -195,7 +195,7 @@ pub struct IdentifyBody {
 /// Link a click to a customer id, so later events may carry `userId` instead of `clickId`.
 #[utoipa::path(post, path = "/identify", tag = "commissions", security(("bearer" = [])),
     request_body = IdentifyBody,
-    responses((status = 200, description = "`{\"ok\": true}`", body = Object),
+    responses((status = 200, body = OkAnswer),
         (status = 400, description = "`invalid_body`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden_scope` (needs `events:write`)", body = ErrorBody),
@@ -204,7 +204,7 @@ async fn identify(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(body): ApiJson<IdentifyBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OkAnswer>> {
     auth.require_scope(Scope::EventsWrite)?;
     let user = body.user_id.trim();
     if user.is_empty() || user.len() > 200 {
@@ -221,5 +221,5 @@ async fn identify(
             "No click has this id.",
         ));
     }
-    Ok(Json(ok()))
+    Ok(Json(OK))
 }

@@ -91,8 +91,15 @@ async fn send(
     p: &Program,
 ) -> Result<Option<String>, crate::network::client::CallError> {
     let body = offering_body(p);
+    let create = || async {
+        state
+            .network
+            .post("/vendors/me/offerings", Some(token), &body, ADMIN_TIMEOUT)
+            .await
+            .map(|a| a["id"].as_str().map(str::to_string))
+    };
     match &p.network_offering_id {
-        Some(offering) => state
+        Some(offering) => match state
             .network
             .patch(
                 &format!("/vendors/me/offerings/{offering}"),
@@ -101,12 +108,19 @@ async fn send(
                 ADMIN_TIMEOUT,
             )
             .await
-            .map(|_| None),
-        None if p.share_on_network => state
-            .network
-            .post("/vendors/me/offerings", Some(token), &body, ADMIN_TIMEOUT)
-            .await
-            .map(|a| a["id"].as_str().map(str::to_string)),
+        {
+            Ok(_) => Ok(None),
+            // The Network does not know this offering (e.g. we reconnected as another vendor):
+            // publish it anew rather than retry a dead id forever.
+            Err(crate::network::client::CallError::Status { status: 404, .. })
+                if p.share_on_network =>
+            {
+                create().await
+            }
+            Err(crate::network::client::CallError::Status { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        },
+        None if p.share_on_network => create().await,
         None => Ok(None),
     }
 }

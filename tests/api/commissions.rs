@@ -324,6 +324,11 @@ async fn commission_state_machine(b: Backend) {
         go(&ids[0], "pay").await.assert_status(200)["status"],
         "paid"
     );
+    // Reversing a paid commission is allowed: it becomes a clawback (payouts).
+    assert_eq!(
+        go(&ids[0], "reverse").await.assert_status(200)["status"],
+        "reversed"
+    );
     go(&ids[0], "reverse")
         .await
         .assert_error(409, "invalid_transition");

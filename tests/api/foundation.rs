@@ -132,7 +132,10 @@ async fn nul_characters_are_bad_input(b: Backend) {
     let click = |utm: &str| json!({"id": ulid::Ulid::new().to_string(), "linkKey": "nulkey", "utmSource": utm});
     let a = app.admin_post("/clicks", click("a\u{0}b")).await;
     let detail = &a.assert_error(400, "invalid_body")["detail"];
-    assert!(detail["body"].as_str().unwrap().contains("NUL"), "{detail}");
+    assert!(
+        detail["utmSource"].as_str().unwrap().contains("NUL"),
+        "{detail}"
+    );
     app.admin_post("/clicks", click("ab"))
         .await
         .assert_status(201);

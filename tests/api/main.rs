@@ -23,6 +23,7 @@ mod network_connect;
 mod network_sync;
 mod partner_lifecycle;
 mod partners;
+mod payouts;
 mod programs;
 mod resilience;
 mod retention;

@@ -526,6 +526,61 @@ async fn cron_fires_once_per_slot_across_two_instances(b: Backend) {
     drop(replica);
 }
 
+async fn a_reconnect_publishes_offerings_anew(b: Backend) {
+    let (app, sim) = spawn_with_network(b, true, &[]).await;
+    let first = app.connect_hosted().await;
+    let program = app
+        .admin_post(
+            "/programs",
+            json!({"name": "Shared", "destinationUrl": "https://shop.example.com",
+            "commission": {"type": "percent", "value": 10}, "shareOnNetwork": true,
+            "marketplaceDescription": "Shared program",
+            "commissionRules": [{"trigger": "first", "type": "percent", "value": 30},
+                                {"trigger": "subsequent", "type": "percent", "value": 10}]}),
+        )
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let offerings = |vendor: &str| {
+        sim.lock()
+            .vendors
+            .get(vendor)
+            .map(|v| v.offerings.clone())
+            .unwrap_or_default()
+    };
+    eventually("published to the first vendor", || {
+        offerings(&first).len() == 1
+    })
+    .await;
+    // The offering terms carry the rule set and the legacy mirror.
+    let terms = offerings(&first)[0]["terms"].clone();
+    assert_eq!(terms["commissionRules"][0]["trigger"], "first");
+    assert_eq!(terms["commissionRules"][0]["value"], json!(30));
+    assert_eq!(terms["payoutHoldbackDays"], json!(0));
+    // Connected again, as another vendor: its old offering id means nothing there.
+    let second = app.connect_hosted().await;
+    assert_ne!(first, second);
+    for _ in 0..5 {
+        openpartner::network::offerings::sync(&app.state)
+            .await
+            .unwrap();
+        if offerings(&second)
+            .iter()
+            .any(|o| o["vendorProgramId"] == program.as_str())
+        {
+            break;
+        }
+    }
+    assert!(
+        offerings(&second)
+            .iter()
+            .any(|o| o["vendorProgramId"] == program.as_str()),
+        "the program is published to the new vendor"
+    );
+}
+
 async fn offerings_follow_share_on_network(b: Backend) {
     let (app, sim) = spawn_with_network(b, true, &[]).await;
     // Shared before connecting: published on connect.
@@ -649,6 +704,7 @@ async fn there_is_no_disconnect(b: Backend) {
 }
 
 both_backends!(
+    a_reconnect_publishes_offerings_anew,
     both_connect_flows_end_in_the_same_state,
     network_errors_during_connect_are_reported,
     the_vendor_token_never_leaves,
