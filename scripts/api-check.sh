@@ -137,6 +137,7 @@ check_backend() {
         SECRETS_ENCRYPTION_KEY="$(openssl rand -hex 32)" \
         NETWORK_URL="http://127.0.0.1:$sim_port" \
         NETWORK_ADMIN_API_KEY="$SIM_KEY" \
+        OPENPARTNER_ADMIN_EMAIL="admin@api-check.example" \
         OPENPARTNER_RATE_LIMIT_PER_MINUTE=100000 \
         OPENPARTNER_LOG=warn NO_COLOR=1 \
         "$BIN" serve >"$dir/server.log" 2>&1 &
