@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::wire::{self, Refusal, StripeErr};
+use super::idempotency::{self, Refusal};
+use super::wire::{self, StripeErr};
 use super::{LINK_TTL_SECS, Shared, SimAccount, SimLink, SimState, SimTransfer, lock};
 
 pub fn router() -> Router<Shared> {
@@ -75,7 +76,7 @@ async fn create_account(State(state): State<Shared>, headers: HeaderMap, body: B
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    wire::idempotent(&mut st, &call, "POST", "/v1/accounts", |st, p| {
+    idempotency::run(&mut st, &call, "POST", "/v1/accounts", |st, p| {
         p.only(&[
             &["type"],
             &["email"],
@@ -177,7 +178,7 @@ async fn create_account_link(
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    wire::idempotent(&mut st, &call, "POST", "/v1/account_links", |st, p| {
+    idempotency::run(&mut st, &call, "POST", "/v1/account_links", |st, p| {
         p.only(&[
             &["account"],
             &["refresh_url"],
@@ -252,7 +253,7 @@ async fn create_transfer(State(state): State<Shared>, headers: HeaderMap, body: 
         Err(e) => return e.into_response(),
     };
     let idempotency_key = call.idempotency_key.clone();
-    wire::idempotent(
+    idempotency::run(
         &mut st,
         &call,
         "POST",

@@ -12,6 +12,7 @@
 mod api;
 mod controls;
 mod faults;
+mod idempotency;
 mod webhooks;
 mod wire;
 
