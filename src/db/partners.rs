@@ -229,15 +229,20 @@ impl Db {
         c: &PartnerChanges,
         now: Timestamp,
     ) -> sqlx::Result<bool> {
-        let done = sqlx::query(
+        // A status read belongs to the account it was read from: another account clears it.
+        let changed = "COALESCE(stripe_connect_account_id, '') <> COALESCE($4, '')";
+        let done = sqlx::query(&format!(
             "UPDATE partners SET \
              name = COALESCE($1, name), \
              metadata = COALESCE($2, metadata), \
              stripe_connect_account_id = CASE WHEN $3 = 1 THEN $4 ELSE stripe_connect_account_id END, \
+             stripe_details_submitted = CASE WHEN $3 = 1 AND {changed} THEN NULL ELSE stripe_details_submitted END, \
+             stripe_payouts_enabled = CASE WHEN $3 = 1 AND {changed} THEN NULL ELSE stripe_payouts_enabled END, \
+             stripe_status_at = CASE WHEN $3 = 1 AND {changed} THEN NULL ELSE stripe_status_at END, \
              program_ids = COALESCE($5, program_ids), \
              updated_at = $6 \
-             WHERE id = $7",
-        )
+             WHERE id = $7"
+        ))
         .bind(&c.name)
         .bind(&c.metadata)
         .bind(flag(c.stripe_connect_account_id.is_some()))
