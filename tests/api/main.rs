@@ -25,3 +25,7 @@ mod programs;
 mod resilience;
 mod rules;
 mod signup;
+mod stripe;
+mod stripe_sim;
+mod stripe_sim_faults;
+mod stripe_webhooks;
