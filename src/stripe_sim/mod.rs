@@ -44,6 +44,7 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
 
 /// A connected account.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SimAccount {
     pub id: String,
     /// `express`, `standard` or `custom`.
@@ -61,6 +62,7 @@ pub struct SimAccount {
 
 /// An account link (onboarding URL).
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SimLink {
     pub id: String,
     pub account: String,
@@ -76,6 +78,7 @@ pub struct SimLink {
 
 /// A transfer to a connected account.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SimTransfer {
     pub id: String,
     /// Integer minor units.
@@ -93,6 +96,7 @@ pub struct SimTransfer {
 
 /// One API request as received (`/v1/*` only), for tests to assert the wire.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct RecordedRequest {
     pub method: String,
     pub path: String,
