@@ -48,6 +48,35 @@ enum Command {
         #[arg(long, env = "NETWORK_SIM_ADMIN_KEY")]
         admin_key: Option<String>,
     },
+    /// Run the Stripe simulator (for local demos; point STRIPE_API_BASE at it).
+    StripeSim {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:12111")]
+        bind: std::net::SocketAddr,
+        /// The secret key API calls must present (sk_test_...).
+        #[arg(long, env = "STRIPE_SIM_SECRET_KEY")]
+        secret_key: String,
+        /// Where to send webhooks (e.g. http://127.0.0.1:8080/webhooks/stripe).
+        #[arg(long, requires = "webhook_secret")]
+        webhook_url: Option<String>,
+        /// The endpoint secret webhooks are signed with (whsec_...).
+        #[arg(long, env = "STRIPE_SIM_WEBHOOK_SECRET", requires = "webhook_url")]
+        webhook_secret: Option<String>,
+        /// Available platform balance, CURRENCY=MINOR_UNITS (repeatable), e.g. usd=1000000.
+        #[arg(long = "balance", value_name = "CURRENCY=AMOUNT", value_parser = parse_balance)]
+        balances: Vec<(String, i64)>,
+    },
+}
+
+fn parse_balance(raw: &str) -> Result<(String, i64), String> {
+    let (currency, amount) = raw
+        .split_once('=')
+        .ok_or_else(|| "expected CURRENCY=AMOUNT".to_string())?;
+    let amount = amount
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| "the amount is integer minor units".to_string())?;
+    Ok((currency.trim().to_ascii_lowercase(), amount))
 }
 
 #[derive(Subcommand, Debug)]
@@ -106,6 +135,13 @@ pub fn run() -> ExitCode {
             Command::Migrate => migrate(config).await,
             Command::Keys(cmd) => keys_command(config, cmd).await,
             Command::NetworkSim { bind, admin_key } => network_sim(bind, admin_key).await,
+            Command::StripeSim {
+                bind,
+                secret_key,
+                webhook_url,
+                webhook_secret,
+                balances,
+            } => stripe_sim(bind, secret_key, webhook_url.zip(webhook_secret), balances).await,
         }
     });
     match result {
@@ -131,6 +167,33 @@ async fn network_sim(
     println!("OpenPartner Network simulator on {}", sim.url);
     println!(
         "State: {0}/_sim/state  Verification emails: {0}/_sim/verifications",
+        sim.url
+    );
+    shutdown_signal().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn stripe_sim(
+    bind: std::net::SocketAddr,
+    secret_key: String,
+    webhook: Option<(String, String)>,
+    balances: Vec<(String, i64)>,
+) -> anyhow::Result<ExitCode> {
+    use crate::stripe_sim::{SimOptions, StripeSim, WebhookTarget};
+    let sim = StripeSim::start(
+        bind,
+        SimOptions {
+            secret_key,
+            webhook: webhook.map(|(url, secret)| WebhookTarget { url, secret }),
+        },
+    )
+    .await?;
+    for (currency, amount) in balances {
+        sim.set_balance(&currency, amount);
+    }
+    println!("Stripe simulator on {}", sim.url);
+    println!(
+        "State: {0}/_sim/state  Requests: {0}/_sim/requests  Transfers: {0}/_sim/transfers",
         sim.url
     );
     shutdown_signal().await;

@@ -81,6 +81,7 @@ const ENV_MAP: &[(&str, &str)] = &[
     ("STRIPE_SECRET_KEY", "stripe.secret_key"),
     ("STRIPE_API_BASE", "stripe.api_base"),
     ("STRIPE_WEBHOOK_SECRET", "stripe.webhook_secret"),
+    ("OPENPARTNER_STRIPE_EVENTS_CRON", "stripe.events_cron"),
     (
         "OPENPARTNER_RATE_LIMIT_PER_MINUTE",
         "rate_limit.public_per_minute",
@@ -170,6 +171,8 @@ pub struct Config {
     pub stripe_api_base: String,
     /// Webhook signing secrets (several, comma-separated, while one is rotated).
     pub stripe_webhook_secrets: Secret<Vec<String>>,
+    /// When stored Stripe events that are due are processed (each is also tried on arrival).
+    pub stripe_events_cron: String,
     pub public_rate_per_minute: u32,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -512,6 +515,7 @@ impl Layers {
                     .filter(|s| !s.is_empty())
                     .collect(),
             ),
+            stripe_events_cron: cron(&self, "stripe.events_cron")?,
             public_rate_per_minute: self.number("rate_limit.public_per_minute", 1, 1_000_000)?
                 as u32,
             log_filter,

@@ -21,4 +21,5 @@ pub mod service;
 pub mod startup;
 pub mod state;
 pub mod stripe;
+pub mod stripe_sim;
 pub mod telemetry;

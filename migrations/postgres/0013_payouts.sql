@@ -4,11 +4,6 @@
 -- Daily auto-approval of matured commissions, per program (on by default).
 ALTER TABLE programs ADD COLUMN auto_approve BIGINT NOT NULL DEFAULT 1;
 
--- Where a partner's Stripe account stands (kept fresh by connect/status and account.updated).
-ALTER TABLE partners ADD COLUMN stripe_payouts_enabled BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE partners ADD COLUMN stripe_details_submitted BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE partners ADD COLUMN stripe_status_at BIGINT;
-
 CREATE TABLE payouts (
     id                 TEXT PRIMARY KEY,
     partner_id         TEXT NOT NULL,

@@ -20,6 +20,7 @@ pub mod programs;
 pub mod retention;
 pub mod sessions;
 pub mod settings;
+pub mod stripe;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -70,6 +71,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (10, "0010_hardening"),
     (11, "0011_leases_retention_logo"),
     (13, "0013_payouts"),
+    (15, "0015_stripe_connect_events"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -84,6 +86,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (10, "0010_hardening"),
     (11, "0011_leases_retention_logo"),
     (13, "0013_payouts"),
+    (15, "0015_stripe_connect_events"),
 );
 
 impl Db {

@@ -117,8 +117,13 @@ pub fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
         email: r.try_get("email")?,
         name: r.try_get("name")?,
         stripe_connect_account_id: r.try_get("stripe_connect_account_id")?,
-        stripe_payouts_enabled: r.try_get::<i64, _>("stripe_payouts_enabled")? != 0,
-        stripe_details_submitted: r.try_get::<i64, _>("stripe_details_submitted")? != 0,
+        // NULL until Stripe has told us (migration 0015).
+        stripe_payouts_enabled: r
+            .try_get::<Option<i64>, _>("stripe_payouts_enabled")?
+            .is_some_and(|v| v != 0),
+        stripe_details_submitted: r
+            .try_get::<Option<i64>, _>("stripe_details_submitted")?
+            .is_some_and(|v| v != 0),
         metadata: r.try_get("metadata")?,
         program_ids: r
             .try_get::<String, _>("program_ids")?
@@ -234,15 +239,20 @@ impl Db {
         c: &PartnerChanges,
         now: Timestamp,
     ) -> sqlx::Result<bool> {
-        let done = sqlx::query(
+        // A status read belongs to the account it was read from: another account clears it.
+        let changed = "COALESCE(stripe_connect_account_id, '') <> COALESCE($4, '')";
+        let done = sqlx::query(&format!(
             "UPDATE partners SET \
              name = COALESCE($1, name), \
              metadata = COALESCE($2, metadata), \
              stripe_connect_account_id = CASE WHEN $3 = 1 THEN $4 ELSE stripe_connect_account_id END, \
+             stripe_details_submitted = CASE WHEN $3 = 1 AND {changed} THEN NULL ELSE stripe_details_submitted END, \
+             stripe_payouts_enabled = CASE WHEN $3 = 1 AND {changed} THEN NULL ELSE stripe_payouts_enabled END, \
+             stripe_status_at = CASE WHEN $3 = 1 AND {changed} THEN NULL ELSE stripe_status_at END, \
              program_ids = COALESCE($5, program_ids), \
              updated_at = $6 \
-             WHERE id = $7",
-        )
+             WHERE id = $7"
+        ))
         .bind(&c.name)
         .bind(&c.metadata)
         .bind(flag(c.stripe_connect_account_id.is_some()))

@@ -26,6 +26,8 @@ pub mod rules;
 pub mod sessions;
 pub mod signup;
 pub mod snapshots;
+pub mod stripe_connect;
+pub mod stripe_webhooks;
 pub mod uploads;
 
 use std::time::Instant;
@@ -75,6 +77,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(marketplace::router())
         .merge(console::router())
         .merge(uploads::router())
+        .merge(stripe_connect::router())
+        .merge(stripe_webhooks::router())
 }
 
 /// The complete application: routes, fallbacks and layers.

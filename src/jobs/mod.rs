@@ -107,6 +107,18 @@ pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result
             },
         )?)
         .await?;
+    let stripe_state = state.clone();
+    scheduler
+        .add(cron_job(
+            "stripe_events",
+            &state.config.stripe_events_cron,
+            cancel.clone(),
+            move || {
+                let state = stripe_state.clone();
+                async move { crate::stripe::events::job(&state).await }
+            },
+        )?)
+        .await?;
     scheduler.start().await?;
     Ok(scheduler)
 }

@@ -5,6 +5,8 @@
 //! `{error: {type, code, message}}`.
 
 pub mod client;
+pub mod connect;
+pub mod events;
 pub mod signature;
 
 pub use client::{Account, AccountLink, StripeClient, StripeError, Transfer};

@@ -29,3 +29,7 @@ mod resilience;
 mod retention;
 mod rules;
 mod signup;
+mod stripe;
+mod stripe_sim;
+mod stripe_sim_faults;
+mod stripe_webhooks;

@@ -1,0 +1,286 @@
+//! `POST /webhooks/stripe`: Stripe's events, verified (`Stripe-Signature` under any configured
+//! endpoint secret, 300 s tolerance), stored by event id before the answer, processed from
+//! storage (`stripe::events`). And the admin's view of them: `GET /admin/stripe/events`,
+//! `POST /admin/stripe/events/:id/retry`.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::db::stripe::{NewStripeEvent, StripeEvent};
+use crate::domain::cursor::{self, Position};
+use crate::domain::time::Timestamp;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::auth::Auth;
+use crate::http::json::{ApiPath, ApiQuery, payload_too_large};
+use crate::http::partners::parse_limit;
+use crate::state::AppState;
+use crate::stripe::events;
+use crate::stripe::signature::{self, SignatureError};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(receive))
+        .routes(routes!(list_events))
+        .routes(routes!(retry_event))
+}
+
+/// The largest event body accepted.
+pub const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct WebhookAck {
+    received: bool,
+    /// True when this event id was already stored (a redelivery: nothing changed).
+    duplicate: bool,
+}
+
+/// What we read of an event's envelope; everything else is kept as received.
+#[derive(Deserialize)]
+struct Envelope {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    created: Option<i64>,
+    livemode: Option<bool>,
+    data: Option<Value>,
+}
+
+fn invalid_signature(e: SignatureError) -> ApiError {
+    let detail = match e {
+        SignatureError::Missing => "The Stripe-Signature header is missing.",
+        SignatureError::Malformed => "The Stripe-Signature header is not t=<unix>,v1=<hex>.",
+        SignatureError::Expired => "The signature's timestamp is outside the 300 s tolerance.",
+        SignatureError::NoMatch => "No signature matches a configured endpoint secret.",
+    };
+    ApiError::bad_request("invalid_signature", detail)
+}
+
+/// Receive a Stripe event. Answered 200 once the verified event is stored; a redelivered
+/// event id answers 200 and changes nothing; types nothing processes are stored as ignored.
+#[utoipa::path(post, path = "/webhooks/stripe", tag = "stripe",
+    params(("Stripe-Signature" = String, Header, description = "`t=<unix>,v1=<hex>[,v1=…]`")),
+    request_body(content = Object, description = "A Stripe event, as Stripe sends it (at most 1 MiB)"),
+    responses((status = 200, body = WebhookAck),
+        (status = 400, description = "`invalid_signature` (bad, missing or expired; nothing stored), `invalid_event`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 503, description = "`stripe_webhook_not_configured` (no STRIPE_WEBHOOK_SECRET): Stripe retries", body = ErrorBody)))]
+async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    req: Request,
+) -> ApiResult<Json<WebhookAck>> {
+    let secrets = state.config.stripe_webhook_secrets.expose();
+    if secrets.is_empty() {
+        return Err(ApiError::unavailable(
+            "stripe_webhook_not_configured",
+            "No Stripe webhook signing secret is configured (STRIPE_WEBHOOK_SECRET).",
+        ));
+    }
+    let body = axum::body::to_bytes(req.into_body(), MAX_EVENT_BYTES)
+        .await
+        .map_err(|_| payload_too_large())?;
+    let header = headers
+        .get("stripe-signature")
+        .map(|v| v.to_str().unwrap_or_default());
+    let now = state.clock.now().millis().div_euclid(1000);
+    signature::verify(header, &body, secrets, now).map_err(invalid_signature)?;
+    let event: Envelope = serde_json::from_slice(&body)
+        .ok()
+        .filter(|e: &Envelope| !e.id.is_empty() && e.id.len() <= 255 && !e.event_type.is_empty())
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_event",
+                "The body is not a Stripe event (id, type).",
+            )
+        })?;
+    let payload = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("invalid_event", "The body is not UTF-8."))?;
+    let object_id = event
+        .data
+        .as_ref()
+        .and_then(|d| d.pointer("/object/id"))
+        .and_then(Value::as_str);
+    let handled = events::handles(&event.event_type);
+    let inserted = state
+        .db
+        .insert_stripe_event(
+            &NewStripeEvent {
+                id: &event.id,
+                event_type: &event.event_type,
+                payload,
+                object_id,
+                livemode: event.livemode.unwrap_or(false),
+                stripe_created: event
+                    .created
+                    .map(|s| Timestamp::from_millis(s.saturating_mul(1000))),
+                ignored: !handled,
+            },
+            state.clock.now(),
+        )
+        .await?;
+    if inserted && handled {
+        events::kick(&state, event.id);
+    }
+    Ok(Json(WebhookAck {
+        received: true,
+        duplicate: !inserted,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StripeEventView {
+    /// Stripe's event id (`evt_…`).
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    /// `pending`, `processed`, `ignored` or `dead`.
+    status: String,
+    /// What processing concluded: `recorded`, `duplicate`, `ignored`,
+    /// `ignored_no_attribution` or `dead`; null while pending.
+    outcome: Option<String>,
+    /// `data.object.id` (the account, invoice… the event is about).
+    object_id: Option<String>,
+    livemode: bool,
+    attempts: i64,
+    /// The last failure, or why it was given up.
+    last_error: Option<String>,
+    /// When Stripe created the event.
+    created: Option<Timestamp>,
+    received_at: Timestamp,
+    processed_at: Option<Timestamp>,
+    /// When the next attempt is due (pending events only).
+    next_attempt_at: Option<Timestamp>,
+}
+
+impl From<StripeEvent> for StripeEventView {
+    fn from(e: StripeEvent) -> Self {
+        let pending = e.status == "pending";
+        StripeEventView {
+            id: e.id,
+            event_type: e.event_type,
+            status: e.status,
+            outcome: e.outcome,
+            object_id: e.object_id,
+            livemode: e.livemode,
+            attempts: e.attempts,
+            last_error: e.last_error,
+            created: e.stripe_created,
+            received_at: e.received_at,
+            processed_at: e.processed_at,
+            next_attempt_at: pending.then_some(e.next_attempt_at),
+        }
+    }
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StripeEventList {
+    events: Vec<StripeEventView>,
+    /// Null on the last page.
+    next_cursor: Option<String>,
+    /// The endpoint URL to give Stripe's dashboard.
+    webhook_url: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    /// `pending`, `processed`, `ignored` or `dead`.
+    status: Option<String>,
+    /// 1–200, default 50.
+    limit: Option<String>,
+    /// Opaque, from a previous `nextCursor`.
+    cursor: Option<String>,
+}
+
+/// Received Stripe events, newest first, with what processing made of them.
+#[utoipa::path(get, path = "/admin/stripe/events", tag = "stripe", security(("bearer" = [])),
+    params(EventsQuery),
+    responses((status = 200, body = StripeEventList),
+        (status = 400, description = "`invalid_query`, `invalid_cursor`", body = ErrorBody),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
+async fn list_events(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(q): ApiQuery<EventsQuery>,
+) -> ApiResult<Json<StripeEventList>> {
+    auth.require_admin()?;
+    let status = q.status.as_deref().filter(|s| !s.is_empty());
+    if status.is_some_and(|s| !matches!(s, "pending" | "processed" | "ignored" | "dead")) {
+        return Err(ApiError::invalid_query(
+            "status must be pending, processed, ignored or dead",
+        ));
+    }
+    let limit = parse_limit(q.limit.as_deref(), 50, 200)?;
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => Some(cursor::decode(&state.cursor_key[..], c).ok_or_else(|| {
+            ApiError::bad_request("invalid_cursor", "The cursor is malformed or was altered.")
+        })?),
+    };
+    let mut page = state
+        .db
+        .list_stripe_events(
+            status,
+            after
+                .as_ref()
+                .map(|p| (Timestamp::from_millis(p.created_at), p.id.as_str())),
+            limit + 1,
+        )
+        .await?;
+    let next_cursor = if page.len() as i64 > limit {
+        page.truncate(limit as usize);
+        page.last().map(|e| {
+            let position = Position {
+                created_at: e.received_at.millis(),
+                id: e.id.clone(),
+            };
+            cursor::encode(&state.cursor_key[..], &position)
+        })
+    } else {
+        None
+    };
+    Ok(Json(StripeEventList {
+        events: page.into_iter().map(StripeEventView::from).collect(),
+        next_cursor,
+        webhook_url: format!("{}/webhooks/stripe", state.config.public_url),
+    }))
+}
+
+/// Put a dead event back in the queue with a fresh retry schedule, and attempt it now.
+#[utoipa::path(post, path = "/admin/stripe/events/{id}/retry", tag = "stripe", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = StripeEventView),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`not_dead`: only a dead event is retried", body = ErrorBody)))]
+async fn retry_event(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<StripeEventView>> {
+    auth.require_admin()?;
+    if !state.db.revive_stripe_event(&id, state.clock.now()).await? {
+        return match state.db.get_stripe_event(&id).await? {
+            None => Err(ApiError::not_found("No such Stripe event.")),
+            Some(e) => Err(ApiError::conflict(
+                "not_dead",
+                format!("This event is {}; only a dead event is retried.", e.status),
+            )),
+        };
+    }
+    let event = state
+        .db
+        .get_stripe_event(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such Stripe event."))?;
+    events::kick(&state, id);
+    Ok(Json(event.into()))
+}

@@ -1,0 +1,183 @@
+//! Processing of stored Stripe events. `POST /webhooks/stripe` stores a verified event and
+//! kicks it; the `stripe_events` job (`OPENPARTNER_STRIPE_EVENTS_CRON`) picks up whatever is
+//! due. Each event is claimed with a lease, so one worker on one replica processes it at a
+//! time, then dispatched by type to its handler. A handler error is retried on the shared
+//! backoff schedule and the event is `dead` after the last try (an admin may revive it); a
+//! handler that waits for something not there yet (the partner holding an account) is retried
+//! a few times, then the event is ignored with the handler's give-up outcome.
+//!
+//! Issue 16 adds handlers to [`HANDLED`] and [`dispatch`]; nothing else changes.
+
+use serde_json::Value;
+
+use crate::db::stripe::{StatusWrite, StripeEvent};
+use crate::domain::backoff;
+use crate::state::AppState;
+
+/// How long one attempt may hold an event before another worker may take it.
+const LEASE_MS: i64 = 60_000;
+/// Attempts made while a handler waits (30 s, 1, 2, 5 and 15 min apart) before giving up.
+pub const WAIT_ATTEMPTS: i64 = 5;
+
+/// The event types something processes; any other type is stored as `ignored`.
+pub const HANDLED: &[&str] = &["account.updated"];
+
+pub fn handles(event_type: &str) -> bool {
+    HANDLED.contains(&event_type)
+}
+
+/// What a handler concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    /// It changed what the event is about: `processed`, outcome `recorded`.
+    Recorded,
+    /// Nothing new (an older reading, a repeat): `processed`, outcome `duplicate`.
+    Duplicate,
+    /// Not ours to act on: `ignored` with this outcome.
+    Ignored(&'static str),
+    /// Needs something not there yet: retried, then `ignored` with `give_up`.
+    Wait {
+        reason: String,
+        give_up: &'static str,
+    },
+}
+
+/// Attempts one stored event now, in the background.
+pub fn kick(state: &AppState, id: String) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let now = state.clock.now();
+        match state
+            .db
+            .claim_stripe_event(&id, now, now.plus_millis(LEASE_MS))
+            .await
+        {
+            Ok(Some(event)) => attempt(&state, event).await,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not claim a Stripe event; the job will"),
+        }
+    });
+}
+
+/// The job: processes every due event. Returns how many were attempted.
+pub async fn process_due(state: &AppState) -> anyhow::Result<usize> {
+    let mut attempted = 0;
+    loop {
+        let now = state.clock.now();
+        let batch = state
+            .db
+            .claim_due_stripe_events(now, now.plus_millis(LEASE_MS), 50)
+            .await?;
+        if batch.is_empty() {
+            return Ok(attempted);
+        }
+        attempted += batch.len();
+        for event in batch {
+            attempt(state, event).await;
+        }
+    }
+}
+
+/// The scheduled run of [`process_due`].
+pub async fn job(state: &AppState) {
+    match process_due(state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(attempted = n, "stripe events processed"),
+        Err(e) => tracing::warn!(error = %e, "stripe event processing failed"),
+    }
+}
+
+async fn attempt(state: &AppState, event: StripeEvent) {
+    let result = match serde_json::from_str::<Value>(&event.payload) {
+        Ok(payload) => dispatch(state, &event, &payload).await,
+        Err(e) => Err(format!("stored payload is not JSON: {e}")),
+    };
+    let now = state.clock.now();
+    let db = &state.db;
+    let saved = match result {
+        Ok(Handled::Recorded) => {
+            db.finish_stripe_event(&event.id, "processed", "recorded", None, now)
+                .await
+        }
+        Ok(Handled::Duplicate) => {
+            db.finish_stripe_event(&event.id, "processed", "duplicate", None, now)
+                .await
+        }
+        Ok(Handled::Ignored(outcome)) => {
+            db.finish_stripe_event(&event.id, "ignored", outcome, None, now)
+                .await
+        }
+        Ok(Handled::Wait { reason, give_up }) if event.attempts + 1 >= WAIT_ATTEMPTS => {
+            db.finish_stripe_event(&event.id, "ignored", give_up, Some(&reason), now)
+                .await
+        }
+        Ok(Handled::Wait { reason, .. }) => {
+            let next = backoff::next_attempt(event.attempts as u32, now);
+            db.fail_stripe_event(&event.id, &reason, next).await
+        }
+        Err(error) => {
+            let next = backoff::next_attempt(event.attempts as u32, now);
+            tracing::warn!(event_id = %event.id, event_type = %event.event_type,
+                attempts = event.attempts + 1, %error, dead = next.is_none(),
+                "stripe event processing failed");
+            db.fail_stripe_event(&event.id, &error, next).await
+        }
+    };
+    if let Err(e) = saved {
+        tracing::error!(event_id = %event.id, error = %e, "could not record a Stripe event's processing");
+    }
+}
+
+/// The handler of each type. An `Err` is a failure worth retrying (storage unavailable, a
+/// payload this version cannot read).
+async fn dispatch(
+    state: &AppState,
+    event: &StripeEvent,
+    payload: &Value,
+) -> Result<Handled, String> {
+    match event.event_type.as_str() {
+        "account.updated" => account_updated(state, event, payload).await,
+        _ => Ok(Handled::Ignored("ignored")),
+    }
+}
+
+/// `account.updated`: the connected account's `details_submitted` and `payouts_enabled` go on
+/// the partner holding it, unless it holds a newer reading. An account no partner holds yet
+/// may be one `connect/start` is about to store: wait, then ignore.
+async fn account_updated(
+    state: &AppState,
+    event: &StripeEvent,
+    payload: &Value,
+) -> Result<Handled, String> {
+    let account = payload
+        .pointer("/data/object")
+        .ok_or("the event has no data.object")?;
+    let id = account
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or("data.object.id is missing")?;
+    let flag = |name: &str| {
+        account
+            .get(name)
+            .and_then(Value::as_bool)
+            .ok_or(format!("data.object.{name} is not a boolean"))
+    };
+    let (details, payouts) = (flag("details_submitted")?, flag("payouts_enabled")?);
+    // `created` has one-second resolution: the event wins over a reading taken in that second.
+    let at = event
+        .stripe_created
+        .map_or(event.received_at, |t| t.plus_millis(999));
+    let written = state
+        .db
+        .record_connect_status(id, None, details, payouts, at)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
+    Ok(match written {
+        StatusWrite::Recorded(_) => Handled::Recorded,
+        StatusWrite::Stale => Handled::Duplicate,
+        StatusWrite::NoPartner => Handled::Wait {
+            reason: format!("no partner holds Stripe account {id}"),
+            give_up: "ignored_no_attribution",
+        },
+    })
+}
