@@ -73,6 +73,15 @@ const ENV_MAP: &[(&str, &str)] = &[
     ),
     ("SECRETS_ENCRYPTION_KEY", "secrets.encryption_key"),
     (
+        "OPENPARTNER_WEBHOOKS_ALLOW_PRIVATE",
+        "webhooks.allow_private",
+    ),
+    (
+        "OPENPARTNER_WEBHOOK_RETENTION_DAYS",
+        "webhooks.retention_days",
+    ),
+    ("OPENPARTNER_WEBHOOK_CRON", "webhooks.cron"),
+    (
         "OPENPARTNER_RATE_LIMIT_PER_MINUTE",
         "rate_limit.public_per_minute",
     ),
@@ -147,6 +156,13 @@ pub struct Config {
     pub outbox_cron: String,
     pub backfill_lease: Duration,
     pub encryption_key: Option<Secret<[u8; 32]>>,
+    /// Webhooks may go to private, loopback, link-local and CGNAT addresses (tests, local
+    /// setups); otherwise such URLs are refused when saved and when delivered.
+    pub webhooks_allow_private: bool,
+    /// Finished webhook deliveries older than this are pruned.
+    pub webhook_retention_days: u64,
+    /// When the webhook worker looks for due deliveries.
+    pub webhook_cron: String,
     pub public_rate_per_minute: u32,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -472,6 +488,9 @@ impl Layers {
                 3600,
             )?),
             encryption_key,
+            webhooks_allow_private: self.boolean("webhooks.allow_private")?,
+            webhook_retention_days: self.number("webhooks.retention_days", 1, 3650)?,
+            webhook_cron: cron(&self, "webhooks.cron")?,
             public_rate_per_minute: self.number("rate_limit.public_per_minute", 1, 1_000_000)?
                 as u32,
             log_filter,
@@ -568,6 +587,8 @@ mod tests {
         assert!(c.database_url.is_none());
         assert_eq!(c.heartbeat_cron, "0 7 * * * *");
         assert_eq!(c.admin_email, None);
+        assert!(!c.webhooks_allow_private);
+        assert_eq!(c.webhook_retention_days, 30);
         let c = load(&[("OPENPARTNER_ADMIN_EMAIL", " Ops@Brand.example ")]).unwrap();
         assert_eq!(c.admin_email.as_deref(), Some("ops@brand.example"));
     }
@@ -578,6 +599,8 @@ mod tests {
         assert_eq!(e.setting, "OPENPARTNER_BIND");
         let e = load(&[("SECRETS_ENCRYPTION_KEY", "short")]).unwrap_err();
         assert_eq!(e.setting, "SECRETS_ENCRYPTION_KEY");
+        let e = load(&[("OPENPARTNER_WEBHOOK_RETENTION_DAYS", "0")]).unwrap_err();
+        assert_eq!(e.setting, "OPENPARTNER_WEBHOOK_RETENTION_DAYS");
         let e = load(&[("OPENPARTNER_LOG_FORMAT", "xml")]).unwrap_err();
         assert_eq!(e.setting, "OPENPARTNER_LOG_FORMAT");
         let e = load(&[("DATABASE_URL", "mysql://x")]).unwrap_err();

@@ -21,3 +21,4 @@ pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod webhooks;

@@ -17,6 +17,8 @@ pub mod partners;
 pub mod programs;
 pub mod sessions;
 pub mod settings;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -65,6 +67,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (8, "0008_live_partner_count"),
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
+    (12, "0012_webhooks"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -77,6 +80,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (8, "0008_live_partner_count"),
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
+    (12, "0012_webhooks"),
 );
 
 impl Db {

@@ -32,6 +32,8 @@ pub enum Template {
     Revoked,
     /// A revoked partner asked to sign in: access is suspended, and why.
     Suspended,
+    /// To the admin: a webhook endpoint was disabled (410, or failing for 5 days).
+    WebhookDisabled,
 }
 
 impl Template {
@@ -43,6 +45,7 @@ impl Template {
             Template::Approved => "approved",
             Template::Revoked => "revoked",
             Template::Suspended => "suspended",
+            Template::WebhookDisabled => "webhook_disabled",
         }
     }
 }
@@ -63,7 +66,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "signup",
     "approved",
     "revoked",
-    "suspended"
+    "suspended",
+    "webhook_disabled"
 );
 
 enum Transport {
