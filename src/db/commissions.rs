@@ -191,6 +191,14 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    pub async fn get_commission_tx(tx: &mut Tx, id: &str) -> sqlx::Result<Option<Commission>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     pub async fn get_commission(&self, id: &str) -> sqlx::Result<Option<Commission>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
             .bind(id)
@@ -247,7 +255,7 @@ impl Db {
     /// Approves an accrued commission that has matured (or any accrued one with `force`,
     /// which is recorded). False when it is not accrued, or not mature without `force`.
     pub async fn approve_commission(
-        &self,
+        tx: &mut Tx,
         id: &str,
         now: Timestamp,
         force: bool,
@@ -260,14 +268,14 @@ impl Db {
         .bind(now.millis())
         .bind(id)
         .bind(super::flag(force))
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Moves a commission to `to` if its current state allows it. False otherwise.
     pub async fn transition_commission(
-        &self,
+        tx: &mut Tx,
         id: &str,
         to: Status,
         now: Timestamp,
@@ -290,7 +298,7 @@ impl Db {
         .bind(to.as_str())
         .bind(now.millis())
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
