@@ -26,6 +26,8 @@ pub mod sessions;
 pub mod signup;
 pub mod snapshots;
 pub mod uploads;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::time::Instant;
 
@@ -73,6 +75,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(marketplace::router())
         .merge(console::router())
         .merge(uploads::router())
+        .merge(webhooks::router())
+        .merge(webhook_deliveries::router())
 }
 
 /// The complete application: routes, fallbacks and layers.
