@@ -119,6 +119,7 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
     env.insert("OPENPARTNER_HEARTBEAT_CRON".into(), "0 0 0 1 1 *".into());
     env.insert("OPENPARTNER_OUTBOX_CRON".into(), "0 0 0 1 1 *".into());
     env.insert("OPENPARTNER_MAIL_RETRY_CRON".into(), "0 0 0 1 1 *".into());
+    env.insert("OPENPARTNER_WEBHOOK_CRON".into(), "0 0 0 1 1 *".into());
     let pg_database = match backend {
         Backend::Sqlite => None,
         Backend::Postgres => {

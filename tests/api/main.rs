@@ -25,3 +25,8 @@ mod programs;
 mod resilience;
 mod rules;
 mod signup;
+mod webhook_delivery;
+#[allow(dead_code)]
+mod webhook_receiver;
+mod webhooks;
+mod webhooks_console;
