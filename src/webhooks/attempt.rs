@@ -194,6 +194,9 @@ async fn failed(
     } else {
         webhook_next_attempt(d.attempts + 1, now)
     };
+    // Ids and codes only: the URL may carry credentials, the answer anything.
+    tracing::info!(delivery_id = %d.id, endpoint_id = %endpoint.id, attempts = d.attempts + 1,
+        status_code = ?result.status_code, failed = next.is_none(), "webhook attempt failed");
     let mut tx = state.db.begin().await?;
     let failing_since = Db::webhook_attempt_failed(&mut tx, d, result, next, now).await?;
     let reason = if gone {
