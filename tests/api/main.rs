@@ -26,6 +26,7 @@ mod resilience;
 mod rules;
 mod signup;
 mod webhook_delivery;
+mod webhook_endpoints;
 #[allow(dead_code)]
 mod webhook_receiver;
 mod webhooks;
