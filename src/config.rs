@@ -83,6 +83,15 @@ const ENV_MAP: &[(&str, &str)] = &[
     ("STRIPE_WEBHOOK_SECRET", "stripe.webhook_secret"),
     ("OPENPARTNER_STRIPE_EVENTS_CRON", "stripe.events_cron"),
     (
+        "OPENPARTNER_WEBHOOKS_ALLOW_PRIVATE",
+        "webhooks.allow_private",
+    ),
+    (
+        "OPENPARTNER_WEBHOOK_RETENTION_DAYS",
+        "webhooks.retention_days",
+    ),
+    ("OPENPARTNER_WEBHOOK_CRON", "webhooks.cron"),
+    (
         "OPENPARTNER_RATE_LIMIT_PER_MINUTE",
         "rate_limit.public_per_minute",
     ),
@@ -173,6 +182,13 @@ pub struct Config {
     pub stripe_webhook_secrets: Secret<Vec<String>>,
     /// When stored Stripe events that are due are processed (each is also tried on arrival).
     pub stripe_events_cron: String,
+    /// Webhooks may go to private, loopback, link-local and CGNAT addresses (tests, local
+    /// setups); otherwise such URLs are refused when saved and when delivered.
+    pub webhooks_allow_private: bool,
+    /// Finished webhook deliveries older than this are pruned.
+    pub webhook_retention_days: u64,
+    /// When the webhook worker looks for due deliveries.
+    pub webhook_cron: String,
     pub public_rate_per_minute: u32,
     pub log_filter: String,
     pub log_format: LogFormat,
@@ -516,6 +532,9 @@ impl Layers {
                     .collect(),
             ),
             stripe_events_cron: cron(&self, "stripe.events_cron")?,
+            webhooks_allow_private: self.boolean("webhooks.allow_private")?,
+            webhook_retention_days: self.number("webhooks.retention_days", 1, 3650)?,
+            webhook_cron: cron(&self, "webhooks.cron")?,
             public_rate_per_minute: self.number("rate_limit.public_per_minute", 1, 1_000_000)?
                 as u32,
             log_filter,
@@ -612,6 +631,8 @@ mod tests {
         assert!(c.database_url.is_none());
         assert_eq!(c.heartbeat_cron, "0 7 * * * *");
         assert_eq!(c.admin_email, None);
+        assert!(!c.webhooks_allow_private);
+        assert_eq!(c.webhook_retention_days, 30);
         let c = load(&[("OPENPARTNER_ADMIN_EMAIL", " Ops@Brand.example ")]).unwrap();
         assert_eq!(c.admin_email.as_deref(), Some("ops@brand.example"));
     }
@@ -622,6 +643,8 @@ mod tests {
         assert_eq!(e.setting, "OPENPARTNER_BIND");
         let e = load(&[("SECRETS_ENCRYPTION_KEY", "short")]).unwrap_err();
         assert_eq!(e.setting, "SECRETS_ENCRYPTION_KEY");
+        let e = load(&[("OPENPARTNER_WEBHOOK_RETENTION_DAYS", "0")]).unwrap_err();
+        assert_eq!(e.setting, "OPENPARTNER_WEBHOOK_RETENTION_DAYS");
         let e = load(&[("OPENPARTNER_LOG_FORMAT", "xml")]).unwrap_err();
         assert_eq!(e.setting, "OPENPARTNER_LOG_FORMAT");
         let e = load(&[("DATABASE_URL", "mysql://x")]).unwrap_err();

@@ -23,3 +23,4 @@ pub mod state;
 pub mod stripe;
 pub mod stripe_sim;
 pub mod telemetry;
+pub mod webhooks;

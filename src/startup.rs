@@ -103,6 +103,8 @@ impl Application {
         }
         cancel.cancel();
         jobs::stop(scheduler).await;
+        // Webhook attempts in flight finish (each is bounded by its 15 s timeout).
+        state.webhooks.shutdown(timeout).await;
         // Every answered redirect's click reaches the database before we exit.
         state.clicks.shutdown().await;
         state.db.close().await;
@@ -184,6 +186,7 @@ fn build_state(
         ip_salt: Arc::new(ip_salt),
         heartbeat: Default::default(),
         backfill_worker: Default::default(),
+        webhooks: crate::webhooks::deliver::Worker::new(config.webhooks_allow_private)?,
         config: Arc::new(config),
         db,
         clock,

@@ -35,4 +35,6 @@ pub struct AppState {
     pub heartbeat: Arc<heartbeat::Trigger>,
     /// Set while this process runs (or waits to resume) a backfill.
     pub backfill_worker: Arc<std::sync::atomic::AtomicBool>,
+    /// The webhook delivery worker's client and running lanes.
+    pub webhooks: Arc<crate::webhooks::deliver::Worker>,
 }

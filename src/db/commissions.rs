@@ -204,6 +204,14 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    pub async fn get_commission_tx(tx: &mut Tx, id: &str) -> sqlx::Result<Option<Commission>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     pub async fn get_commission(&self, id: &str) -> sqlx::Result<Option<Commission>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
             .bind(id)
@@ -260,7 +268,7 @@ impl Db {
     /// Approves an accrued commission that has matured (or any accrued one with `force`,
     /// which is recorded). False when it is not accrued, or not mature without `force`.
     pub async fn approve_commission(
-        &self,
+        tx: &mut Tx,
         id: &str,
         now: Timestamp,
         force: bool,
@@ -273,7 +281,7 @@ impl Db {
         .bind(now.millis())
         .bind(id)
         .bind(super::flag(force))
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -282,12 +290,11 @@ impl Db {
     /// a paid one is reversed and a clawback of its amount recorded, which the next payout in
     /// its currency nets. One transaction.
     pub async fn reverse_commission(
-        &self,
+        tx: &mut Tx,
         id: &str,
         reason: Option<&str>,
         now: Timestamp,
     ) -> sqlx::Result<Reversal> {
-        let mut tx = self.begin().await?;
         let paid = sqlx::query(
             "UPDATE commissions SET status = 'reversed', reversal_reason = $1, updated_at = $2 \
              WHERE id = $3 AND status = 'paid'",
@@ -295,18 +302,18 @@ impl Db {
         .bind(reason)
         .bind(now.millis())
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if paid.rows_affected() == 1 {
             let row = sqlx::query(
                 "SELECT partner_id, amount_minor, currency FROM commissions WHERE id = $1",
             )
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut **tx)
             .await?;
             let partner = PartnerId::from_string(row.try_get::<String, _>(0)?);
             Db::insert_clawback(
-                &mut tx,
+                tx,
                 &partner,
                 id,
                 row.try_get(1)?,
@@ -315,7 +322,6 @@ impl Db {
                 now,
             )
             .await?;
-            tx.commit().await?;
             return Ok(Reversal::ClawedBack);
         }
         let open = sqlx::query(
@@ -325,15 +331,14 @@ impl Db {
         .bind(reason)
         .bind(now.millis())
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         if open.rows_affected() == 1 {
-            tx.commit().await?;
             return Ok(Reversal::Reversed);
         }
         let row = sqlx::query("SELECT status, payout_id FROM commissions WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await?;
         Ok(match row {
             None => Reversal::NotFound,
@@ -346,7 +351,7 @@ impl Db {
 
     /// Moves a commission to `to` if its current state allows it. False otherwise.
     pub async fn transition_commission(
-        &self,
+        tx: &mut Tx,
         id: &str,
         to: Status,
         now: Timestamp,
@@ -369,7 +374,7 @@ impl Db {
         .bind(to.as_str())
         .bind(now.millis())
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::Db;
+use super::{Db, Tx};
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::domain::time::Timestamp;
 
@@ -15,6 +15,16 @@ pub struct Link {
     pub program_id: ProgramId,
     /// The override, or the program's destination.
     pub destination_url: String,
+    pub created_at: Timestamp,
+}
+
+/// A link to insert.
+pub struct NewLinkRow<'a> {
+    pub id: &'a str,
+    pub link_key: &'a str,
+    pub partner: &'a PartnerId,
+    pub program: &'a ProgramId,
+    pub override_url: Option<&'a str>,
     pub created_at: Timestamp,
 }
 
@@ -45,32 +55,23 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Link> {
 }
 
 impl Db {
-    /// Inserts a link; a taken key is a unique violation.
-    /// Inserts a link and, in the same transaction, grants its program to the partner (the
-    /// Network links an approved creator, also one already a partner here, and that admits it
-    /// to the program). The grant is one conditional statement: concurrent grants of other
-    /// programs are never lost to a read-modify-write.
-    pub async fn insert_link(
-        &self,
-        id: &str,
-        link_key: &str,
-        partner: &PartnerId,
-        program: &ProgramId,
-        override_url: Option<&str>,
-        now: Timestamp,
-    ) -> sqlx::Result<()> {
-        let mut tx = self.begin().await?;
+    /// Inserts a link (a taken key is a unique violation) and, in the same transaction, grants
+    /// its program to the partner (the Network links an approved creator, also one already a
+    /// partner here, and that admits it to the program). The grant is one conditional
+    /// statement: concurrent grants of other programs are never lost to a read-modify-write.
+    pub async fn insert_link(&self, tx: &mut Tx, link: &NewLinkRow<'_>) -> sqlx::Result<()> {
+        let (partner, program, now) = (link.partner, link.program, link.created_at);
         sqlx::query(
             "INSERT INTO links (id, link_key, partner_id, program_id, override_url, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(id)
-        .bind(link_key)
+        .bind(link.id)
+        .bind(link.link_key)
         .bind(partner.as_str())
         .bind(program.as_str())
-        .bind(override_url)
+        .bind(link.override_url)
         .bind(now.millis())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         // program_ids is a space-separated list; ids hold no spaces.
         let listed = match self.backend() {
@@ -85,9 +86,17 @@ impl Db {
         .bind(partner.as_str())
         .bind(program.as_str())
         .bind(now.millis())
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        tx.commit().await
+        Ok(())
+    }
+
+    pub async fn get_link_tx(tx: &mut Tx, id: &str) -> sqlx::Result<Option<Link>> {
+        let row = sqlx::query(&format!("{SELECT} WHERE l.id = $1"))
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.as_ref().map(from_row).transpose()
     }
 
     pub async fn get_link(&self, id: &str) -> sqlx::Result<Option<Link>> {

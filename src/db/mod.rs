@@ -21,6 +21,8 @@ pub mod retention;
 pub mod sessions;
 pub mod settings;
 pub mod stripe;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -70,6 +72,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
     (11, "0011_leases_retention_logo"),
+    (12, "0012_webhooks"),
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
 );
@@ -85,6 +88,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (9, "0009_commission_rules"),
     (10, "0010_hardening"),
     (11, "0011_leases_retention_logo"),
+    (12, "0012_webhooks"),
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
 );

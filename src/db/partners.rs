@@ -318,24 +318,30 @@ impl Db {
     }
 
     /// A verified magic link: records the email as verified and, unless the partner awaits
-    /// review, activates it.
+    /// review, activates it. True when this activated it (it was not active before): the
+    /// activation is its own conditional update, so of concurrent verifications one activates.
     pub async fn verify_partner_email(
         tx: &mut Tx,
         id: &PartnerId,
         now: Timestamp,
-    ) -> sqlx::Result<()> {
-        sqlx::query(
-            "UPDATE partners SET \
-             email_verified_at = COALESCE(email_verified_at, $1), \
-             activated_at = CASE WHEN pending_review = 0 THEN COALESCE(activated_at, $1) ELSE activated_at END, \
-             updated_at = $1 \
-             WHERE id = $2",
+    ) -> sqlx::Result<bool> {
+        let activated = sqlx::query(
+            "UPDATE partners SET activated_at = $1 \
+             WHERE id = $2 AND pending_review = 0 AND activated_at IS NULL",
         )
         .bind(now.millis())
         .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        sqlx::query(
+            "UPDATE partners SET email_verified_at = COALESCE(email_verified_at, $1), \
+             updated_at = $1 WHERE id = $2",
+        )
+        .bind(now.millis())
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(activated.rows_affected() == 1)
     }
 
     /// Approves a partner awaiting review. False when it was not awaiting review.

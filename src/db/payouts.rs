@@ -524,17 +524,39 @@ impl Db {
         Ok(out)
     }
 
-    /// Approves every accrued commission that has matured, in programs with auto-approve on.
-    pub async fn auto_approve(&self, now: Timestamp) -> sqlx::Result<u64> {
-        let done = sqlx::query(
-            "UPDATE commissions SET status = 'approved', approved_at = $1, updated_at = $1 \
-             WHERE status = 'accrued' AND mature_at <= $1 \
-             AND program_id IN (SELECT id FROM programs WHERE auto_approve = 1)",
+    /// Accrued commissions that have matured, in programs with auto-approve on (a page).
+    pub async fn auto_approvable(&self, now: Timestamp, limit: i64) -> sqlx::Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT id FROM commissions WHERE status = 'accrued' AND mature_at <= $1 \
+             AND program_id IN (SELECT id FROM programs WHERE auto_approve = 1) \
+             ORDER BY mature_at, id LIMIT $2",
         )
         .bind(now.millis())
-        .execute(self.pool())
+        .bind(limit)
+        .fetch_all(self.pool())
         .await?;
-        Ok(done.rows_affected())
+        rows.iter().map(|r| r.try_get(0)).collect()
+    }
+
+    /// The commissions a payout holds, in the caller's transaction.
+    pub async fn payout_commissions_tx(
+        tx: &mut Tx,
+        payout: &str,
+    ) -> sqlx::Result<Vec<crate::db::commissions::Commission>> {
+        let ids = sqlx::query(
+            "SELECT commission_id FROM payout_items WHERE payout_id = $1 ORDER BY commission_id",
+        )
+        .bind(payout)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut out = Vec::with_capacity(ids.len());
+        for r in ids {
+            let id: String = r.try_get(0)?;
+            if let Some(c) = Db::get_commission_tx(tx, &id).await? {
+                out.push(c);
+            }
+        }
+        Ok(out)
     }
 
     /// USD paid in (since, until] to partners who came from the Network, minor units.
@@ -551,6 +573,12 @@ impl Db {
         .await?
         .try_get(0)
     }
+}
+
+/// A payout with the commissions it holds: what its webhook events carry.
+pub struct PayoutWithItems {
+    pub payout: Payout,
+    pub commission_ids: Vec<String>,
 }
 
 /// A row of the manual payout export.

@@ -37,6 +37,8 @@ pub enum Template {
     Suspended,
     /// A payout was paid: amount, currency, method, reference.
     Paid,
+    /// To the admin: a webhook endpoint was disabled (410, or failing for 5 days).
+    WebhookDisabled,
 }
 
 impl Template {
@@ -49,6 +51,7 @@ impl Template {
             Template::Revoked => "revoked",
             Template::Suspended => "suspended",
             Template::Paid => "paid",
+            Template::WebhookDisabled => "webhook_disabled",
         }
     }
 }
@@ -70,7 +73,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "approved",
     "revoked",
     "suspended",
-    "paid"
+    "paid",
+    "webhook_disabled"
 );
 
 enum Transport {

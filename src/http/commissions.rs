@@ -7,7 +7,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::commissions::{Commission, CommissionFilter, Reversal, Status};
+use crate::db::commissions::{Commission, CommissionFilter, Status};
 use crate::domain::cursor::{self, Position};
 use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, ExactNumber};
@@ -18,6 +18,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, ApiQuery, MaybeJson};
 use crate::http::partners::parse_limit;
+use crate::service::commissions as commissions_svc;
 use crate::service::partners as partners_svc;
 use crate::state::AppState;
 
@@ -55,6 +56,13 @@ pub struct CommissionView {
     /// True when an admin approved it before `matureAt` (`force`).
     approval_forced: bool,
     paid_at: Option<Timestamp>,
+}
+
+/// `commission.*` webhooks carry this view.
+impl crate::webhooks::EventData for Commission {
+    fn event_data(&self, _public_url: &str) -> serde_json::Value {
+        serde_json::to_value(CommissionView::from(self)).unwrap_or_default()
+    }
 }
 
 impl From<&Commission> for CommissionView {
@@ -184,28 +192,7 @@ async fn transition(
     to: Status,
 ) -> ApiResult<Json<CommissionView>> {
     auth.require_admin()?;
-    let Some(current) = state.db.get_commission(id).await? else {
-        return Err(ApiError::not_found("No such commission."));
-    };
-    if !state
-        .db
-        .transition_commission(id, to, state.clock.now())
-        .await?
-    {
-        return Err(ApiError::conflict(
-            "invalid_transition",
-            format!(
-                "A commission that is {} cannot become {}.",
-                current.status.as_str(),
-                to.as_str()
-            ),
-        ));
-    }
-    let updated = state
-        .db
-        .get_commission(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such commission."))?;
+    let updated = commissions_svc::transition(state, id, to).await?;
     Ok(Json(CommissionView::from(&updated)))
 }
 
@@ -232,33 +219,8 @@ async fn approve(
     MaybeJson(body): MaybeJson<ApproveBody>,
 ) -> ApiResult<Json<CommissionView>> {
     auth.require_admin()?;
-    let now = state.clock.now();
     let force = body.force.unwrap_or(false);
-    if !state.db.approve_commission(&id, now, force).await? {
-        return Err(match state.db.get_commission(&id).await? {
-            Some(c) if c.status == Status::Accrued => ApiError::conflict(
-                "not_mature",
-                format!(
-                    "This commission matures at {}; approve it after that, or pass force: true.",
-                    c.mature_at
-                ),
-            )
-            .with("matureAt", c.mature_at),
-            Some(c) => ApiError::conflict(
-                "invalid_transition",
-                format!(
-                    "A commission that is {} cannot become approved.",
-                    c.status.as_str()
-                ),
-            ),
-            None => ApiError::not_found("No such commission."),
-        });
-    }
-    let updated = state
-        .db
-        .get_commission(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such commission."))?;
+    let updated = commissions_svc::approve(&state, &id, force).await?;
     Ok(Json(CommissionView::from(&updated)))
 }
 
@@ -308,34 +270,7 @@ async fn reverse(
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid_field("reason", "at most 500 characters"));
     }
-    match state
-        .db
-        .reverse_commission(&id, reason.as_deref(), state.clock.now())
-        .await?
-    {
-        Reversal::Reversed | Reversal::ClawedBack => {}
-        Reversal::NotFound => return Err(ApiError::not_found("No such commission.")),
-        Reversal::InPayout => {
-            return Err(ApiError::conflict(
-                "in_payout",
-                "This commission is in a payout not yet paid; cancel that payout first.",
-            ));
-        }
-        Reversal::Invalid(status) => {
-            return Err(ApiError::conflict(
-                "invalid_transition",
-                format!(
-                    "A commission that is {} cannot be reversed.",
-                    status.as_str()
-                ),
-            ));
-        }
-    }
-    let updated = state
-        .db
-        .get_commission(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("No such commission."))?;
+    let updated = commissions_svc::reverse(&state, &id, reason.as_deref()).await?;
     Ok(Json(CommissionView::from(&updated)))
 }
 

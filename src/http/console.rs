@@ -31,7 +31,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(partners_page))
         .routes(routes!(partner_page))
         .routes(routes!(programs_page))
+        .routes(routes!(webhooks_page))
         .routes(routes!(app_js))
+        .routes(routes!(webhooks_js))
         .routes(routes!(app_css))
 }
 
@@ -239,6 +241,27 @@ page!(
     "programs.html",
     "The programs page."
 );
+
+page!(
+    webhooks_page,
+    "/admin/webhooks",
+    "webhooks.html",
+    "The webhooks page: endpoints, test events, the delivery log."
+);
+
+/// The webhooks page's script (it uses `app.js`'s helpers).
+#[utoipa::path(get, path = "/admin/assets/webhooks.js", tag = "console",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
+async fn webhooks_js() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("console/webhooks.js"),
+    )
+        .into_response()
+}
 
 /// The console's script.
 #[utoipa::path(get, path = "/admin/assets/app.js", tag = "console",

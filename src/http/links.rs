@@ -46,6 +46,13 @@ pub struct LinkView {
     created_at: Timestamp,
 }
 
+/// `link.created` webhooks carry this view.
+impl crate::webhooks::EventData for Link {
+    fn event_data(&self, public_url: &str) -> serde_json::Value {
+        serde_json::to_value(LinkView::new(self.clone(), public_url)).unwrap_or_default()
+    }
+}
+
 impl LinkView {
     pub fn new(l: Link, public_url: &str) -> LinkView {
         LinkView {

@@ -29,6 +29,8 @@ pub mod snapshots;
 pub mod stripe_connect;
 pub mod stripe_webhooks;
 pub mod uploads;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 use std::time::Instant;
 
@@ -79,6 +81,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(uploads::router())
         .merge(stripe_connect::router())
         .merge(stripe_webhooks::router())
+        .merge(webhooks::router())
+        .merge(webhook_deliveries::router())
 }
 
 /// The complete application: routes, fallbacks and layers.

@@ -51,6 +51,13 @@ pub struct PartnerView {
     revoke_reason: Option<String>,
 }
 
+/// `partner.*` and `network.partner_federated` webhooks carry this view.
+impl crate::webhooks::EventData for Partner {
+    fn event_data(&self, _public_url: &str) -> Value {
+        serde_json::to_value(PartnerView::from(self.clone())).unwrap_or_default()
+    }
+}
+
 impl From<Partner> for PartnerView {
     fn from(p: Partner) -> Self {
         let mut metadata = serde_json::from_str::<Value>(&p.metadata)

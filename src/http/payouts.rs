@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::payouts::{Payout, PayoutFilter};
+use crate::db::payouts::{Payout, PayoutFilter, PayoutWithItems};
 use crate::domain::cursor::{self, Position};
 use crate::domain::ids::PartnerId;
 use crate::domain::money::Currency;
@@ -86,6 +86,13 @@ fn view(p: Payout, commission_ids: Vec<String>) -> PayoutView {
         failure_reason: p.failure_reason,
         stripe_transfer_id: p.stripe_transfer_id,
         reference: p.reference,
+    }
+}
+
+impl crate::webhooks::EventData for PayoutWithItems {
+    fn event_data(&self, _public_url: &str) -> Value {
+        serde_json::to_value(view(self.payout.clone(), self.commission_ids.clone()))
+            .unwrap_or(Value::Null)
     }
 }
 

@@ -14,6 +14,9 @@ use tracing::Instrument;
 
 use crate::state::AppState;
 
+/// Daily, at a quiet hour (UTC): removes webhook deliveries past their retention.
+const WEBHOOK_PRUNE_CRON: &str = "0 41 3 * * *";
+
 /// Checks a 6-field cron expression (seconds first) the way the scheduler will read it.
 pub fn validate_cron(expr: &str) -> Result<(), String> {
     Job::new_async(expr, |_, _| Box::pin(async {}))
@@ -116,6 +119,36 @@ pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result
             move || {
                 let state = stripe_state.clone();
                 async move { crate::stripe::events::job(&state).await }
+            },
+        )?)
+        .await?;
+    let wh_state = state.clone();
+    scheduler
+        .add(cron_job(
+            "webhooks",
+            &state.config.webhook_cron,
+            cancel.clone(),
+            move || {
+                let state = wh_state.clone();
+                async move { crate::webhooks::deliver::dispatch(&state).await }
+            },
+        )?)
+        .await?;
+    let prune_state = state.clone();
+    scheduler
+        .add(cron_job(
+            "webhook_prune",
+            WEBHOOK_PRUNE_CRON,
+            cancel.clone(),
+            move || {
+                let state = prune_state.clone();
+                async move {
+                    match crate::webhooks::deliver::prune(&state).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(deliveries = n, "old webhook deliveries pruned"),
+                        Err(e) => tracing::warn!(error = %e, "webhook pruning failed"),
+                    }
+                }
             },
         )?)
         .await?;

@@ -17,6 +17,7 @@ use crate::domain::rules::{Occasion, Price, RuleSet};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use crate::state::AppState;
+use crate::webhooks::{self, EventType, RenderedView};
 
 pub struct EventInput {
     pub external_event_id: String,
@@ -127,6 +128,13 @@ pub async fn record(
     }
     if let Some(c) = &commission {
         Db::insert_commission(&mut tx, c).await?;
+    }
+    // The conversion with its attribution outcome (the answer), then what it earned.
+    let url = &state.config.public_url;
+    let kind = EventType::ConversionCreated;
+    webhooks::record_view(&mut tx, kind, &RenderedView(&answer), url, now).await?;
+    if let Some(c) = &commission {
+        webhooks::record_view(&mut tx, EventType::CommissionCreated, c, url, now).await?;
     }
     tx.commit().await?;
     Ok((true, answer))

@@ -3,10 +3,12 @@
 
 use std::sync::Arc;
 
-use crate::db::links::{Link, LinkTarget};
+use crate::db::Db;
+use crate::db::links::{Link, LinkTarget, NewLinkRow};
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::error::{ApiError, ApiResult, OnUnique};
 use crate::state::AppState;
+use crate::webhooks::{self, EventType};
 
 /// A link ready to redirect: the destination split so the click id can be added cheaply.
 #[derive(Debug)]
@@ -168,25 +170,31 @@ pub async fn create(state: &AppState, req: NewLink) -> ApiResult<Link> {
         },
     };
     let id = ulid::Ulid::new().to_string();
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let program_id = ProgramId::from_string(program.id.as_str());
+    let row = NewLinkRow {
+        id: &id,
+        link_key: &req.key,
+        partner: &partner.id,
+        program: &program_id,
+        override_url: override_url.as_deref(),
+        created_at: now,
+    };
     state
         .db
-        .insert_link(
-            &id,
-            &req.key,
-            &partner.id,
-            &ProgramId::from_string(program.id.as_str()),
-            override_url.as_deref(),
-            state.clock.now(),
-        )
+        .insert_link(&mut tx, &row)
         .await
         .on_unique(|| ApiError::conflict("linkKey_taken", "This link key is taken."))?;
+    let link = Db::get_link_tx(&mut tx, &id)
+        .await?
+        .ok_or_else(|| ApiError::internal("link vanished after insert"))?;
+    let url = &state.config.public_url;
+    webhooks::record_view(&mut tx, EventType::LinkCreated, &link, url, now).await?;
+    tx.commit().await?;
     // The key may have been cached as unknown.
     state.link_cache.clear();
-    state
-        .db
-        .get_link(&id)
-        .await?
-        .ok_or_else(|| ApiError::internal("link vanished after insert"))
+    Ok(link)
 }
 
 fn url_eq(a: &str, b: &str) -> bool {

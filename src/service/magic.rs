@@ -12,6 +12,7 @@ use crate::domain::tokens::{NewToken, TokenKind, hash_token};
 use crate::email::Template;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::webhooks::{self, EventType};
 
 pub const LINK_TTL_MINUTES: i64 = 15;
 pub const SESSION_TTL_DAYS: i64 = 30;
@@ -137,7 +138,7 @@ pub async fn verify(state: &AppState, token: &str) -> ApiResult<Verified> {
                 .unwrap_or_else(|| SUSPENDED.to_string()),
         ));
     }
-    Db::verify_partner_email(&mut tx, &partner.id, now).await?;
+    let activated = Db::verify_partner_email(&mut tx, &partner.id, now).await?;
     let session = if partner.pending_review {
         None
     } else {
@@ -146,6 +147,10 @@ pub async fn verify(state: &AppState, token: &str) -> ApiResult<Verified> {
     let partner = Db::get_partner_tx(&mut tx, &partner.id)
         .await?
         .ok_or_else(invalid)?;
+    if activated {
+        let url = &state.config.public_url;
+        webhooks::record_view(&mut tx, EventType::PartnerActivated, &partner, url, now).await?;
+    }
     tx.commit().await?;
     Ok(Verified { partner, session })
 }

@@ -2,6 +2,7 @@
 //! things together (a partner, its snapshot, its invite email) or needs more than one query.
 
 pub mod clicks;
+pub mod commissions;
 pub mod conversions;
 pub mod links;
 pub mod magic;

@@ -15,6 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::network::sync::{self, Change};
 use crate::service::magic;
 use crate::state::AppState;
+use crate::webhooks::{self, EventType};
 
 /// Where a new partner came from (`metadata.source` when pushed to the Network).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +154,16 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
         revoke_reason: None,
         network: None,
     };
+    let url = &state.config.public_url;
+    webhooks::record_view(&mut tx, EventType::PartnerCreated, &partner, url, now).await?;
+    if partner.activated_at.is_some() {
+        webhooks::record_view(&mut tx, EventType::PartnerActivated, &partner, url, now).await?;
+    }
+    if req.source == Source::Network {
+        // A creator approved on the Network arrived.
+        let kind = EventType::NetworkPartnerFederated;
+        webhooks::record_view(&mut tx, kind, &partner, url, now).await?;
+    }
     let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Created).await?;
     let mail = if req.send_invite {
         let (purpose, template) = match req.source {
@@ -315,6 +326,8 @@ pub async fn revoke(
     let partner = Db::get_partner_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
+    let url = &state.config.public_url;
+    webhooks::record_view(&mut tx, EventType::PartnerRevoked, &partner, url, now).await?;
     let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Revoked).await?;
     tx.commit().await?;
     // Sessions and keys end at once on this replica; its links stop earning at once.
@@ -346,6 +359,8 @@ pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let partner = Db::get_partner_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
+    let url = &state.config.public_url;
+    webhooks::record_view(&mut tx, EventType::PartnerReinstated, &partner, url, now).await?;
     let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Reinstated).await?;
     tx.commit().await?;
     state.link_cache.clear();
@@ -365,8 +380,12 @@ pub async fn approve(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
         ));
     }
     // The approval and its email commit together: never approved without the mail queued.
+    let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    if !Db::approve_partner(&mut tx, id, state.clock.now()).await? {
+    let was_active = Db::get_partner_tx(&mut tx, id)
+        .await?
+        .is_some_and(|p| p.activated_at.is_some());
+    if !Db::approve_partner(&mut tx, id, now).await? {
         return Err(ApiError::conflict(
             "not_pending_review",
             "This partner is not awaiting review.",
@@ -375,6 +394,10 @@ pub async fn approve(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let partner = Db::get_partner_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
+    if !was_active {
+        let url = &state.config.public_url;
+        webhooks::record_view(&mut tx, EventType::PartnerActivated, &partner, url, now).await?;
+    }
     let mail = magic::issue_link(
         state,
         &mut tx,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::db::Db;
-use crate::db::payouts::Payout;
+use crate::db::payouts::{Payout, PayoutWithItems};
 use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, Dec4};
 use crate::domain::payouts::{PayoutMethod, PayoutStatus, Schedule};
@@ -19,6 +19,7 @@ use crate::email::Template;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::stripe::client::NewTransfer;
+use crate::webhooks::{self, EventType};
 
 const SETTINGS_KEY: &str = "payouts";
 /// How long a replica holds a Stripe payout it is sending.
@@ -181,6 +182,7 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
             skipped.push(skip("no_commissions"));
             continue;
         }
+        record_payout_event(state, &mut tx, EventType::PayoutCreated, &payout.id).await?;
         tx.commit().await?;
         payouts.push(payout);
     }
@@ -226,6 +228,7 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
                 now,
             )
             .await?;
+            record_payout_event(state, &mut tx, EventType::PayoutFailed, &p.id).await?;
             tx.commit().await?;
             continue;
         };
@@ -262,6 +265,7 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
                     state.clock.now(),
                 )
                 .await?;
+                record_payout_event(state, &mut tx, EventType::PayoutFailed, &p.id).await?;
                 tx.commit().await?;
             }
         }
@@ -285,6 +289,11 @@ pub async fn mark_paid(
     let payout = Db::get_payout_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::internal("payout vanished"))?;
+    let url = &state.config.public_url;
+    for c in Db::payout_commissions_tx(&mut tx, id).await? {
+        webhooks::record_view(&mut tx, EventType::CommissionPaid, &c, url, now).await?;
+    }
+    record_payout_event(state, &mut tx, EventType::PayoutPaid, id).await?;
     let mail = match Db::get_partner_tx(&mut tx, &payout.partner_id).await? {
         Some(partner) => {
             let currency = Currency::parse(&payout.currency).unwrap_or_else(|_| Currency::usd());
@@ -312,6 +321,37 @@ pub async fn mark_paid(
         state.mailer.kick(mail);
     }
     Ok(true)
+}
+
+/// Records a payout event (`payout.created`, `payout.paid`, `payout.failed`) in `tx`, with the
+/// payout as the API shows it.
+async fn record_payout_event(
+    state: &AppState,
+    tx: &mut crate::db::Tx,
+    event: EventType,
+    id: &str,
+) -> ApiResult<()> {
+    let Some(payout) = Db::get_payout_tx(tx, id).await? else {
+        return Ok(());
+    };
+    let commission_ids = Db::payout_commissions_tx(tx, id)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let data = PayoutWithItems {
+        payout,
+        commission_ids,
+    };
+    webhooks::record_view(
+        tx,
+        event,
+        &data,
+        &state.config.public_url,
+        state.clock.now(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Cancels a pending or failed payout; what it held is free for the next run.
@@ -357,7 +397,8 @@ pub fn parse_minimum(currency: &Currency, raw: &serde_json::Value) -> Result<i64
 /// Approves matured commissions in programs with auto-approve on. Once per slot across
 /// replicas when scheduled; a plain call approves now.
 pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
-    Ok(state.db.auto_approve(state.clock.now()).await?)
+    // Each approval commits with its `commission.approved` event.
+    crate::service::commissions::auto_approve(state).await
 }
 
 /// The daily scheduled tick: runs payouts when the schedule says today is a payout day.

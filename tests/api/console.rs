@@ -94,6 +94,7 @@ async fn console_session_and_csrf(b: Backend) {
         "/admin/partners",
         "/admin/programs",
         "/admin/partners/x",
+        "/admin/webhooks",
     ] {
         let res = app.client.get(app.url(page)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{page}");
@@ -123,8 +124,9 @@ async fn console_session_and_csrf(b: Backend) {
 
 // ---- the browser ----
 
-struct Browser {
-    client: Client,
+/// Headless Chromium driven through chromedriver; the webhooks page's test uses it too.
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     shots: std::path::PathBuf,
     prefix: String,
@@ -132,7 +134,7 @@ struct Browser {
 }
 
 impl Browser {
-    async fn start(prefix: &str) -> Browser {
+    pub(crate) async fn start(prefix: &str) -> Browser {
         let port = crate::helpers::free_port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
@@ -176,12 +178,12 @@ impl Browser {
         }
     }
 
-    async fn shot(&self, name: &str) {
+    pub(crate) async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{}-{name}.png", self.prefix)), png).unwrap();
     }
 
-    async fn visible(&self, css: &str) -> fantoccini::elements::Element {
+    pub(crate) async fn visible(&self, css: &str) -> fantoccini::elements::Element {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Ok(e) = self.client.find(Locator::Css(css)).await {
@@ -195,7 +197,12 @@ impl Browser {
     }
 
     /// Waits until the element's text satisfies `want`; returns the text.
-    async fn text_until(&self, css: &str, what: &str, want: impl Fn(&str) -> bool) -> String {
+    pub(crate) async fn text_until(
+        &self,
+        css: &str,
+        what: &str,
+        want: impl Fn(&str) -> bool,
+    ) -> String {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let text = match self.client.find(Locator::Css(css)).await {
@@ -214,7 +221,7 @@ impl Browser {
     }
 
     /// Waits until the element is displayed and enabled.
-    async fn enabled(&self, css: &str) {
+    pub(crate) async fn enabled(&self, css: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let e = self.visible(css).await;
@@ -227,7 +234,7 @@ impl Browser {
     }
 
     /// Waits until the page's URL satisfies `want`.
-    async fn url_until(&self, what: &str, want: impl Fn(&str) -> bool) {
+    pub(crate) async fn url_until(&self, what: &str, want: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let url = self.client.current_url().await.map(|u| u.to_string());
@@ -242,17 +249,17 @@ impl Browser {
         }
     }
 
-    async fn fill(&self, css: &str, value: &str) {
+    pub(crate) async fn fill(&self, css: &str, value: &str) {
         let e = self.visible(css).await;
         e.clear().await.unwrap();
         e.send_keys(value).await.unwrap();
     }
 
-    async fn click(&self, css: &str) {
+    pub(crate) async fn click(&self, css: &str) {
         self.visible(css).await.click().await.unwrap();
     }
 
-    async fn close(mut self) {
+    pub(crate) async fn close(mut self) {
         let _ = self.client.clone().close().await;
         let _ = self.driver.kill();
         let _ = self.driver.wait();

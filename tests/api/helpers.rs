@@ -121,6 +121,7 @@ pub async fn spawn_app_with(backend: Backend, extra_env: &[(&str, &str)]) -> Tes
     env.insert("OPENPARTNER_MAIL_RETRY_CRON".into(), "0 0 0 1 1 *".into());
     for job in [
         "OPENPARTNER_CLEANUP_CRON",
+        "OPENPARTNER_WEBHOOK_CRON",
         "OPENPARTNER_STRIPE_EVENTS_CRON",
         "OPENPARTNER_AUTO_APPROVE_CRON",
         "OPENPARTNER_PAYOUT_SCHEDULE_CRON",

@@ -24,6 +24,7 @@ mod network_sync;
 mod partner_lifecycle;
 mod partners;
 mod payouts;
+mod payouts_stripe;
 mod programs;
 mod resilience;
 mod retention;
@@ -33,3 +34,9 @@ mod stripe;
 mod stripe_sim;
 mod stripe_sim_faults;
 mod stripe_webhooks;
+mod webhook_delivery;
+mod webhook_endpoints;
+#[allow(dead_code)]
+mod webhook_receiver;
+mod webhooks;
+mod webhooks_console;

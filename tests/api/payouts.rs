@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_with_network};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with, spawn_with_network};
 
 /// A partner with a link on `program`; returns (partner id, link key).
 async fn partner(app: &TestApp, email: &str, program: &str, body: Value) -> (String, String) {
@@ -261,7 +261,16 @@ async fn concurrent_runs_never_pay_twice(b: Backend) {
 }
 
 async fn the_manual_rail(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = spawn_app_with(b, &[("OPENPARTNER_WEBHOOKS_ALLOW_PRIVATE", "true")]).await;
+    // A webhook endpoint for the payout events (deliveries are recorded with each change).
+    let hook = app
+        .admin_post(
+            "/webhooks",
+            json!({"url": "http://127.0.0.1:9/hook",
+                   "events": ["payout.created", "payout.paid", "commission.paid"]}),
+        )
+        .await;
+    let hook = hook.assert_status(201)["id"].as_str().unwrap().to_string();
     let (pid, link) = partner(
         &app,
         "manual@example.com",
@@ -335,6 +344,16 @@ async fn the_manual_rail(b: Backend) {
     app.admin_post(&format!("/payouts/{id2}/retry"), json!({}))
         .await
         .assert_error(409, "invalid_transition");
+    let deliveries = app.admin_get(&format!("/webhooks/{hook}/deliveries")).await;
+    let types: Vec<String> = deliveries.assert_status(200)["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["type"].as_str().unwrap().to_string())
+        .collect();
+    for t in ["payout.created", "payout.paid", "commission.paid"] {
+        assert!(types.iter().any(|x| x == t), "{t} not recorded: {types:?}");
+    }
     // "You've been paid", with the amount and reference.
     let mails = app.wait_for_mails("manual@example.com", 1).await;
     let mail = mails.last().unwrap();

@@ -520,5 +520,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   } catch (_) {
     return; // redirected to sign-in
   }
-  ({ network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage })[page]();
+  // webhooksPage lives in webhooks.js, loaded by that page only.
+  ({ network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage, webhooks: () => webhooksPage() })[page]();
 });

@@ -1,0 +1,20 @@
+# Sourced by scripts/test.sh: the webhook tests verify our signatures with the independent
+# `standardwebhooks` package from PyPI, in a virtualenv under target/ (the tests create it
+# themselves when it is missing; doing it here first keeps that out of the test run).
+
+ensure_webhook_verifier() {
+    local venv=target/webhook-verifier
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import standardwebhooks" 2>/dev/null; then
+        return
+    fi
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        echo "installing python3-venv (Debian package)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq python3 python3-venv >/dev/null
+    fi
+    echo "installing standardwebhooks into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check standardwebhooks
+}

@@ -1,0 +1,128 @@
+//! Commission transitions (approve, pay, reverse). Each change and its webhook event
+//! (`commission.approved`, `commission.paid`, `commission.reversed`) commit together.
+
+use crate::db::Db;
+use crate::db::commissions::{Commission, Reversal, Status};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::webhooks::{self, EventType};
+
+fn event_of(to: Status) -> Option<EventType> {
+    match to {
+        Status::Approved => Some(EventType::CommissionApproved),
+        Status::Paid => Some(EventType::CommissionPaid),
+        Status::Reversed => Some(EventType::CommissionReversed),
+        Status::Accrued => None,
+    }
+}
+
+/// Approves an accrued commission. 409 `not_mature` before its `matureAt` unless `force`
+/// (recorded on it); 409 `invalid_transition` when it is not accrued.
+pub async fn approve(state: &AppState, id: &str, force: bool) -> ApiResult<Commission> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if !Db::approve_commission(&mut tx, id, now, force).await? {
+        return Err(match Db::get_commission_tx(&mut tx, id).await? {
+            Some(c) if c.status == Status::Accrued => ApiError::conflict(
+                "not_mature",
+                format!(
+                    "This commission matures at {}; approve it after that, or pass force: true.",
+                    c.mature_at
+                ),
+            )
+            .with("matureAt", c.mature_at),
+            Some(c) => invalid_transition(&c, Status::Approved),
+            None => ApiError::not_found("No such commission."),
+        });
+    }
+    finish(state, tx, id, Status::Approved).await
+}
+
+/// Moves a commission to `to` (paid, reversed) when its state allows it; 409
+/// `invalid_transition` otherwise.
+pub async fn transition(state: &AppState, id: &str, to: Status) -> ApiResult<Commission> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    if !Db::transition_commission(&mut tx, id, to, now).await? {
+        return Err(match Db::get_commission_tx(&mut tx, id).await? {
+            Some(c) => invalid_transition(&c, to),
+            None => ApiError::not_found("No such commission."),
+        });
+    }
+    finish(state, tx, id, to).await
+}
+
+/// Reverses a commission (a paid one becomes a clawback), with its `commission.reversed`
+/// event, in one transaction.
+pub async fn reverse(state: &AppState, id: &str, reason: Option<&str>) -> ApiResult<Commission> {
+    let mut tx = state.db.begin().await?;
+    match Db::reverse_commission(&mut tx, id, reason, state.clock.now()).await? {
+        Reversal::Reversed | Reversal::ClawedBack => {}
+        Reversal::NotFound => return Err(ApiError::not_found("No such commission.")),
+        Reversal::InPayout => {
+            return Err(ApiError::conflict(
+                "in_payout",
+                "This commission is in a payout not yet paid; cancel that payout first.",
+            ));
+        }
+        Reversal::Invalid(status) => {
+            return Err(ApiError::conflict(
+                "invalid_transition",
+                format!(
+                    "A commission that is {} cannot be reversed.",
+                    status.as_str()
+                ),
+            ));
+        }
+    }
+    finish(state, tx, id, Status::Reversed).await
+}
+
+/// Approves every matured accrued commission in programs with auto-approve on, each with its
+/// `commission.approved` event. Returns how many.
+pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
+    let mut approved = 0;
+    loop {
+        let due = state.db.auto_approvable(state.clock.now(), 500).await?;
+        if due.is_empty() {
+            return Ok(approved);
+        }
+        for id in due {
+            let mut tx = state.db.begin().await?;
+            // Another replica (or an admin) may have moved it meanwhile: then skip it.
+            if Db::approve_commission(&mut tx, &id, state.clock.now(), false).await? {
+                finish(state, tx, &id, Status::Approved).await?;
+                approved += 1;
+            }
+        }
+    }
+}
+
+/// Reads the changed commission, records its event and commits.
+async fn finish(
+    state: &AppState,
+    mut tx: crate::db::Tx,
+    id: &str,
+    to: Status,
+) -> ApiResult<Commission> {
+    let updated = Db::get_commission_tx(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("No such commission."))?;
+    if let Some(event) = event_of(to) {
+        let url = &state.config.public_url;
+        webhooks::record_view(&mut tx, event, &updated, url, state.clock.now()).await?;
+    }
+    tx.commit().await?;
+    Ok(updated)
+}
+
+fn invalid_transition(c: &Commission, to: Status) -> ApiError {
+    ApiError::conflict(
+        "invalid_transition",
+        format!(
+            "A commission that is {} cannot become {}.",
+            c.status.as_str(),
+            to.as_str()
+        ),
+    )
+}

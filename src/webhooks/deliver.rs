@@ -1,0 +1,202 @@
+//! The delivery worker. Each due head of an endpoint's queue is worked in a "lane", a task of
+//! its own that sends it and, while deliveries succeed, goes on with that endpoint's next one:
+//! an endpoint's events go out in order, one at a time, and a slow endpoint only ever holds
+//! its own lane. [`dispatch`] (the scheduled job) starts lanes and returns; [`deliver_due`]
+//! (tests, tools) runs them to the end.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
+
+use super::address::GuardedResolver;
+use super::attempt;
+use crate::db::webhook_deliveries::Delivery;
+use crate::state::AppState;
+
+/// How long a replica holds a claimed delivery: longer than one attempt can take.
+pub const LEASE_MS: i64 = 60_000;
+/// One attempt's limit, connection to the last byte read.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+/// Endpoints worked at once by one replica's scheduled job.
+const MAX_LANES: usize = 64;
+
+/// The worker's shared parts: the HTTP client (redirects off, proxies off, names resolved
+/// through the address guard) and the lanes the scheduled job has running.
+pub struct Worker {
+    pub(super) client: reqwest::Client,
+    pub(super) allow_private: bool,
+    lanes: Arc<Semaphore>,
+    tracker: TaskTracker,
+    stopping: AtomicBool,
+}
+
+impl Worker {
+    pub fn new(allow_private: bool) -> anyhow::Result<Arc<Worker>> {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            .user_agent(concat!("OpenPartner-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Arc::new(Worker {
+            client,
+            allow_private,
+            lanes: Arc::new(Semaphore::new(MAX_LANES)),
+            tracker: TaskTracker::new(),
+            stopping: AtomicBool::new(false),
+        }))
+    }
+
+    /// Stops starting lanes and lets running ones finish their current attempt (bounded).
+    /// What is left is claimed again once its lease lapses.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.stopping.store(true, Ordering::Release);
+        self.tracker.close();
+        if tokio::time::timeout(timeout, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "webhook deliveries still in flight at shutdown; their leases will lapse"
+            );
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+}
+
+/// The scheduled job: starts a lane for every endpoint whose head is due (up to the free
+/// lanes) and returns without waiting for them.
+pub async fn dispatch(state: &AppState) {
+    let worker = state.webhooks.clone();
+    while !worker.stopping() {
+        let free = worker.lanes.available_permits().min(32);
+        if free == 0 {
+            return;
+        }
+        let now = state.clock.now();
+        match state.db.webhook_due(now).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not look for due webhook deliveries");
+                return;
+            }
+        }
+        let heads = match state
+            .db
+            .claim_webhook_heads(None, now, now.plus_millis(LEASE_MS), free as i64)
+            .await
+        {
+            Ok(heads) => heads,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim webhook deliveries");
+                return;
+            }
+        };
+        let claimed = heads.len();
+        for head in heads {
+            let Ok(permit) = worker.lanes.clone().try_acquire_owned() else {
+                let _ = state.db.release_webhook_delivery(&head.id).await;
+                continue;
+            };
+            let state = state.clone();
+            worker.tracker.spawn(async move {
+                lane(&state, head).await;
+                drop(permit);
+            });
+        }
+        if claimed < free {
+            return;
+        }
+    }
+}
+
+/// Sends every due delivery, lane by lane in parallel, and returns once all lanes are done
+/// and nothing more is due. Returns how many attempts were made. A test drives the worker
+/// with this and the app's clock.
+pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
+    let mut attempts = 0;
+    loop {
+        let now = state.clock.now();
+        let heads = state
+            .db
+            .claim_webhook_heads(None, now, now.plus_millis(LEASE_MS), 100)
+            .await?;
+        if heads.is_empty() {
+            return Ok(attempts);
+        }
+        let mut lanes = JoinSet::new();
+        for head in heads {
+            let state = state.clone();
+            lanes.spawn(async move { lane(&state, head).await });
+        }
+        while let Some(n) = lanes.join_next().await {
+            attempts += n?;
+        }
+    }
+}
+
+/// Sends one delivery now if it is the head of its endpoint's queue (a test event, an admin's
+/// retry). False when it is not (it waits for the worker, behind earlier ones).
+pub async fn send_now(state: &AppState, delivery_id: &str) -> anyhow::Result<bool> {
+    let now = state.clock.now();
+    let Some(d) = state
+        .db
+        .claim_webhook_delivery(delivery_id, now, now.plus_millis(LEASE_MS))
+        .await?
+    else {
+        return Ok(false);
+    };
+    attempt::attempt(state, &d).await;
+    Ok(true)
+}
+
+/// Works one endpoint's queue from `first` while deliveries succeed and the next is due.
+/// Returns how many attempts it made.
+async fn lane(state: &AppState, first: Delivery) -> usize {
+    let mut current = first;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let delivered = attempt::attempt(state, &current).await;
+        if !delivered || state.webhooks.stopping() {
+            return attempts;
+        }
+        let now = state.clock.now();
+        match state
+            .db
+            .claim_webhook_heads(
+                Some(&current.endpoint_id),
+                now,
+                now.plus_millis(LEASE_MS),
+                1,
+            )
+            .await
+        {
+            Ok(mut next) if !next.is_empty() => current = next.swap_remove(0),
+            Ok(_) => return attempts,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not claim the next webhook delivery");
+                return attempts;
+            }
+        }
+    }
+}
+
+/// The daily clean-up: deliveries that finished more than `OPENPARTNER_WEBHOOK_RETENTION_DAYS`
+/// ago go, with the events no delivery needs any more.
+pub async fn prune(state: &AppState) -> anyhow::Result<u64> {
+    let cutoff = state
+        .clock
+        .now()
+        .plus_days(-(state.config.webhook_retention_days as i64));
+    Ok(state.db.prune_webhook_deliveries(cutoff).await?)
+}
