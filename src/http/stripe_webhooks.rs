@@ -189,6 +189,7 @@ pub struct StripeEventList {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// `pending`, `processed`, `ignored` or `dead`.
     status: Option<String>,
