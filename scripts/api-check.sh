@@ -36,6 +36,8 @@ PG_SERVER="${PG_URL%/*}"
 # The configured admin key: it lives in no table, so schemathesis cannot revoke it through the API.
 ADMIN_KEY="api-check-admin-$(openssl rand -hex 16)"
 SIM_KEY="api-check-sim-$(openssl rand -hex 16)"
+STRIPE_KEY="sk_test_$(openssl rand -hex 16)"
+STRIPE_WEBHOOK_SECRET="whsec_$(openssl rand -hex 16)"
 PIP_PACKAGES=(openapi-spec-validator==0.9.0 schemathesis==4.32.5)
 
 if [[ " $BACKENDS " == *" postgres "* ]]; then
@@ -128,6 +130,16 @@ check_backend() {
     PIDS+=("$sim_pid")
     wait_for "http://127.0.0.1:$sim_port/_sim/state" "$sim_pid" "$dir/sim.log" || return 1
 
+    # A Stripe simulator too: onboarding and the Stripe webhook answer for real, not 503.
+    local stripe_port stripe_pid
+    stripe_port=$(free_port)
+    "$BIN" stripe-sim --bind "127.0.0.1:$stripe_port" --secret-key "$STRIPE_KEY" \
+        --webhook-url "$base/webhooks/stripe" --webhook-secret "$STRIPE_WEBHOOK_SECRET" \
+        >"$dir/stripe-sim.log" 2>&1 &
+    stripe_pid=$!
+    PIDS+=("$stripe_pid")
+    wait_for "http://127.0.0.1:$stripe_port/_sim/state" "$stripe_pid" "$dir/stripe-sim.log" || return 1
+
     env -u DATABASE_URL -u OPENPARTNER_CONFIG \
         OPENPARTNER_BIND="127.0.0.1:$port" \
         OPENPARTNER_PUBLIC_URL="$base" \
@@ -138,6 +150,9 @@ check_backend() {
         NETWORK_URL="http://127.0.0.1:$sim_port" \
         NETWORK_ADMIN_API_KEY="$SIM_KEY" \
         OPENPARTNER_ADMIN_EMAIL="admin@api-check.example" \
+        STRIPE_SECRET_KEY="$STRIPE_KEY" \
+        STRIPE_API_BASE="http://127.0.0.1:$stripe_port" \
+        STRIPE_WEBHOOK_SECRET="$STRIPE_WEBHOOK_SECRET" \
         OPENPARTNER_RATE_LIMIT_PER_MINUTE=100000 \
         OPENPARTNER_LOG=warn NO_COLOR=1 \
         "$BIN" serve >"$dir/server.log" 2>&1 &

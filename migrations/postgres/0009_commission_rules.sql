@@ -24,3 +24,15 @@ CREATE TABLE commission_firsts (
     PRIMARY KEY (partner_id, program_id, customer_key)
 );
 CREATE INDEX commission_firsts_customer ON commission_firsts (partner_id, customer_key, first_at);
+
+-- Commissions earned before this migration: their customers' first commission-earning events,
+-- so a returning customer is not priced as "first" again.
+INSERT INTO commission_firsts (partner_id, program_id, customer_key, event_id, first_at)
+SELECT c.partner_id, c.program_id,
+       CASE WHEN c.user_id IS NOT NULL THEN 'user:' || c.user_id ELSE 'click:' || e.click_id END,
+       MIN(c.event_id), MIN(e.ts)
+FROM commissions c JOIN events e ON e.id = c.event_id
+WHERE c.status <> 'reversed' AND (c.user_id IS NOT NULL OR e.click_id IS NOT NULL)
+GROUP BY c.partner_id, c.program_id,
+         CASE WHEN c.user_id IS NOT NULL THEN 'user:' || c.user_id ELSE 'click:' || e.click_id END
+ON CONFLICT DO NOTHING;

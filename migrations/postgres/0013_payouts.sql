@@ -57,3 +57,10 @@ CREATE TABLE clawbacks (
     payout_id     TEXT
 );
 CREATE INDEX clawbacks_outstanding ON clawbacks (partner_id, currency) WHERE payout_id IS NULL;
+
+-- The clawbacks a payout nets (kept after a failure, so a retry can net them again).
+CREATE TABLE payout_clawbacks (
+    payout_id   TEXT NOT NULL,
+    clawback_id TEXT NOT NULL,
+    PRIMARY KEY (payout_id, clawback_id)
+);

@@ -26,6 +26,10 @@ pub struct NewLinkRow<'a> {
     pub program: &'a ProgramId,
     pub override_url: Option<&'a str>,
     pub created_at: Timestamp,
+    /// Grant the program to the partner in the same transaction (an admin's or the Network's
+    /// link admits the partner to it); false when the partner itself asks (its grant is
+    /// required, never added).
+    pub grant: bool,
 }
 
 /// What a redirect needs: where to send the visitor and whom the click belongs to.
@@ -73,6 +77,9 @@ impl Db {
         .bind(now.millis())
         .execute(&mut **tx)
         .await?;
+        if !link.grant {
+            return Ok(());
+        }
         // program_ids is a space-separated list; ids hold no spaces.
         let listed = match self.backend() {
             super::Backend::Sqlite => "instr(' ' || program_ids || ' ', ' ' || $2 || ' ') > 0",

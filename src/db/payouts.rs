@@ -218,6 +218,11 @@ impl Db {
             if done.rows_affected() != 1 {
                 return Ok(false);
             }
+            sqlx::query("INSERT INTO payout_clawbacks (payout_id, clawback_id) VALUES ($1, $2)")
+                .bind(payout)
+                .bind(&c.id)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(true)
     }
@@ -386,10 +391,13 @@ impl Db {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        let items = sqlx::query("SELECT commission_id FROM payout_items WHERE payout_id = $1")
-            .bind(id)
-            .fetch_all(&mut **tx)
-            .await?;
+        // In id order, as runs hold them: two holders never wait on each other in a cycle.
+        let items = sqlx::query(
+            "SELECT commission_id FROM payout_items WHERE payout_id = $1 ORDER BY commission_id",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
         for item in items {
             let commission: String = item.try_get(0)?;
             let held = sqlx::query(
@@ -398,6 +406,26 @@ impl Db {
             )
             .bind(id)
             .bind(&commission)
+            .execute(&mut **tx)
+            .await?;
+            if held.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
+        // The clawbacks it netted, held again: its amount already counts them.
+        let claws = sqlx::query(
+            "SELECT clawback_id FROM payout_clawbacks WHERE payout_id = $1 ORDER BY clawback_id",
+        )
+        .bind(id)
+        .fetch_all(&mut **tx)
+        .await?;
+        for claw in claws {
+            let clawback: String = claw.try_get(0)?;
+            let held = sqlx::query(
+                "UPDATE clawbacks SET payout_id = $1 WHERE id = $2 AND payout_id IS NULL",
+            )
+            .bind(id)
+            .bind(&clawback)
             .execute(&mut **tx)
             .await?;
             if held.rows_affected() != 1 {

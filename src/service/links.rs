@@ -180,6 +180,7 @@ pub async fn create(state: &AppState, req: NewLink) -> ApiResult<Link> {
         program: &program_id,
         override_url: override_url.as_deref(),
         created_at: now,
+        grant: !req.as_partner,
     };
     state
         .db

@@ -104,10 +104,19 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
             continue;
         };
         let mut tx = state.db.begin().await?;
-        let commissions = Db::unpaid_approved(&mut tx, &partner_id, &currency).await?;
-        let clawbacks = Db::outstanding_clawbacks(&mut tx, &partner_id, &currency).await?;
-        let gross: i64 = commissions.iter().map(|c| c.amount_minor).sum();
-        let claw: i64 = clawbacks.iter().map(|c| c.amount_minor).sum();
+        let mut commissions = Db::unpaid_approved(&mut tx, &partner_id, &currency).await?;
+        let mut clawbacks = Db::outstanding_clawbacks(&mut tx, &partner_id, &currency).await?;
+        // Held in id order (as a retry holds them): concurrent holders lock in one order.
+        commissions.sort_by(|a, b| a.id.cmp(&b.id));
+        clawbacks.sort_by(|a, b| a.id.cmp(&b.id));
+        let sum = |items: &[crate::db::payouts::Owed]| {
+            items
+                .iter()
+                .try_fold(0i64, |acc, c| acc.checked_add(c.amount_minor))
+                .ok_or_else(|| ApiError::internal("payout total overflows"))
+        };
+        let gross = sum(&commissions)?;
+        let claw = sum(&clawbacks)?;
         let net = gross - claw;
         let skip = |reason| Skipped {
             partner_id: partner_id.clone(),
@@ -210,16 +219,23 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
     let Some(stripe) = state.stripe.clone() else {
         return Ok(0);
     };
-    let now = state.clock.now();
-    let due = state
-        .db
-        .claim_due_transfers(now, now.plus_millis(TRANSFER_LEASE_MS), 50)
-        .await?;
-    let tried = due.len();
-    for p in due {
+    let mut tried = 0;
+    // One payout per claim: the lease (longer than a call's timeout) then always covers the
+    // call it guards, so no other worker can send the same payout meanwhile.
+    while tried < 50 {
+        let now = state.clock.now();
+        let Some(p) = state
+            .db
+            .claim_due_transfers(now, now.plus_millis(TRANSFER_LEASE_MS), 1)
+            .await?
+            .pop()
+        else {
+            break;
+        };
+        tried += 1;
         let Some(destination) = p.destination.as_deref() else {
             let mut tx = state.db.begin().await?;
-            Db::payout_released(
+            if Db::payout_released(
                 &mut tx,
                 &p.id,
                 PayoutStatus::Failed,
@@ -227,8 +243,10 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
                 Some("no Stripe account to pay"),
                 now,
             )
-            .await?;
-            record_payout_event(state, &mut tx, EventType::PayoutFailed, &p.id).await?;
+            .await?
+            {
+                record_payout_event(state, &mut tx, EventType::PayoutFailed, &p.id).await?;
+            }
             tx.commit().await?;
             continue;
         };
@@ -243,7 +261,10 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
             .await;
         match result {
             Ok(transfer) => {
-                mark_paid(state, &p.id, Some(&transfer.id), None).await?;
+                if !mark_paid(state, &p.id, Some(&transfer.id), None).await? {
+                    tracing::error!(payout = %p.id, transfer = %transfer.id,
+                        "Stripe made a transfer for a payout that is no longer processing; reconcile it by hand");
+                }
             }
             Err(e) if e.is_transient() => {
                 let delay = RETRY_DELAYS_MS[(p.attempts.max(1) as usize - 1).min(3)];
@@ -256,7 +277,7 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
             Err(e) => {
                 tracing::warn!(payout = %p.id, reason = %e, "Stripe refused the transfer");
                 let mut tx = state.db.begin().await?;
-                Db::payout_released(
+                if Db::payout_released(
                     &mut tx,
                     &p.id,
                     PayoutStatus::Failed,
@@ -264,8 +285,10 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
                     Some(&e.reason()),
                     state.clock.now(),
                 )
-                .await?;
-                record_payout_event(state, &mut tx, EventType::PayoutFailed, &p.id).await?;
+                .await?
+                {
+                    record_payout_event(state, &mut tx, EventType::PayoutFailed, &p.id).await?;
+                }
                 tx.commit().await?;
             }
         }
@@ -413,6 +436,7 @@ pub async fn scheduled_run(state: &AppState) -> ApiResult<Option<RunResult>> {
 }
 
 const REPORT_MARK: &str = "network_report_until";
+const REPORT_MARGIN_MS: i64 = 60_000;
 
 /// The Network's metering report: USD paid to Network-sourced partners since the last
 /// accepted report. The mark advances only on a 2xx (or a zero amount, which sends nothing).
@@ -428,7 +452,11 @@ pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
         .await?
         .and_then(|s| s.parse::<i64>().ok())
         .map_or(Timestamp::from_millis(0), Timestamp::from_millis);
-    let until = state.clock.now();
+    // A margin behind now: a payout stamped paid just before `until` may still be committing.
+    let until = state.clock.now().plus_millis(-REPORT_MARGIN_MS);
+    if until <= since {
+        return Ok(Some(0));
+    }
     let minor = state.db.network_usd_paid(since, until).await?;
     if minor > 0 {
         let usd = Currency::usd();

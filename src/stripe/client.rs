@@ -242,7 +242,9 @@ async fn read<T: serde::de::DeserializeOwned>(
         return serde_json::from_str(&text)
             .map_err(|e| StripeError::Transient(format!("unexpected answer from Stripe ({e})")));
     }
-    if status == 429 || status >= 500 {
+    // 409: a request with the same idempotency key is still being processed (or conflicts):
+    // its outcome is unknown, never a refusal.
+    if status == 409 || status == 429 || status >= 500 {
         return Err(StripeError::Transient(format!(
             "stripe {status}: {}",
             text.chars().take(200).collect::<String>()

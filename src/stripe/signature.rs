@@ -41,7 +41,7 @@ pub fn verify(
     if candidates.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now - t).abs() > TOLERANCE_SECS {
+    if now.abs_diff(t) > TOLERANCE_SECS as u64 {
         return Err(SignatureError::Expired);
     }
     for secret in secrets {

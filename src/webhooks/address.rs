@@ -96,6 +96,15 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let s = v6.segments();
+            // 6to4 (2002::/16) carries an IPv4 address in segments 1-2: judge that address.
+            if s[0] == 0x2002 {
+                let [a, b] = [s[1].to_be_bytes(), s[2].to_be_bytes()];
+                return is_public_v4(Ipv4Addr::new(a[0], a[1], b[0], b[1]));
+            }
+            // Teredo (2001::/32) tunnels to addresses we cannot judge: refused.
+            if s[0] == 0x2001 && s[1] == 0 {
+                return false;
+            }
             // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
             if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
                 let [a, b] = [s[6].to_be_bytes(), s[7].to_be_bytes()];
@@ -108,7 +117,8 @@ pub fn is_public(ip: IpAddr) -> bool {
                 || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
                 || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10
                 || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || s[..6] == [0, 0, 0, 0, 0, 0]) // IPv4-compatible ::a.b.c.d
+                || s[..6] == [0, 0, 0, 0, 0, 0] // IPv4-compatible ::a.b.c.d
+                || s[..6] == [0, 0, 0, 0, 0xffff, 0]) // IPv4-translated ::ffff:0:a.b.c.d
         }
     }
 }

@@ -442,6 +442,7 @@ async fn the_network_metering_report(b: Backend) {
             .assert_status(200);
     }
     // A failed report does not advance the mark.
+    app.clock.advance(Duration::from_secs(120));
     sim.inject(Fault {
         count: 1,
         path: Some("/vendors/me/report-payouts".into()),
@@ -454,7 +455,6 @@ async fn the_network_metering_report(b: Backend) {
             .is_err()
     );
     assert_eq!(sim.payout_reports(&vendor).len(), 0);
-    app.clock.advance(Duration::from_secs(60));
     let sent = openpartner::service::payouts::report_to_network(&app.state)
         .await
         .unwrap();

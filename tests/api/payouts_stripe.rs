@@ -172,6 +172,54 @@ async fn a_refusal_frees_the_commissions(b: Backend) {
     assert_eq!(transfers_for(&sim, &id), 1);
 }
 
+async fn a_retried_payout_still_nets_its_clawbacks(b: Backend) {
+    let (app, sim) = spawn_with_stripe(b, &[]).await;
+    sim.set_balance("usd", 1_000_000);
+    let (pid, _) = payable(&app, "claw@example.com", "300.00").await; // 30.00
+    let r = app.admin_post("/payouts/run", json!({})).await;
+    let first = r.assert_status(201)["payouts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(settle(&app, &first).await["status"], "paid");
+    // Refunded after payment: a clawback of 30.00.
+    let c = app.admin_get(&format!("/partners/{pid}/commissions")).await;
+    let paid = c.body["commissions"][0]["id"].as_str().unwrap().to_string();
+    app.admin_post(
+        &format!("/commissions/{paid}/reverse"),
+        json!({"reason": "refund"}),
+    )
+    .await
+    .assert_status(200);
+    // 50.00 more, netted: 20.00 — refused first (no balance), then retried.
+    let link = format!("s-{}", &pid[pid.len() - 8..]).to_lowercase();
+    let click = app.click(&link).await;
+    let sale = app.sale("claw-2", "500.00", &click).await;
+    let cid = sale.assert_status(201)["commission"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.admin_post(&format!("/commissions/{cid}/approve"), json!({}))
+        .await
+        .assert_status(200);
+    sim.set_balance("usd", 0);
+    let r = app.admin_post("/payouts/run", json!({})).await;
+    let p = r.assert_status(201)["payouts"][0].clone();
+    assert_eq!(p["amount"], "20.00");
+    let id = p["id"].as_str().unwrap().to_string();
+    assert_eq!(settle(&app, &id).await["status"], "failed");
+    sim.set_balance("usd", 1_000_000);
+    app.admin_post(&format!("/payouts/{id}/retry"), json!({}))
+        .await
+        .assert_status(200);
+    assert_eq!(settle(&app, &id).await["status"], "paid");
+    // The clawback was netted by the retried payout: nothing of it is outstanding.
+    let bal = app.admin_get(&format!("/partners/{pid}/balance")).await;
+    assert_eq!(bal.assert_status(200)["balances"][0]["clawback"], "0.00");
+    let again = app.admin_post("/payouts/run", json!({})).await;
+    assert_eq!(again.assert_status(201)["payouts"], json!([]));
+}
+
 async fn a_lost_answer_pays_once(b: Backend) {
     let (app, sim) = spawn_with_stripe(b, &[]).await;
     sim.set_balance("usd", 1_000_000);
@@ -222,6 +270,7 @@ async fn a_lost_answer_pays_once(b: Backend) {
 
 both_backends!(
     the_stripe_rail_pays_with_the_right_wire,
+    a_retried_payout_still_nets_its_clawbacks,
     a_refusal_frees_the_commissions,
     a_lost_answer_pays_once,
 );
