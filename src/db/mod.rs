@@ -15,6 +15,8 @@ pub mod mail;
 pub mod network;
 pub mod outbox;
 pub mod partners;
+pub mod payout_reports;
+pub mod payout_transfers;
 pub mod payouts;
 pub mod programs;
 pub mod retention;

@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Backend, Db, Tx};
+use super::{Db, Tx};
 use crate::domain::ids::PartnerId;
 use crate::domain::payouts::{PayoutMethod, PayoutStatus};
 use crate::domain::time::Timestamp;
@@ -33,7 +33,7 @@ pub struct Payout {
     pub attempts: i64,
 }
 
-const COLUMNS: &str = "id, partner_id, amount_minor, gross_minor, clawback_minor, currency, method, \
+pub(super) const COLUMNS: &str = "id, partner_id, amount_minor, gross_minor, clawback_minor, currency, method, \
     status, destination, idempotency_key, period_start, period_end, created_at, paid_at, \
     failure_reason, stripe_transfer_id, reference, attempts";
 
@@ -41,7 +41,7 @@ fn ts(r: &AnyRow, c: &str) -> sqlx::Result<Option<Timestamp>> {
     Ok(r.try_get::<Option<i64>, _>(c)?.map(Timestamp::from_millis))
 }
 
-fn from_row(r: &AnyRow) -> sqlx::Result<Payout> {
+pub(super) fn from_row(r: &AnyRow) -> sqlx::Result<Payout> {
     let bad = |c: &str, v: String| sqlx::Error::Decode(format!("payouts.{c}: {v}").into());
     let method: String = r.try_get("method")?;
     let status: String = r.try_get("status")?;
@@ -81,16 +81,6 @@ pub struct PayoutFilter<'a> {
     pub status: Option<PayoutStatus>,
     pub partner: Option<&'a PartnerId>,
     pub after: Option<(i64, &'a str)>,
-}
-
-/// One partner's money per currency, in minor units.
-#[derive(Debug, Clone, Default)]
-pub struct Balance {
-    pub currency: String,
-    pub accrued: i64,
-    pub approved: i64,
-    pub in_payout: i64,
-    pub clawback: i64,
 }
 
 impl Db {
@@ -370,115 +360,6 @@ impl Db {
         Ok(true)
     }
 
-    /// Puts a failed Stripe payout back to `processing` with a fresh idempotency key, if every
-    /// commission it held is still free. False otherwise.
-    pub async fn payout_retried(
-        tx: &mut Tx,
-        id: &str,
-        idempotency_key: &str,
-        now: Timestamp,
-    ) -> sqlx::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE payouts SET status = 'processing', failure_reason = NULL, idempotency_key = $1, \
-             attempts = 0, next_attempt_at = $2, locked_until = 0, updated_at = $2 \
-             WHERE id = $3 AND status = 'failed' AND method = 'stripe'",
-        )
-        .bind(idempotency_key)
-        .bind(now.millis())
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        // In id order, as runs hold them: two holders never wait on each other in a cycle.
-        let items = sqlx::query(
-            "SELECT commission_id FROM payout_items WHERE payout_id = $1 ORDER BY commission_id",
-        )
-        .bind(id)
-        .fetch_all(&mut **tx)
-        .await?;
-        for item in items {
-            let commission: String = item.try_get(0)?;
-            let held = sqlx::query(
-                "UPDATE commissions SET payout_id = $1 \
-                 WHERE id = $2 AND payout_id IS NULL AND status = 'approved'",
-            )
-            .bind(id)
-            .bind(&commission)
-            .execute(&mut **tx)
-            .await?;
-            if held.rows_affected() != 1 {
-                return Ok(false);
-            }
-        }
-        // The clawbacks it netted, held again: its amount already counts them.
-        let claws = sqlx::query(
-            "SELECT clawback_id FROM payout_clawbacks WHERE payout_id = $1 ORDER BY clawback_id",
-        )
-        .bind(id)
-        .fetch_all(&mut **tx)
-        .await?;
-        for claw in claws {
-            let clawback: String = claw.try_get(0)?;
-            let held = sqlx::query(
-                "UPDATE clawbacks SET payout_id = $1 WHERE id = $2 AND payout_id IS NULL",
-            )
-            .bind(id)
-            .bind(&clawback)
-            .execute(&mut **tx)
-            .await?;
-            if held.rows_affected() != 1 {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Claims Stripe payouts due for a (re)try until `lease_until`; one replica each.
-    pub async fn claim_due_transfers(
-        &self,
-        now: Timestamp,
-        lease_until: Timestamp,
-        limit: i64,
-    ) -> sqlx::Result<Vec<Payout>> {
-        let lock = match self.backend() {
-            Backend::Postgres => "FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
-        let rows = sqlx::query(&format!(
-            "UPDATE payouts SET locked_until = $1, attempts = attempts + 1 WHERE id IN ( \
-               SELECT id FROM payouts WHERE status = 'processing' AND next_attempt_at <= $2 \
-               AND locked_until <= $2 ORDER BY next_attempt_at, id LIMIT $3 {lock}) \
-             AND locked_until <= $2 RETURNING {COLUMNS}"
-        ))
-        .bind(lease_until.millis())
-        .bind(now.millis())
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(from_row).collect()
-    }
-
-    /// After a transient failure: try again at `next`.
-    pub async fn transfer_deferred(
-        &self,
-        id: &str,
-        next: Timestamp,
-        reason: &str,
-    ) -> sqlx::Result<()> {
-        sqlx::query(
-            "UPDATE payouts SET next_attempt_at = $1, locked_until = 0, failure_reason = $2 \
-             WHERE id = $3 AND status = 'processing'",
-        )
-        .bind(next.millis())
-        .bind(reason)
-        .bind(id)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// A commission reversed after payment: a clawback of `amount` the next payout nets.
     pub async fn insert_clawback(
         tx: &mut Tx,
@@ -505,67 +386,6 @@ impl Db {
         Ok(())
     }
 
-    /// A partner's money per currency.
-    pub async fn partner_balances(&self, partner: &PartnerId) -> sqlx::Result<Vec<Balance>> {
-        let rows = sqlx::query(
-            "SELECT currency, \
-               CAST(COALESCE(SUM(CASE WHEN status = 'accrued' THEN amount_minor END), 0) AS BIGINT), \
-               CAST(COALESCE(SUM(CASE WHEN status = 'approved' AND payout_id IS NULL THEN amount_minor END), 0) AS BIGINT), \
-               CAST(COALESCE(SUM(CASE WHEN status = 'approved' AND payout_id IS NOT NULL THEN amount_minor END), 0) AS BIGINT) \
-             FROM commissions WHERE partner_id = $1 GROUP BY currency",
-        )
-        .bind(partner.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        let mut out: Vec<Balance> = rows
-            .iter()
-            .map(|r| {
-                Ok(Balance {
-                    currency: r.try_get(0)?,
-                    accrued: r.try_get(1)?,
-                    approved: r.try_get(2)?,
-                    in_payout: r.try_get(3)?,
-                    clawback: 0,
-                })
-            })
-            .collect::<sqlx::Result<_>>()?;
-        let claws = sqlx::query(
-            "SELECT currency, CAST(SUM(amount_minor) AS BIGINT) FROM clawbacks \
-             WHERE partner_id = $1 AND payout_id IS NULL GROUP BY currency",
-        )
-        .bind(partner.as_str())
-        .fetch_all(self.pool())
-        .await?;
-        for r in claws {
-            let currency: String = r.try_get(0)?;
-            let amount: i64 = r.try_get(1)?;
-            match out.iter_mut().find(|b| b.currency == currency) {
-                Some(b) => b.clawback = amount,
-                None => out.push(Balance {
-                    currency,
-                    clawback: amount,
-                    ..Default::default()
-                }),
-            }
-        }
-        out.sort_by(|a, b| a.currency.cmp(&b.currency));
-        Ok(out)
-    }
-
-    /// Accrued commissions that have matured, in programs with auto-approve on (a page).
-    pub async fn auto_approvable(&self, now: Timestamp, limit: i64) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT id FROM commissions WHERE status = 'accrued' AND mature_at <= $1 \
-             AND program_id IN (SELECT id FROM programs WHERE auto_approve = 1) \
-             ORDER BY mature_at, id LIMIT $2",
-        )
-        .bind(now.millis())
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|r| r.try_get(0)).collect()
-    }
-
     /// The commissions a payout holds, in the caller's transaction.
     pub async fn payout_commissions_tx(
         tx: &mut Tx,
@@ -586,74 +406,12 @@ impl Db {
         }
         Ok(out)
     }
-
-    /// USD paid in (since, until] to partners who came from the Network, minor units.
-    pub async fn network_usd_paid(&self, since: Timestamp, until: Timestamp) -> sqlx::Result<i64> {
-        sqlx::query(
-            "SELECT CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) FROM payouts p \
-             JOIN partners pa ON pa.id = p.partner_id \
-             WHERE p.status = 'paid' AND p.currency = 'USD' AND p.paid_at > $1 AND p.paid_at <= $2 \
-             AND pa.source = 'openpartner_network'",
-        )
-        .bind(since.millis())
-        .bind(until.millis())
-        .fetch_one(self.pool())
-        .await?
-        .try_get(0)
-    }
 }
 
 /// A payout with the commissions it holds: what its webhook events carry.
 pub struct PayoutWithItems {
     pub payout: Payout,
     pub commission_ids: Vec<String>,
-}
-
-/// A row of the manual payout export.
-pub struct ExportRow {
-    pub payout: Payout,
-    pub email: String,
-    pub name: String,
-}
-
-impl Db {
-    /// One page of payouts with their partner's email and name, oldest first, for the CSV.
-    pub async fn export_payouts(
-        &self,
-        status: Option<PayoutStatus>,
-        after: Option<(i64, String)>,
-        limit: i64,
-    ) -> sqlx::Result<Vec<ExportRow>> {
-        let cols: String = COLUMNS
-            .split(", ")
-            .map(|c| format!("p.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut sql = format!(
-            "SELECT {cols}, pa.email AS partner_email, pa.name AS partner_name FROM payouts p \
-             JOIN partners pa ON pa.id = p.partner_id WHERE ($1 = '' OR p.status = $1)"
-        );
-        if after.is_some() {
-            sql.push_str(" AND (p.created_at, p.id) > ($3, $4)");
-        }
-        sql.push_str(" ORDER BY p.created_at, p.id LIMIT $2");
-        let mut q = sqlx::query(&sql)
-            .bind(status.map_or("", PayoutStatus::as_str))
-            .bind(limit);
-        if let Some((at, id)) = after {
-            q = q.bind(at).bind(id);
-        }
-        let rows = q.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ExportRow {
-                    payout: from_row(r)?,
-                    email: r.try_get("partner_email")?,
-                    name: r.try_get("partner_name")?,
-                })
-            })
-            .collect()
-    }
 }
 
 fn owed(r: &AnyRow) -> sqlx::Result<Owed> {

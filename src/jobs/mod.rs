@@ -175,10 +175,10 @@ async fn slotted(state: &AppState, name: &'static str) {
         }
     }
     let result = match name {
-        "auto_approve" => crate::service::payouts::auto_approve(state)
+        "auto_approve" => crate::service::payout_jobs::auto_approve(state)
             .await
             .map(|n| tracing::info!(approved = n, "auto-approve")),
-        "payout_schedule" => crate::service::payouts::scheduled_run(state)
+        "payout_schedule" => crate::service::payout_jobs::scheduled_run(state)
             .await
             .map(|r| {
                 if let Some(r) = r {
@@ -189,7 +189,7 @@ async fn slotted(state: &AppState, name: &'static str) {
                     );
                 }
             }),
-        _ => crate::service::payouts::report_to_network(state)
+        _ => crate::service::payout_jobs::report_to_network(state)
             .await
             .map(|_| ()),
     };

@@ -7,4 +7,5 @@ pub mod conversions;
 pub mod links;
 pub mod magic;
 pub mod partners;
+pub mod payout_jobs;
 pub mod payouts;

@@ -4,7 +4,6 @@
 //! auto-approval, the scheduled run, and the Network's metering report.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -14,7 +13,6 @@ use crate::db::payouts::{Payout, PayoutWithItems};
 use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, Dec4};
 use crate::domain::payouts::{PayoutMethod, PayoutStatus, Schedule};
-use crate::domain::time::Timestamp;
 use crate::email::Template;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -25,7 +23,7 @@ const SETTINGS_KEY: &str = "payouts";
 /// How long a replica holds a Stripe payout it is sending.
 const TRANSFER_LEASE_MS: i64 = 120_000;
 /// Retries of an unknown outcome: 1 min, 5 min, 30 min, then hourly.
-const RETRY_DELAYS_MS: [i64; 4] = [60_000, 300_000, 1_800_000, 3_600_000];
+pub(crate) const RETRY_DELAYS_MS: [i64; 4] = [60_000, 300_000, 1_800_000, 3_600_000];
 
 /// `GET/PUT /config/payouts`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -413,85 +411,4 @@ pub fn parse_minimum(currency: &Currency, raw: &serde_json::Value) -> Result<i64
     currency
         .to_minor(d)
         .ok_or_else(|| format!("must have at most {} decimals", currency.minor_digits()))
-}
-
-// ---- jobs ----
-
-/// Approves matured commissions in programs with auto-approve on. Once per slot across
-/// replicas when scheduled; a plain call approves now.
-pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
-    // Each approval commits with its `commission.approved` event.
-    crate::service::commissions::auto_approve(state).await
-}
-
-/// The daily scheduled tick: runs payouts when the schedule says today is a payout day.
-pub async fn scheduled_run(state: &AppState) -> ApiResult<Option<RunResult>> {
-    let settings = settings(state).await?;
-    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(state.clock.now().millis())
-        .unwrap_or_default();
-    if !settings.schedule.runs_on(now) {
-        return Ok(None);
-    }
-    Ok(Some(run(state, &RunRequest::default()).await?))
-}
-
-const REPORT_MARK: &str = "network_report_until";
-const REPORT_MARGIN_MS: i64 = 60_000;
-
-/// The Network's metering report: USD paid to Network-sourced partners since the last
-/// accepted report. The mark advances only on a 2xx (or a zero amount, which sends nothing).
-/// Other currencies are not converted (we hold no exchange rates): they are left out.
-pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
-    let conn = state.db.get_connection().await?;
-    let Ok(token) = crate::network::vendor_token(state, &conn) else {
-        return Ok(None);
-    };
-    let since = state
-        .db
-        .get_setting(REPORT_MARK)
-        .await?
-        .and_then(|s| s.parse::<i64>().ok())
-        .map_or(Timestamp::from_millis(0), Timestamp::from_millis);
-    // A margin behind now: a payout stamped paid just before `until` may still be committing.
-    let until = state.clock.now().plus_millis(-REPORT_MARGIN_MS);
-    if until <= since {
-        return Ok(Some(0));
-    }
-    let minor = state.db.network_usd_paid(since, until).await?;
-    if minor > 0 {
-        let usd = Currency::usd();
-        let amount: f64 = usd.format_minor(minor).parse().unwrap_or(0.0);
-        let body = json!({
-            "amountUsd": amount,
-            "sinceIso": since.to_rfc3339(),
-            "untilIso": until.to_rfc3339(),
-        });
-        if let Err(e) = state
-            .network
-            .post(
-                "/vendors/me/report-payouts",
-                Some(&token),
-                &body,
-                crate::network::client::ADMIN_TIMEOUT,
-            )
-            .await
-        {
-            tracing::warn!(reason = %e, "payout report to the Network failed; will resend");
-            return Err(ApiError::new(
-                axum::http::StatusCode::BAD_GATEWAY,
-                "network_call_failed",
-                e.detail(),
-            ));
-        }
-    }
-    state
-        .db
-        .set_setting(REPORT_MARK, &until.millis().to_string())
-        .await?;
-    Ok(Some(minor))
-}
-
-/// How long until a transfer is retried after `attempts` tries (for docs and tests).
-pub fn retry_delay(attempts: i64) -> Duration {
-    Duration::from_millis(RETRY_DELAYS_MS[(attempts.max(1) as usize - 1).min(3)] as u64)
 }

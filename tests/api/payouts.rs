@@ -101,12 +101,12 @@ async fn auto_approve_waits_for_maturity(b: Backend) {
         }
     };
     // Before matureAt nothing is approved.
-    openpartner::service::payouts::auto_approve(&app.state)
+    openpartner::service::payout_jobs::auto_approve(&app.state)
         .await
         .unwrap();
     assert_eq!(status(held.clone()).await, "accrued");
     app.clock.advance(Duration::from_secs(14 * 86_400));
-    let n = openpartner::service::payouts::auto_approve(&app.state)
+    let n = openpartner::service::payout_jobs::auto_approve(&app.state)
         .await
         .unwrap();
     assert_eq!(
@@ -450,12 +450,12 @@ async fn the_network_metering_report(b: Backend) {
         ..Default::default()
     });
     assert!(
-        openpartner::service::payouts::report_to_network(&app.state)
+        openpartner::service::payout_jobs::report_to_network(&app.state)
             .await
             .is_err()
     );
     assert_eq!(sim.payout_reports(&vendor).len(), 0);
-    let sent = openpartner::service::payouts::report_to_network(&app.state)
+    let sent = openpartner::service::payout_jobs::report_to_network(&app.state)
         .await
         .unwrap();
     assert_eq!(
@@ -469,7 +469,7 @@ async fn the_network_metering_report(b: Backend) {
     assert!(reports[0]["sinceIso"].is_string() && reports[0]["untilIso"].is_string());
     // Nothing new: the mark advances, nothing is sent.
     app.clock.advance(Duration::from_secs(60));
-    let sent = openpartner::service::payouts::report_to_network(&app.state)
+    let sent = openpartner::service::payout_jobs::report_to_network(&app.state)
         .await
         .unwrap();
     assert_eq!(sent, Some(0));
