@@ -23,6 +23,7 @@ pub mod retention;
 pub mod sessions;
 pub mod settings;
 pub mod stripe;
+pub mod stripe_billing;
 pub mod webhook_deliveries;
 pub mod webhooks;
 
@@ -77,6 +78,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (12, "0012_webhooks"),
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
+    (16, "0016_stripe_billing"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -93,6 +95,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (12, "0012_webhooks"),
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
+    (16, "0016_stripe_billing"),
 );
 
 impl Db {

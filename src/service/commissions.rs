@@ -12,7 +12,7 @@ fn event_of(to: Status) -> Option<EventType> {
         Status::Approved => Some(EventType::CommissionApproved),
         Status::Paid => Some(EventType::CommissionPaid),
         Status::Reversed => Some(EventType::CommissionReversed),
-        Status::Accrued => None,
+        Status::Accrued | Status::OnHold => None,
     }
 }
 

@@ -31,6 +31,7 @@ mod retention;
 mod rules;
 mod signup;
 mod stripe;
+mod stripe_billing;
 mod stripe_sim;
 mod stripe_sim_faults;
 mod stripe_webhooks;
