@@ -15,6 +15,7 @@ mod foundation;
 mod hardening;
 mod hardening_queues;
 mod links;
+mod localstripe;
 mod logo;
 mod mail;
 mod marketplace;
