@@ -147,6 +147,7 @@ pub enum PartReversal {
 #[derive(Default)]
 pub struct CommissionFilter<'a> {
     pub partner: Option<&'a PartnerId>,
+    pub program: Option<&'a str>,
     pub status: Option<Status>,
     pub after: Option<(i64, &'a str)>,
 }
@@ -266,6 +267,9 @@ impl Db {
         if f.partner.is_some() {
             clauses.push(format!("partner_id = ${}", next()));
         }
+        if f.program.is_some() {
+            clauses.push(format!("program_id = ${}", next()));
+        }
         if f.status.is_some() {
             clauses.push(format!("status = ${}", next()));
         }
@@ -285,6 +289,9 @@ impl Db {
         let mut q = sqlx::query(&sql);
         if let Some(p) = f.partner {
             q = q.bind(p.as_str());
+        }
+        if let Some(p) = f.program {
+            q = q.bind(p);
         }
         if let Some(s) = f.status {
             q = q.bind(s.as_str());
