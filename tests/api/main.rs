@@ -12,6 +12,7 @@ mod cli;
 mod commissions;
 mod console;
 mod console_payouts;
+mod console_stripe;
 mod foundation;
 mod hardening;
 mod hardening_queues;
