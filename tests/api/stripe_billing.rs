@@ -608,7 +608,77 @@ async fn disputes_hold_release_and_reverse(b: Backend) {
     assert_eq!(commission(&app, &c2).await["status"], "reversed");
 }
 
+/// Refund events of one charge delivered at the same moment (distinct ids, as when Stripe
+/// resends a changed charge, and redeliveries of one id) take the money back once.
+async fn concurrent_refunds_reverse_once(b: Backend) {
+    let (app, _sim) = spawn_with_stripe(b, &[]).await;
+    let (pid, link) = partner(&app, "race@example.com", "cmp_default").await;
+    let c = sold(&app, &link, "cc", 10_000).await; // 10.00
+    app.admin_post(&format!("/commissions/{c}/approve"), json!({"force": true}))
+        .await
+        .assert_status(200);
+    let run = app.admin_post("/payouts/run", json!({})).await;
+    let payout = run.assert_status(201)["payouts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.admin_post(&format!("/payouts/{payout}/mark-paid"), json!({}))
+        .await
+        .assert_status(200);
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            // Four distinct events, each delivered twice.
+            let body = envelope(
+                &format!("evt_race_{}", i % 4),
+                "charge.refunded",
+                charge("in_cc", 10_000, 5_000),
+            );
+            let t = app.state.clock.now().millis() / 1000;
+            let req = app
+                .client
+                .post(app.url("/webhooks/stripe"))
+                .header(
+                    "stripe-signature",
+                    sign(STRIPE_WEBHOOK_SECRET, t, body.as_bytes()),
+                )
+                .body(body);
+            tokio::spawn(async move {
+                answer(req.send().await.unwrap())
+                    .await
+                    .assert_status(200)
+                    .clone()
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Whatever lost a race is retried; then all four are concluded.
+    for i in 0..4 {
+        let id = format!("evt_race_{i}");
+        app.stripe_event_when(&id, |e| e["attempts"].as_i64() >= Some(1))
+            .await;
+    }
+    next_round(&app).await;
+    let mut recorded = 0;
+    for i in 0..4 {
+        let e = app
+            .stripe_event_when(&format!("evt_race_{i}"), |e| e["status"] == "processed")
+            .await;
+        recorded += usize::from(e["outcome"] == "recorded");
+    }
+    assert_eq!(recorded, 1);
+    let v = commission(&app, &c).await;
+    assert_eq!(
+        (v["status"].as_str(), v["reversedAmount"].as_str()),
+        (Some("paid"), Some("5.00"))
+    );
+    let bal = app.admin_get(&format!("/partners/{pid}/balance")).await;
+    assert_eq!(bal.assert_status(200)["balances"][0]["clawback"], "5.00");
+}
+
 both_backends!(
+    concurrent_refunds_reverse_once,
     invoices_priced_first_then_subsequent_once_per_pair,
     checkout_attribution_in_jpy_and_kwd,
     refunds_full_partial_and_after_payout,
