@@ -36,6 +36,14 @@ CREATE TABLE stripe_sales (
     created_at        BIGINT NOT NULL
 );
 
+-- What a refund or dispute event waits for (the invoice, payment intent or charge whose sale is
+-- not recorded yet): recording that sale re-queues it at once.
+CREATE TABLE stripe_event_waits (
+    stripe_ref TEXT NOT NULL,
+    event_id   TEXT NOT NULL,
+    PRIMARY KEY (stripe_ref, event_id)
+);
+
 -- The Stripe customer (cus_…) an event is about, so identifying a customer re-queues its
 -- invoices that arrived before we knew who it was.
 ALTER TABLE stripe_events ADD COLUMN customer_id TEXT;

@@ -93,6 +93,49 @@ impl Db {
         rows.iter().map(|r| r.try_get(0)).collect()
     }
 
+    /// Notes that the event waits for a sale paid by one of `refs`.
+    pub async fn add_stripe_event_waits(&self, event_id: &str, refs: &[&str]) -> sqlx::Result<()> {
+        for r in refs {
+            sqlx::query(
+                "INSERT INTO stripe_event_waits (stripe_ref, event_id) VALUES ($1, $2) \
+                 ON CONFLICT (stripe_ref, event_id) DO NOTHING",
+            )
+            .bind(*r)
+            .bind(event_id)
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Puts the events waiting for a sale paid by one of `refs` (or given up waiting for it)
+    /// back in the queue, due now, on a fresh schedule. Returns their ids.
+    pub async fn requeue_waiting_events(
+        &self,
+        refs: &[&str],
+        now: Timestamp,
+    ) -> sqlx::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        for r in refs {
+            let rows = sqlx::query(
+                "UPDATE stripe_events SET status = 'pending', outcome = NULL, attempts = 0, \
+                 next_attempt_at = $1, processed_at = NULL \
+                 WHERE id IN (SELECT event_id FROM stripe_event_waits WHERE stripe_ref = $2) \
+                 AND ((status = 'ignored' AND outcome = 'ignored_no_attribution') \
+                      OR (status = 'pending' AND locked_until <= $1)) \
+                 RETURNING id",
+            )
+            .bind(now.millis())
+            .bind(*r)
+            .fetch_all(self.pool())
+            .await?;
+            for row in rows {
+                ids.push(row.try_get(0)?);
+            }
+        }
+        Ok(ids)
+    }
+
     /// Whether some click is identified as this customer.
     pub async fn customer_identified(&self, customer: &str) -> sqlx::Result<bool> {
         let row = sqlx::query("SELECT 1 FROM clicks WHERE user_id = $1 LIMIT 1")

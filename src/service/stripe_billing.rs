@@ -134,6 +134,15 @@ async fn record_sale(
     let (created, answer) = conversions::record(state, input, crate::http::events::render)
         .await
         .map_err(|e: ApiError| format!("recording the sale failed: {}", e.code()))?;
+    // Refunds and disputes that came first and wait for this sale: now.
+    let waiting = state
+        .db
+        .requeue_waiting_events(refs, state.clock.now())
+        .await
+        .map_err(db_err)?;
+    for id in waiting {
+        events::kick(state, id);
+    }
     if !created {
         return Ok(Handled::Duplicate);
     }

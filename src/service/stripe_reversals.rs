@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::db::Db;
 use crate::db::commissions::PartReversal;
+use crate::db::stripe::StripeEvent;
 use crate::db::stripe_billing::PaidSale;
 use crate::error::ApiResult;
 use crate::service::stripe_billing::{amount, db_err, id_field, object, ref_field};
@@ -23,9 +24,12 @@ use crate::state::AppState;
 use crate::stripe::events::Handled;
 use crate::webhooks::{self, EventType};
 
-/// The commission the charge paid, or what to conclude without one.
+/// The commission the charge paid, or what to conclude without one. An event whose sale is
+/// not recorded yet waits: retried, and re-queued at once when that sale is recorded (even
+/// after it gave up).
 async fn commission_of(
     state: &AppState,
+    event: &StripeEvent,
     refs: &[Option<&str>],
 ) -> Result<Result<String, Handled>, String> {
     let refs: Vec<&str> = refs.iter().flatten().copied().collect();
@@ -33,10 +37,17 @@ async fn commission_of(
         match state.db.stripe_paid_sale(&refs).await.map_err(db_err)? {
             PaidSale::Commission(id) => Ok(id),
             PaidSale::NoCommission => Err(Handled::Ignored("ignored_no_attribution")),
-            PaidSale::Unknown => Err(Handled::Wait {
-                reason: format!("no sale recorded yet for {}", refs.join(", ")),
-                give_up: "ignored_no_attribution",
-            }),
+            PaidSale::Unknown => {
+                state
+                    .db
+                    .add_stripe_event_waits(&event.id, &refs)
+                    .await
+                    .map_err(db_err)?;
+                Err(Handled::Wait {
+                    reason: format!("no sale recorded yet for {}", refs.join(", ")),
+                    give_up: "ignored_no_attribution",
+                })
+            }
         },
     )
 }
@@ -89,7 +100,11 @@ fn concluded(done: PartReversal, commission: &str) -> Result<Handled, String> {
 }
 
 /// `charge.refunded`.
-pub async fn charge_refunded(state: &AppState, payload: &Value) -> Result<Handled, String> {
+pub async fn charge_refunded(
+    state: &AppState,
+    event: &StripeEvent,
+    payload: &Value,
+) -> Result<Handled, String> {
     let ch = object(payload)?;
     let charge = id_field(ch, "/id").ok_or("data.object.id is missing")?;
     let (paid, _) = amount(ch, "amount")?;
@@ -99,7 +114,7 @@ pub async fn charge_refunded(state: &AppState, payload: &Value) -> Result<Handle
         ref_field(ch, "payment_intent"),
         Some(charge),
     ];
-    let commission = match commission_of(state, &refs).await? {
+    let commission = match commission_of(state, event, &refs).await? {
         Ok(c) => c,
         Err(handled) => return Ok(handled),
     };
@@ -116,19 +131,19 @@ pub async fn charge_refunded(state: &AppState, payload: &Value) -> Result<Handle
 /// `charge.dispute.created` and `charge.dispute.closed`.
 pub async fn dispute(
     state: &AppState,
-    event_type: &str,
+    event: &StripeEvent,
     payload: &Value,
 ) -> Result<Handled, String> {
     let d = object(payload)?;
     let dispute = id_field(d, "/id").ok_or("data.object.id is missing")?;
     let refs = [ref_field(d, "payment_intent"), ref_field(d, "charge")];
-    let commission = match commission_of(state, &refs).await? {
+    let commission = match commission_of(state, event, &refs).await? {
         Ok(c) => c,
         Err(handled) => return Ok(handled),
     };
     let now = state.clock.now();
     let status = d.get("status").and_then(Value::as_str).unwrap_or("");
-    if event_type == "charge.dispute.created" {
+    if event.event_type == "charge.dispute.created" {
         let mut tx = state.db.begin().await.map_err(db_err)?;
         let held = Db::hold_commission(&mut tx, &commission, now)
             .await

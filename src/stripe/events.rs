@@ -156,9 +156,9 @@ async fn dispatch(
         "invoice.paid" | "invoice.payment_succeeded" => {
             stripe_billing::invoice_paid(state, event, payload).await
         }
-        "charge.refunded" => stripe_reversals::charge_refunded(state, payload).await,
-        t @ ("charge.dispute.created" | "charge.dispute.closed") => {
-            stripe_reversals::dispute(state, t, payload).await
+        "charge.refunded" => stripe_reversals::charge_refunded(state, event, payload).await,
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            stripe_reversals::dispute(state, event, payload).await
         }
         _ => Ok(Handled::Ignored("ignored")),
     }

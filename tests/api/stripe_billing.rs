@@ -505,7 +505,7 @@ async fn a_refund_before_its_invoice_waits(b: Backend) {
         .await;
     assert_eq!(e["status"], "pending");
     assert!(e["lastError"].as_str().unwrap().contains("in_o"), "{e}");
-    // Then its invoice; the refund's retry reverses the commission.
+    // Then its invoice: the waiting refund is taken up at once and reverses the commission.
     send(
         &app,
         "evt_inv",
@@ -513,8 +513,6 @@ async fn a_refund_before_its_invoice_waits(b: Backend) {
         invoice("in_o", "cus_o", 10_000, "usd"),
     )
     .await;
-    assert_eq!(commissions(&app).await[0]["status"], "accrued");
-    next_round(&app).await;
     let e = app
         .stripe_event_when("evt_ref", |e| e["status"] != "pending")
         .await;
@@ -524,6 +522,45 @@ async fn a_refund_before_its_invoice_waits(b: Backend) {
         (c["status"].as_str(), c["reversedAmount"].as_str()),
         (Some("reversed"), Some("10.00"))
     );
+
+    // A dispute whose invoice is very late: it gives up waiting, and is still applied when
+    // the invoice finally comes.
+    let click = app.click(&link).await;
+    send(
+        &app,
+        "evt_cus2",
+        "customer.created",
+        customer("cus_p", json!({"op_click": click})),
+    )
+    .await;
+    post(
+        &app,
+        "evt_dsp",
+        "charge.dispute.created",
+        dispute("dp_late", "in_p", "needs_response"),
+    )
+    .await;
+    app.stripe_event_when("evt_dsp", |e| e["attempts"] == 1)
+        .await;
+    for _ in 1..openpartner::stripe::events::WAIT_ATTEMPTS {
+        next_round(&app).await;
+    }
+    let e = app
+        .stripe_event_when("evt_dsp", |e| e["status"] != "pending")
+        .await;
+    assert_eq!(outcome(&e), ("ignored", "ignored_no_attribution"));
+    send(
+        &app,
+        "evt_inv2",
+        "invoice.paid",
+        invoice("in_p", "cus_p", 10_000, "usd"),
+    )
+    .await;
+    let e = app
+        .stripe_event_when("evt_dsp", |e| e["status"] == "processed")
+        .await;
+    assert_eq!(e["outcome"], "recorded");
+    assert_eq!(commissions(&app).await[0]["status"], "on_hold");
 }
 
 async fn disputes_hold_release_and_reverse(b: Backend) {
