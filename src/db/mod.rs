@@ -77,6 +77,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (12, "0012_webhooks"),
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
+    (18, "0018_commission_program_index"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -93,6 +94,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (12, "0012_webhooks"),
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
+    (18, "0018_commission_program_index"),
 );
 
 impl Db {
