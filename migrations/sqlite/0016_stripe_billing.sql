@@ -43,6 +43,8 @@ CREATE INDEX commissions_page ON commissions (accrued_at DESC, id DESC);
 CREATE INDEX commissions_partner ON commissions (partner_id, accrued_at DESC, id DESC);
 CREATE INDEX commissions_partner_user ON commissions (partner_id, user_id);
 CREATE INDEX commissions_payable ON commissions (status, partner_id, currency) WHERE payout_id IS NULL;
+-- Also made by 0018 (IF NOT EXISTS): kept here in case this migration runs after it.
+CREATE INDEX IF NOT EXISTS commissions_program_accrued ON commissions (program_id, accrued_at DESC, id DESC);
 
 -- Each reversal of a commission, full or partial: a refund, a lost dispute, an admin's reverse.
 -- clawback_id: the clawback it recorded (the commission had been paid).

@@ -31,6 +31,7 @@ mod payouts_stripe;
 mod programs;
 mod resilience;
 mod retention;
+mod routes;
 mod rules;
 mod signup;
 mod stripe;
