@@ -249,7 +249,20 @@ async fn invoices_priced_first_then_subsequent_once_per_pair(b: Backend) {
         (cs[0]["amount"].as_str(), cs[0]["trigger"].as_str()),
         (Some("6.00"), Some("first"))
     );
-    // The outcomes are listed and filtered.
+    // The outcomes are listed and filtered, by status or by outcome.
+    let by = |q: &'static str| {
+        let app = &app;
+        async move {
+            let a = app
+                .admin_get(&format!("/admin/stripe/events?status={q}"))
+                .await;
+            a.assert_status(200)["events"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(by("recorded").await, 5);
+    assert_eq!(by("duplicate").await, 1);
+    assert_eq!(by("ignored_no_attribution").await, 2);
+    assert_eq!(by("ignored").await, 3);
     let dups = app.admin_get("/admin/stripe/events?status=processed").await;
     assert_eq!(
         dups.assert_status(200)["events"].as_array().unwrap().len(),
