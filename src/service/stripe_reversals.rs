@@ -15,7 +15,7 @@
 use serde_json::Value;
 
 use crate::db::Db;
-use crate::db::commissions::PartReversal;
+use crate::db::commissions::{PartReversal, Status};
 use crate::db::stripe::StripeEvent;
 use crate::db::stripe_billing::PaidSale;
 use crate::error::ApiResult;
@@ -148,12 +148,16 @@ pub async fn dispute(
         let held = Db::hold_commission(&mut tx, &commission, now)
             .await
             .map_err(db_err)?;
+        let current = Db::get_commission_tx(&mut tx, &commission)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        return Ok(if held {
-            Handled::Recorded
-        } else {
-            // Already held (a repeat), or paid / reversed: a lost dispute reverses it then.
-            Handled::Duplicate
+        return Ok(match current.map(|c| c.status) {
+            _ if held => Handled::Recorded,
+            Some(Status::OnHold) => Handled::Duplicate,
+            // Paid, reversed, or in a payout: nothing to hold; a lost dispute reverses it then
+            // (a clawback when paid).
+            _ => Handled::Ignored("ignored"),
         });
     }
     match status {

@@ -647,6 +647,41 @@ async fn disputes_hold_release_and_reverse(b: Backend) {
         (v["status"].as_str(), v["reversedAmount"].as_str()),
         (Some("reversed"), Some("10.00"))
     );
+    // Disputed after payout: nothing to hold; lost, it is clawed back.
+    let c3 = sold(&app, &link, "d3", 20_000).await; // 20.00
+    app.admin_post(
+        &format!("/commissions/{c3}/approve"),
+        json!({"force": true}),
+    )
+    .await
+    .assert_status(200);
+    let run = app.admin_post("/payouts/run", json!({})).await;
+    let payout = run.assert_status(201)["payouts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    app.admin_post(&format!("/payouts/{payout}/mark-paid"), json!({}))
+        .await
+        .assert_status(200);
+    let e = send(
+        &app,
+        "evt_d3",
+        "charge.dispute.created",
+        dispute("dp_3", "in_d3", "needs_response"),
+    )
+    .await;
+    assert_eq!(outcome(&e), ("ignored", "ignored"));
+    assert_eq!(commission(&app, &c3).await["status"], "paid");
+    send(
+        &app,
+        "evt_d3l",
+        "charge.dispute.closed",
+        dispute("dp_3", "in_d3", "lost"),
+    )
+    .await;
+    assert_eq!(commission(&app, &c3).await["status"], "reversed");
+    let bal = app.admin_get(&format!("/partners/{pid}/balance")).await;
+    assert_eq!(bal.assert_status(200)["balances"][0]["clawback"], "20.00");
     // Redelivered: 200, nothing changes.
     post(
         &app,
