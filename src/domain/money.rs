@@ -183,7 +183,7 @@ impl Currency {
     }
 
     /// Digits after the decimal point in the amounts Stripe's API uses for this currency. Mostly
-    /// ISO 4217's, but Stripe keeps ISK, HUF and TWD two-decimal and treats MGA as zero-decimal
+    /// ISO 4217's, but Stripe keeps ISK two-decimal and treats MGA as zero-decimal
     /// (<https://docs.stripe.com/currencies#zero-decimal>).
     pub fn stripe_digits(&self) -> u32 {
         match self.0.as_str() {
