@@ -136,6 +136,35 @@ impl Db {
         Ok(ids)
     }
 
+    /// Ends an event as `ignored_no_attribution`, unless its customer was identified while it
+    /// was being processed: then it is due again now (true). One statement, so an
+    /// identification is never missed between the handler's look and this write (the
+    /// identification's own re-queue catches the events already finished).
+    pub async fn finish_unattributed_stripe_event(
+        &self,
+        id: &str,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let row = sqlx::query(
+            "UPDATE stripe_events SET attempts = attempts + 1, locked_until = 0, last_error = NULL, \
+             status = CASE WHEN identified = 1 THEN 'pending' ELSE 'ignored' END, \
+             outcome = CASE WHEN identified = 1 THEN NULL ELSE 'ignored_no_attribution' END, \
+             processed_at = CASE WHEN identified = 1 THEN NULL ELSE $1 END, \
+             next_attempt_at = $1 \
+             FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM clicks c JOIN stripe_events e \
+                   ON c.user_id = e.customer_id WHERE e.id = $2) THEN 1 ELSE 0 END AS identified) AS k \
+             WHERE stripe_events.id = $2 RETURNING status",
+        )
+        .bind(now.millis())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<String, _>(0)? == "pending",
+            None => false,
+        })
+    }
+
     /// Whether some click is identified as this customer.
     pub async fn customer_identified(&self, customer: &str) -> sqlx::Result<bool> {
         let row = sqlx::query("SELECT 1 FROM clicks WHERE user_id = $1 LIMIT 1")

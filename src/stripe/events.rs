@@ -115,6 +115,16 @@ async fn attempt(state: &AppState, event: StripeEvent) {
             db.finish_stripe_event(&event.id, "processed", "duplicate", None, now)
                 .await
         }
+        Ok(Handled::Ignored("ignored_no_attribution")) => {
+            match db.finish_unattributed_stripe_event(&event.id, now).await {
+                Ok(true) => {
+                    kick(state, event.id.clone());
+                    Ok(())
+                }
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
         Ok(Handled::Ignored(outcome)) => {
             db.finish_stripe_event(&event.id, "ignored", outcome, None, now)
                 .await
