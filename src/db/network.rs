@@ -160,6 +160,20 @@ impl Db {
                 .await?;
             revoked.push(old);
         }
+        // Never the vendor token (ciphertext or not).
+        let changes = serde_json::json!({
+            "vendorId": {"before": null, "after": c.vendor_id},
+            "displayName": {"before": null, "after": c.display_name},
+            "tier": {"before": null, "after": c.tier},
+            "status": {"before": null, "after": "active"},
+        });
+        let change = super::audit::Change {
+            action: "network.connect",
+            target_type: "network_connection",
+            target_id: c.vendor_id,
+            changes,
+        };
+        super::audit::append(&mut tx, change, now).await?;
         tx.commit().await?;
         Ok(Some(revoked))
     }

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::Db;
+use super::{Db, Tx};
 
 impl Db {
     pub async fn get_setting(&self, key: &str) -> sqlx::Result<Option<String>> {
@@ -21,6 +21,19 @@ impl Db {
         .bind(key)
         .bind(value)
         .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// `set_setting` inside `tx`.
+    pub async fn set_setting_tx(tx: &mut Tx, key: &str, value: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut **tx)
         .await?;
         Ok(())
     }

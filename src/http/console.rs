@@ -34,6 +34,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks_page))
         .routes(routes!(app_js))
         .routes(routes!(webhooks_js))
+        .routes(routes!(audit_page))
+        .routes(routes!(audit_js))
         .routes(routes!(app_css))
 }
 
@@ -248,6 +250,27 @@ page!(
     "webhooks.html",
     "The webhooks page: endpoints, test events, the delivery log."
 );
+
+page!(
+    audit_page,
+    "/admin/audit-log",
+    "audit.html",
+    "The audit log page: who changed what, newest first."
+);
+
+/// The audit log page's script (it uses `app.js`'s helpers).
+#[utoipa::path(get, path = "/admin/assets/audit.js", tag = "console",
+    responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
+async fn audit_js() -> Response {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        include_str!("console/audit.js"),
+    )
+        .into_response()
+}
 
 /// The webhooks page's script (it uses `app.js`'s helpers).
 #[utoipa::path(get, path = "/admin/assets/webhooks.js", tag = "console",

@@ -520,6 +520,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   } catch (_) {
     return; // redirected to sign-in
   }
-  // webhooksPage lives in webhooks.js, loaded by that page only.
-  ({ network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage, webhooks: () => webhooksPage() })[page]();
+  // webhooksPage and auditPage live in webhooks.js and audit.js, loaded by their page only.
+  ({ network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage, webhooks: () => webhooksPage(), audit: () => auditPage() })[page]();
 });
