@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{
-    Backend, ENCRYPTION_KEY, TestApp, create_pg_database, spawn_app, spawn_app_with,
+    Backend, ENCRYPTION_KEY, SIM_ADMIN_KEY, TestApp, create_pg_database, spawn_app, spawn_app_with,
     spawn_with_network,
 };
 
@@ -122,7 +122,7 @@ async fn round_trip_through_the_other_backend(b: Backend) {
         .assert_status(200);
     app.admin_post("/payouts/run", json!({}))
         .await
-        .assert_status(200);
+        .assert_status(201);
     let click2 = app.click("movelink").await;
     app.sale("rt-2", "5.00", &click2).await.assert_status(201);
     let before = answers(&app, &key, &pid).await;
@@ -183,6 +183,11 @@ async fn round_trip_through_the_other_backend(b: Backend) {
             (
                 "SECRETS_ENCRYPTION_KEY".to_string(),
                 ENCRYPTION_KEY.to_string(),
+            ),
+            // The tier comes from the configuration, not the data: the same hosted setup.
+            (
+                "NETWORK_ADMIN_API_KEY".to_string(),
+                SIM_ADMIN_KEY.to_string(),
             ),
         ]
     };
