@@ -414,7 +414,17 @@ impl Db {
         .bind(s.rules.to_storage())
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        let change = super::audit::Change {
+            action: "partner.snapshot_set",
+            target_type: "partner",
+            target_id: s.partner_id.as_str(),
+            changes: serde_json::json!({
+                "commissionRules": {"after": s.rules.to_storage()},
+                "holdbackDays": {"after": s.holdback_days},
+                "source": {"after": s.source},
+            }),
+        };
+        super::audit::append(tx, change, s.snapshotted_at).await
     }
 
     pub async fn get_snapshot(&self, partner: &PartnerId) -> sqlx::Result<Option<Snapshot>> {
@@ -445,11 +455,22 @@ impl Db {
         .transpose()
     }
 
-    pub async fn delete_snapshot(&self, partner: &PartnerId) -> sqlx::Result<bool> {
+    pub async fn delete_snapshot(&self, partner: &PartnerId, now: Timestamp) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM partner_commissions WHERE partner_id = $1")
             .bind(partner.as_str())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            let change = super::audit::Change {
+                action: "partner.snapshot_delete",
+                target_type: "partner",
+                target_id: partner.as_str(),
+                changes: serde_json::json!({}),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 }

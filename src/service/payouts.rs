@@ -43,21 +43,10 @@ pub async fn settings(state: &AppState) -> ApiResult<Settings> {
 
 pub async fn save_settings(state: &AppState, s: &Settings) -> ApiResult<()> {
     let text = serde_json::to_string(s).map_err(ApiError::internal)?;
-    let before = settings(state).await?;
-    let mut tx = state.db.begin().await?;
-    Db::set_setting_tx(&mut tx, SETTINGS_KEY, &text).await?;
-    let changes = crate::db::audit::diff(
-        &serde_json::to_value(&before).unwrap_or_default(),
-        &serde_json::to_value(s).unwrap_or_default(),
-    );
-    let change = crate::db::audit::Change {
-        action: "config.update",
-        target_type: "config",
-        target_id: SETTINGS_KEY,
-        changes,
-    };
-    crate::db::audit::append(&mut tx, change, state.clock.now()).await?;
-    tx.commit().await?;
+    state
+        .db
+        .set_setting_audited(SETTINGS_KEY, &text, state.clock.now())
+        .await?;
     Ok(())
 }
 
