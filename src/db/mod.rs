@@ -82,6 +82,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (13, "0013_payouts"),
     (14, "0014_operations"),
     (15, "0015_stripe_connect_events"),
+    (18, "0018_commission_program_index"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -99,6 +100,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (13, "0013_payouts"),
     (14, "0014_operations"),
     (15, "0015_stripe_connect_events"),
+    (18, "0018_commission_program_index"),
 );
 
 impl Db {

@@ -71,7 +71,8 @@ pub struct Skipped {
 }
 
 pub struct RunResult {
-    pub payouts: Vec<Payout>,
+    /// Each payout made (or, on a dry run, that would be made) with its commissions' ids.
+    pub payouts: Vec<(Payout, Vec<String>)>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -181,8 +182,12 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
             reference: None,
             attempts: 0,
         };
+        // Oldest first, as `GET /payouts/:id` lists them.
+        let mut by_age: Vec<&crate::db::payouts::Owed> = commissions.iter().collect();
+        by_age.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        let commission_ids: Vec<String> = by_age.iter().map(|c| c.id.clone()).collect();
         if req.dry_run {
-            payouts.push(payout);
+            payouts.push((payout, commission_ids));
             continue;
         }
         Db::insert_payout(&mut tx, &payout, now).await?;
@@ -203,9 +208,13 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
         tx.commit().await?;
         metrics::counter!(crate::instruments::PAYOUTS, "status" => payout.status.as_str())
             .increment(1);
-        payouts.push(payout);
+        payouts.push((payout, commission_ids));
     }
-    if !req.dry_run && payouts.iter().any(|p| p.method == PayoutMethod::Stripe) {
+    if !req.dry_run
+        && payouts
+            .iter()
+            .any(|(p, _)| p.method == PayoutMethod::Stripe)
+    {
         send_in_background(state);
     }
     Ok(RunResult { payouts, skipped })

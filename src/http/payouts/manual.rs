@@ -18,8 +18,8 @@ pub struct ExportQuery {
     status: Option<String>,
 }
 
-/// Quotes a CSV cell (RFC 4180) and defuses formulas (a leading `=`, `+`, `-` or `@`): the
-/// same rules as every CSV export (`http::csv_io`).
+/// Quotes a CSV cell (RFC 4180) and defuses formulas (a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return): the same rules as every CSV export (`http::csv_io`).
 fn csv_cell(v: &str) -> String {
     if v.is_empty() {
         return String::new();
