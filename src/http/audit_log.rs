@@ -17,7 +17,7 @@ use crate::http::partners::parse_limit;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new().routes(routes!(list_audit_log))
 }
 
 /// Filters longer than this cannot match anything we store.
@@ -101,7 +101,7 @@ fn filter_value<'a>(name: &str, raw: &'a Option<String>) -> ApiResult<Option<&'a
         (status = 400, description = "`invalid_query`, `invalid_cursor`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
-async fn list(
+async fn list_audit_log(
     State(state): State<AppState>,
     auth: Auth,
     ApiQuery(q): ApiQuery<AuditQuery>,
