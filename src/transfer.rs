@@ -303,5 +303,8 @@ pub async fn backup(db: &Db, out: &Path) -> anyhow::Result<()> {
     }
     let path = out.to_str().context("the backup path is not UTF-8")?;
     db.vacuum_into(path).await?;
+    // The copy holds key hashes and instance secrets: readable by its owner only.
+    #[cfg(unix)]
+    std::fs::set_permissions(out, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     Ok(())
 }

@@ -232,17 +232,19 @@ async fn run_to_completion(req: Request<Body>, next: Next) -> Response<Body> {
     }
 }
 
-/// Opens the audit context of a request that may change something (any unsafe method): its
-/// request id and hashed client IP; the `Auth` extractor names the actor in it. Inside
+/// Opens the audit context of a request: its request id and, for a method that may change
+/// something, the hashed client IP; the `Auth` extractor names the actor in it. Inside
 /// `run_to_completion`'s task, so the handler sees it.
 async fn audit_scope(
     axum::extract::State(state): axum::extract::State<AppState>,
     req: Request<Body>,
     next: Next,
 ) -> Response<Body> {
+    use crate::db::audit::{AuditScope, scoped};
     use axum::extract::FromRequestParts;
     if req.method().is_safe() {
-        return next.run(req).await;
+        // Reads rarely write; when one does, it is still not taken for the CLI.
+        return scoped(AuditScope::request(None, None), next.run(req)).await;
     }
     let (mut parts, body) = req.into_parts();
     let request_id = parts
@@ -255,11 +257,7 @@ async fn audit_scope(
         .ok()
         .map(|ip| redirect::ip_hash(&state.ip_salt[..], ip.0));
     let req = Request::from_parts(parts, body);
-    crate::db::audit::scoped(
-        crate::db::audit::AuditScope::request(request_id, ip_hash),
-        next.run(req),
-    )
-    .await
+    scoped(AuditScope::request(request_id, ip_hash), next.run(req)).await
 }
 
 /// One log line per request: method, route template (never the raw path or query, which can
