@@ -40,6 +40,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payouts_js))
         .routes(routes!(stripe_js))
         .routes(routes!(commissions_js))
+        .routes(routes!(audit_page))
+        .routes(routes!(audit_js))
         .routes(routes!(app_css))
 }
 
@@ -272,6 +274,10 @@ page!(
     "/admin/stripe",
     "stripe.html",
     "The Stripe page: the webhook URL for Stripe's dashboard, the received events, retry."
+    audit_page,
+    "/admin/audit-log",
+    "audit.html",
+    "The audit log page: who changed what, newest first."
 );
 
 macro_rules! script {
@@ -315,6 +321,12 @@ script!(
     "/admin/assets/commissions.js",
     "commissions.js",
     "The commissions page's script (it uses `app.js`'s helpers)."
+);
+script!(
+    audit_js,
+    "/admin/assets/audit.js",
+    "audit.js",
+    "The audit log page's script (it uses `app.js`'s helpers)."
 );
 
 script!(
