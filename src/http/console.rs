@@ -274,6 +274,8 @@ page!(
     "/admin/stripe",
     "stripe.html",
     "The Stripe page: the webhook URL for Stripe's dashboard, the received events, retry."
+);
+page!(
     audit_page,
     "/admin/audit-log",
     "audit.html",
