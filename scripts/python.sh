@@ -18,3 +18,20 @@ ensure_webhook_verifier() {
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check standardwebhooks
 }
+
+# The Stripe end-to-end test drives `localstripe` (a fake Stripe server from PyPI, pinned) in
+# its own virtualenv under target/ (the test creates it itself when it is missing).
+LOCALSTRIPE_VERSION=1.15.10
+
+ensure_localstripe() {
+    local venv=target/localstripe
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import localstripe" 2>/dev/null \
+        && "$venv/bin/pip" show localstripe 2>/dev/null | grep -qx "Version: $LOCALSTRIPE_VERSION"; then
+        return
+    fi
+    ensure_webhook_verifier # installs python3-venv when missing
+    echo "installing localstripe $LOCALSTRIPE_VERSION into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "localstripe==$LOCALSTRIPE_VERSION"
+}

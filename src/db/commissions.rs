@@ -1,5 +1,7 @@
 //! Commissions: one per attributed event, with a small state machine
-//! (accrued → approved → paid; accrued or approved → reversed).
+//! (accrued → approved → paid; accrued or approved → reversed; accrued or approved ⇄ on_hold
+//! while a dispute is open). Reversals may be partial (`reversed_minor`, see
+//! `db::stripe_billing`).
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
@@ -15,14 +17,17 @@ pub enum Status {
     Approved,
     Paid,
     Reversed,
+    /// A dispute is open: not approvable, not payable, in no payout.
+    OnHold,
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [
+    pub const ALL: [Status; 5] = [
         Status::Accrued,
         Status::Approved,
         Status::Paid,
         Status::Reversed,
+        Status::OnHold,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -31,6 +36,7 @@ impl Status {
             Status::Approved => "approved",
             Status::Paid => "paid",
             Status::Reversed => "reversed",
+            Status::OnHold => "on_hold",
         }
     }
 
@@ -44,7 +50,9 @@ impl Status {
             Status::Accrued => &[],
             Status::Approved => &[Status::Accrued],
             Status::Paid => &[Status::Approved],
-            Status::Reversed => &[Status::Accrued, Status::Approved],
+            Status::Reversed => &[Status::Accrued, Status::Approved, Status::OnHold],
+            // Only a dispute puts a commission on hold (`hold_commission`).
+            Status::OnHold => &[],
         }
     }
 }
@@ -68,10 +76,12 @@ pub struct Commission {
     pub approved_at: Option<Timestamp>,
     /// Approved before `mature_at` by an admin's `force`.
     pub approval_forced: bool,
+    /// How much of it reversals have taken back (partial refunds); `amount_minor` when reversed.
+    pub reversed_minor: i64,
 }
 
 const COLUMNS: &str = "id, partner_id, program_id, event_id, user_id, amount_minor, currency, status, \
-    rule_source, accrued_at, mature_at, rule_trigger, paid_at, approved_at, approval_forced";
+    rule_source, accrued_at, mature_at, rule_trigger, paid_at, approved_at, approval_forced, reversed_minor";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
     Ok(Commission {
@@ -97,6 +107,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
             .try_get::<Option<i64>, _>("approved_at")?
             .map(Timestamp::from_millis),
         approval_forced: r.try_get::<i64, _>("approval_forced")? != 0,
+        reversed_minor: r.try_get("reversed_minor")?,
     })
 }
 
@@ -113,6 +124,25 @@ pub enum Reversal {
     NotFound,
 }
 
+/// What a (partial) reversal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartReversal {
+    /// A reversal row of `amount_minor`; `full` when nothing is left; `clawback` when it had
+    /// been paid.
+    Reversed {
+        amount_minor: i64,
+        full: bool,
+        clawback: bool,
+    },
+    /// Already reversed this far (a repeat): nothing to do.
+    Nothing,
+    /// In a payout not yet paid: retried once that payout is paid, failed or canceled.
+    InPayout,
+    /// Another reversal changed it meanwhile: try again.
+    Raced,
+    NotFound,
+}
+
 /// Filters for a commissions page.
 #[derive(Default)]
 pub struct CommissionFilter<'a> {
@@ -126,7 +156,7 @@ impl Db {
     pub async fn insert_commission(tx: &mut Tx, c: &Commission) -> sqlx::Result<()> {
         sqlx::query(&format!(
             "INSERT INTO commissions ({COLUMNS}, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $10)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $10)"
         ))
         .bind(&c.id)
         .bind(c.partner_id.as_str())
@@ -143,6 +173,7 @@ impl Db {
         .bind(c.paid_at.map(Timestamp::millis))
         .bind(c.approved_at.map(Timestamp::millis))
         .bind(super::flag(c.approval_forced))
+        .bind(c.reversed_minor)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -293,67 +324,144 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Reverses a commission. An accrued or approved one in no live payout is simply reversed;
-    /// a paid one is reversed and a clawback of its amount recorded, which the next payout in
-    /// its currency nets. One transaction.
+    /// Reverses what is left of a commission. An accrued, approved or held one in no live
+    /// payout is simply reversed; a paid one is reversed and a clawback of what it still
+    /// counted recorded, which the next payout in its currency nets. One transaction.
     pub async fn reverse_commission(
         tx: &mut Tx,
         id: &str,
         reason: Option<&str>,
         now: Timestamp,
     ) -> sqlx::Result<Reversal> {
-        let paid = sqlx::query(
-            "UPDATE commissions SET status = 'reversed', reversal_reason = $1, updated_at = $2 \
-             WHERE id = $3 AND status = 'paid'",
+        let row = sqlx::query(
+            "SELECT status, payout_id, amount_minor, reversed_minor FROM commissions WHERE id = $1",
         )
-        .bind(reason)
-        .bind(now.millis())
         .bind(id)
-        .execute(&mut **tx)
+        .fetch_optional(&mut **tx)
         .await?;
-        if paid.rows_affected() == 1 {
-            let row = sqlx::query(
-                "SELECT partner_id, amount_minor, currency FROM commissions WHERE id = $1",
-            )
+        let Some(row) = row else {
+            return Ok(Reversal::NotFound);
+        };
+        let status = Status::parse(&row.try_get::<String, _>(0)?).unwrap_or(Status::Reversed);
+        let in_payout = row.try_get::<Option<String>, _>(1)?.is_some();
+        let (amount, reversed): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
+        let open = matches!(status, Status::Accrued | Status::Approved | Status::OnHold);
+        if open && in_payout {
+            return Ok(Reversal::InPayout);
+        }
+        if !(open || status == Status::Paid) {
+            return Ok(Reversal::Invalid(status));
+        }
+        match Db::reverse_part(tx, id, amount, "admin", reason, now).await? {
+            PartReversal::Reversed { clawback: true, .. } => Ok(Reversal::ClawedBack),
+            PartReversal::Reversed { .. } => Ok(Reversal::Reversed),
+            PartReversal::InPayout => Ok(Reversal::InPayout),
+            // Changed under us (a concurrent reversal): report what it is now.
+            _ if reversed >= amount => Ok(Reversal::Invalid(Status::Reversed)),
+            _ => Ok(Reversal::Invalid(status)),
+        }
+    }
+
+    /// Brings what reversals took back from a commission up to `target_minor` (capped at its
+    /// amount): one reversal row for the difference. A paid commission gets a clawback of the
+    /// difference; an unpaid one simply pays less. Reaching the whole amount reverses it. A
+    /// compare-and-set on `reversed_minor` makes concurrent reversals of one commission
+    /// (a redelivery, a refund racing a lost dispute) take back the difference once.
+    pub async fn reverse_part(
+        tx: &mut Tx,
+        id: &str,
+        target_minor: i64,
+        source: &str,
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> sqlx::Result<PartReversal> {
+        let Some(c) = Db::get_commission_tx(tx, id).await? else {
+            return Ok(PartReversal::NotFound);
+        };
+        let target = target_minor.clamp(0, c.amount_minor);
+        let delta = target - c.reversed_minor;
+        if c.status == Status::Reversed || delta <= 0 {
+            return Ok(PartReversal::Nothing);
+        }
+        let row = sqlx::query("SELECT payout_id FROM commissions WHERE id = $1")
             .bind(id)
             .fetch_one(&mut **tx)
             .await?;
-            let partner = PartnerId::from_string(row.try_get::<String, _>(0)?);
-            Db::insert_clawback(
-                tx,
-                &partner,
-                id,
-                row.try_get(1)?,
-                &row.try_get::<String, _>(2)?,
-                reason,
-                now,
-            )
-            .await?;
-            return Ok(Reversal::ClawedBack);
+        let paid = c.status == Status::Paid;
+        if !paid && row.try_get::<Option<String>, _>(0)?.is_some() {
+            return Ok(PartReversal::InPayout);
         }
-        let open = sqlx::query(
-            "UPDATE commissions SET status = 'reversed', reversal_reason = $1, updated_at = $2 \
-             WHERE id = $3 AND status IN ('accrued', 'approved') AND payout_id IS NULL",
+        let full = target == c.amount_minor;
+        let done = sqlx::query(
+            "UPDATE commissions SET reversed_minor = $1, updated_at = $2, \
+             status = CASE WHEN $3 = 1 THEN 'reversed' ELSE status END, \
+             hold_from = CASE WHEN $3 = 1 THEN NULL ELSE hold_from END, \
+             reversal_reason = COALESCE($4, reversal_reason) \
+             WHERE id = $5 AND reversed_minor = $6 AND status = $7 \
+             AND (status = 'paid' OR payout_id IS NULL)",
         )
+        .bind(target)
+        .bind(now.millis())
+        .bind(super::flag(full))
         .bind(reason)
+        .bind(id)
+        .bind(c.reversed_minor)
+        .bind(c.status.as_str())
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(PartReversal::Raced);
+        }
+        let clawback = if paid {
+            Some(Db::insert_clawback(tx, &c.partner_id, id, delta, &c.currency, reason, now).await?)
+        } else {
+            None
+        };
+        sqlx::query(
+            "INSERT INTO commission_reversals (id, commission_id, amount_minor, currency, source, \
+             reason, clawback_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(ulid::Ulid::new().to_string())
+        .bind(id)
+        .bind(delta)
+        .bind(&c.currency)
+        .bind(source)
+        .bind(reason)
+        .bind(&clawback)
+        .bind(now.millis())
+        .execute(&mut **tx)
+        .await?;
+        Ok(PartReversal::Reversed {
+            amount_minor: delta,
+            full,
+            clawback: clawback.is_some(),
+        })
+    }
+
+    /// Puts an accrued or approved commission in no live payout on hold. False otherwise.
+    pub async fn hold_commission(tx: &mut Tx, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE commissions SET hold_from = status, status = 'on_hold', updated_at = $1 \
+             WHERE id = $2 AND status IN ('accrued', 'approved') AND payout_id IS NULL",
+        )
         .bind(now.millis())
         .bind(id)
         .execute(&mut **tx)
         .await?;
-        if open.rows_affected() == 1 {
-            return Ok(Reversal::Reversed);
-        }
-        let row = sqlx::query("SELECT status, payout_id FROM commissions WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        Ok(match row {
-            None => Reversal::NotFound,
-            Some(r) if r.try_get::<Option<String>, _>(1)?.is_some() => Reversal::InPayout,
-            Some(r) => Reversal::Invalid(
-                Status::parse(&r.try_get::<String, _>(0)?).unwrap_or(Status::Reversed),
-            ),
-        })
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Releases a held commission to the status it had. False when it is not on hold.
+    pub async fn release_commission(tx: &mut Tx, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+        let done = sqlx::query(
+            "UPDATE commissions SET status = COALESCE(hold_from, 'accrued'), hold_from = NULL, \
+             updated_at = $1 WHERE id = $2 AND status = 'on_hold'",
+        )
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Moves a commission to `to` if its current state allows it. False otherwise.

@@ -26,6 +26,7 @@ pub mod retention;
 pub mod sessions;
 pub mod settings;
 pub mod stripe;
+pub mod stripe_billing;
 pub mod transfer;
 pub mod webhook_deliveries;
 pub mod webhooks;
@@ -82,6 +83,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (13, "0013_payouts"),
     (14, "0014_operations"),
     (15, "0015_stripe_connect_events"),
+    (16, "0016_stripe_billing"),
     (18, "0018_commission_program_index"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
@@ -100,6 +102,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (13, "0013_payouts"),
     (14, "0014_operations"),
     (15, "0015_stripe_connect_events"),
+    (16, "0016_stripe_billing"),
     (18, "0018_commission_program_index"),
 );
 

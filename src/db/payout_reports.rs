@@ -24,9 +24,9 @@ impl Db {
     pub async fn partner_balances(&self, partner: &PartnerId) -> sqlx::Result<Vec<Balance>> {
         let rows = sqlx::query(
             "SELECT currency, \
-               CAST(COALESCE(SUM(CASE WHEN status = 'accrued' THEN amount_minor END), 0) AS BIGINT), \
-               CAST(COALESCE(SUM(CASE WHEN status = 'approved' AND payout_id IS NULL THEN amount_minor END), 0) AS BIGINT), \
-               CAST(COALESCE(SUM(CASE WHEN status = 'approved' AND payout_id IS NOT NULL THEN amount_minor END), 0) AS BIGINT) \
+               CAST(COALESCE(SUM(CASE WHEN status = 'accrued' THEN amount_minor - reversed_minor END), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(CASE WHEN status = 'approved' AND payout_id IS NULL THEN amount_minor - reversed_minor END), 0) AS BIGINT), \
+               CAST(COALESCE(SUM(CASE WHEN status = 'approved' AND payout_id IS NOT NULL THEN amount_minor - reversed_minor END), 0) AS BIGINT) \
              FROM commissions WHERE partner_id = $1 GROUP BY currency",
         )
         .bind(partner.as_str())

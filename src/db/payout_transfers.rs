@@ -39,8 +39,9 @@ impl Db {
         for item in items {
             let commission: String = item.try_get(0)?;
             let held = sqlx::query(
-                "UPDATE commissions SET payout_id = $1 \
-                 WHERE id = $2 AND payout_id IS NULL AND status = 'approved'",
+                "UPDATE commissions SET payout_id = $1 WHERE id = $2 AND payout_id IS NULL \
+                 AND status = 'approved' AND amount_minor - reversed_minor = \
+                 (SELECT amount_minor FROM payout_items WHERE payout_id = $1 AND commission_id = $2)",
             )
             .bind(id)
             .bind(&commission)

@@ -105,15 +105,17 @@ impl Db {
             .collect()
     }
 
-    /// The approved commissions of a partner in a currency that no live payout holds.
+    /// The approved commissions of a partner in a currency that no live payout holds, each
+    /// with what is left of it after partial reversals.
     pub async fn unpaid_approved(
         tx: &mut Tx,
         partner: &PartnerId,
         currency: &str,
     ) -> sqlx::Result<Vec<Owed>> {
         let rows = sqlx::query(
-            "SELECT id, amount_minor, accrued_at FROM commissions WHERE partner_id = $1 \
-             AND currency = $2 AND status = 'approved' AND payout_id IS NULL ORDER BY accrued_at, id",
+            "SELECT id, amount_minor - reversed_minor AS amount_minor, accrued_at FROM commissions \
+             WHERE partner_id = $1 AND currency = $2 AND status = 'approved' AND payout_id IS NULL \
+             ORDER BY accrued_at, id",
         )
         .bind(partner.as_str())
         .bind(currency)
@@ -178,11 +180,12 @@ impl Db {
     ) -> sqlx::Result<bool> {
         for c in commissions {
             let done = sqlx::query(
-                "UPDATE commissions SET payout_id = $1 \
-                 WHERE id = $2 AND payout_id IS NULL AND status = 'approved'",
+                "UPDATE commissions SET payout_id = $1 WHERE id = $2 AND payout_id IS NULL \
+                 AND status = 'approved' AND amount_minor - reversed_minor = $3",
             )
             .bind(payout)
             .bind(&c.id)
+            .bind(c.amount_minor)
             .execute(&mut **tx)
             .await?;
             if done.rows_affected() != 1 {
@@ -369,12 +372,13 @@ impl Db {
         currency: &str,
         reason: Option<&str>,
         now: Timestamp,
-    ) -> sqlx::Result<()> {
+    ) -> sqlx::Result<String> {
+        let id = ulid::Ulid::new().to_string();
         sqlx::query(
             "INSERT INTO clawbacks (id, partner_id, commission_id, amount_minor, currency, reason, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
-        .bind(ulid::Ulid::new().to_string())
+        .bind(&id)
         .bind(partner.as_str())
         .bind(commission)
         .bind(amount_minor)
@@ -383,7 +387,7 @@ impl Db {
         .bind(now.millis())
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        Ok(id)
     }
 
     /// The commissions a payout holds, in the caller's transaction.

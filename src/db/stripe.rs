@@ -307,7 +307,7 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Events newest first, optionally of one status, after a keyset position.
+    /// Events newest first, optionally of one status or outcome, after a keyset position.
     pub async fn list_stripe_events(
         &self,
         status: Option<&str>,
@@ -318,7 +318,7 @@ impl Db {
             .map(|(t, id)| (t.millis(), id))
             .unwrap_or((i64::MAX, ""));
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM stripe_events WHERE ($1 = '' OR status = $1) \
+            "SELECT {COLUMNS} FROM stripe_events WHERE ($1 = '' OR status = $1 OR outcome = $1) \
              AND (received_at < $2 OR (received_at = $2 AND ($3 = '' OR id < $3))) \
              ORDER BY received_at DESC, id DESC LIMIT $4"
         ))

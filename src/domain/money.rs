@@ -182,6 +182,33 @@ impl Currency {
         )
     }
 
+    /// Digits after the decimal point in the amounts Stripe's API uses for this currency. Mostly
+    /// ISO 4217's, but Stripe keeps ISK two-decimal and treats MGA as zero-decimal
+    /// (<https://docs.stripe.com/currencies#zero-decimal>).
+    pub fn stripe_digits(&self) -> u32 {
+        match self.0.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "JPY" | "KMF" | "KRW" | "MGA" | "PYG" | "RWF"
+            | "UGX" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "JOD" | "KWD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+
+    /// An amount as Stripe writes it (integer, [`Self::stripe_digits`]) → our minor units,
+    /// exactly; `None` when it cannot be (negative, a fraction of our minor unit, overflow).
+    pub fn from_stripe_amount(&self, amount: i64) -> Option<i64> {
+        if amount < 0 {
+            return None;
+        }
+        let (ours, theirs) = (self.minor_digits(), self.stripe_digits());
+        if ours >= theirs {
+            amount.checked_mul(10i64.pow(ours - theirs))
+        } else {
+            let div = 10i64.pow(theirs - ours);
+            (amount % div == 0).then(|| amount / div)
+        }
+    }
+
     /// A Dec4 in major units → minor units, if it has no more precision than the currency.
     pub fn to_minor(&self, value: Dec4) -> Option<i64> {
         let per_minor = SCALE / 10i64.pow(self.minor_digits());
@@ -229,6 +256,22 @@ mod tests {
         assert_eq!(n(1005, &Currency::parse("KWD").unwrap()), "1.005");
         // 0.1 + 0.2 style sums stay exact: 30 minor units is 0.3, not 0.30000000000000004.
         assert_eq!(n(30, &usd), "0.3");
+    }
+
+    #[test]
+    fn stripe_amounts_convert_exactly() {
+        let c = |code: &str| Currency::parse(code).unwrap();
+        assert_eq!(c("usd").from_stripe_amount(4999), Some(4999));
+        assert_eq!(c("jpy").from_stripe_amount(5000), Some(5000));
+        assert_eq!(c("JPY").format_minor(5000), "5000");
+        assert_eq!(c("kwd").from_stripe_amount(12_340), Some(12_340));
+        assert_eq!(c("KWD").format_minor(12_340), "12.340");
+        // Stripe's two-decimal ISK is zero-decimal for us; its zero-decimal MGA two-decimal.
+        assert_eq!(c("isk").from_stripe_amount(50_000), Some(500));
+        assert_eq!(c("isk").from_stripe_amount(50_050), None);
+        assert_eq!(c("mga").from_stripe_amount(700), Some(70_000));
+        assert_eq!(c("usd").from_stripe_amount(-1), None);
+        assert_eq!(c("mga").from_stripe_amount(i64::MAX), None);
     }
 
     #[test]

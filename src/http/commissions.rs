@@ -32,6 +32,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard))
 }
 
+/// The states of a commission (the API document's enum; `db::commissions::Status` is the type).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CommissionStatus {
+    Accrued,
+    Approved,
+    Paid,
+    Reversed,
+    OnHold,
+}
+
 /// A commission, as every endpoint shows it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -43,8 +54,13 @@ pub struct CommissionView {
     /// Decimal string in major units (`"12.50"`).
     amount: String,
     currency: String,
-    /// `accrued`, `approved`, `paid` or `reversed`.
+    #[schema(value_type = CommissionStatus)]
+    /// `accrued`, `approved`, `paid`, `reversed` or `on_hold` (a Stripe dispute is open: not
+    /// approvable, not payable).
     status: &'static str,
+    /// How much reversals have taken back (partial refunds), in major units; `amount` when
+    /// reversed in full.
+    reversed_amount: String,
     /// `snapshot` or `program`: whose terms priced it.
     rule_source: String,
     /// The trigger of the rule that priced it; null on commissions from before rule sets.
@@ -74,6 +90,7 @@ impl From<&Commission> for CommissionView {
             program_id: c.program_id.clone(),
             event_id: c.event_id.clone(),
             amount: currency.format_minor(c.amount_minor),
+            reversed_amount: currency.format_minor(c.reversed_minor),
             currency: c.currency.clone(),
             status: c.status.as_str(),
             rule_source: c.rule_source.clone(),
@@ -98,7 +115,7 @@ pub struct CommissionPage {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CommissionQuery {
-    /// `accrued`, `approved`, `paid` or `reversed`.
+    /// `accrued`, `approved`, `paid`, `reversed` or `on_hold`.
     status: Option<String>,
     /// 1–500, default 100.
     limit: Option<String>,
@@ -148,7 +165,7 @@ async fn page(
     let status = match q.status.as_deref() {
         None | Some("") => None,
         Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            ApiError::invalid_query("status must be accrued, approved, paid or reversed")
+            ApiError::invalid_query("status must be accrued, approved, paid, reversed or on_hold")
         })?),
     };
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
@@ -325,7 +342,8 @@ pub struct DashboardQuery {
     since: Option<String>,
 }
 
-/// Amounts per commission status, as JSON numbers with exact decimal digits.
+/// Amounts per commission status, as JSON numbers with exact decimal digits (held ones,
+/// `on_hold`, are in none of them until the dispute closes).
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ByStatus {
     accrued: ExactNumber,

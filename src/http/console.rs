@@ -33,10 +33,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(programs_page))
         .routes(routes!(webhooks_page))
         .routes(routes!(payouts_page))
+        .routes(routes!(stripe_page))
         .routes(routes!(commissions_page))
         .routes(routes!(app_js))
         .routes(routes!(webhooks_js))
         .routes(routes!(payouts_js))
+        .routes(routes!(stripe_js))
         .routes(routes!(commissions_js))
         .routes(routes!(audit_page))
         .routes(routes!(audit_js))
@@ -268,6 +270,12 @@ page!(
     "The commissions page: filter, approve one or many, reverse with a reason."
 );
 page!(
+    stripe_page,
+    "/admin/stripe",
+    "stripe.html",
+    "The Stripe page: the webhook URL for Stripe's dashboard, the received events, retry."
+);
+page!(
     audit_page,
     "/admin/audit-log",
     "audit.html",
@@ -303,6 +311,12 @@ script!(
     "/admin/assets/payouts.js",
     "payouts.js",
     "The payouts page's script (it uses `app.js`'s helpers)."
+);
+script!(
+    stripe_js,
+    "/admin/assets/stripe.js",
+    "stripe.js",
+    "The Stripe page's script (it uses `app.js`'s helpers)."
 );
 script!(
     commissions_js,

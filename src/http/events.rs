@@ -83,7 +83,7 @@ pub struct EventAnswer<'a> {
     commission: Option<CommissionView>,
 }
 
-fn render(o: &Outcome<'_>) -> String {
+pub(crate) fn render(o: &Outcome<'_>) -> String {
     let credited = o.click.filter(|_| o.attributed);
     let answer = EventAnswer {
         id: o.event_id,

@@ -189,11 +189,23 @@ pub struct StripeEventList {
     webhook_url: String,
 }
 
+/// What `?status=` filters on: a status, or an outcome.
+const STATUS_FILTERS: &[&str] = &[
+    "pending",
+    "processed",
+    "ignored",
+    "dead",
+    "recorded",
+    "duplicate",
+    "ignored_no_attribution",
+];
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
-    /// `pending`, `processed`, `ignored` or `dead`.
+    /// A status (`pending`, `processed`, `ignored`, `dead`) or an outcome (`recorded`,
+    /// `duplicate`, `ignored_no_attribution`, `dead`).
     status: Option<String>,
     /// 1–200, default 50.
     limit: Option<String>,
@@ -215,10 +227,11 @@ async fn list_events(
 ) -> ApiResult<Json<StripeEventList>> {
     auth.require_admin()?;
     let status = q.status.as_deref().filter(|s| !s.is_empty());
-    if status.is_some_and(|s| !matches!(s, "pending" | "processed" | "ignored" | "dead")) {
-        return Err(ApiError::invalid_query(
-            "status must be pending, processed, ignored or dead",
-        ));
+    if status.is_some_and(|s| !STATUS_FILTERS.contains(&s)) {
+        return Err(ApiError::invalid_query(format!(
+            "status must be one of {}",
+            STATUS_FILTERS.join(", ")
+        )));
     }
     let limit = parse_limit(q.limit.as_deref(), 50, 200)?;
     let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {

@@ -12,7 +12,7 @@ fn event_of(to: Status) -> Option<EventType> {
         Status::Approved => Some(EventType::CommissionApproved),
         Status::Paid => Some(EventType::CommissionPaid),
         Status::Reversed => Some(EventType::CommissionReversed),
-        Status::Accrued => None,
+        Status::Accrued | Status::OnHold => None,
     }
 }
 
@@ -117,7 +117,7 @@ async fn finish(
         Status::Approved => "commission.approve",
         Status::Paid => "commission.mark_paid",
         Status::Reversed => "commission.reverse",
-        Status::Accrued => "commission.update",
+        Status::Accrued | Status::OnHold => "commission.update",
     };
     let changes = crate::db::audit::diff(
         &before.as_ref().map(audit_fields).unwrap_or_default(),

@@ -269,6 +269,7 @@ async fn price(
                 paid_at: None,
                 approved_at: None,
                 approval_forced: false,
+                reversed_minor: 0,
             }),
             None,
         ),

@@ -9,3 +9,5 @@ pub mod magic;
 pub mod partners;
 pub mod payout_jobs;
 pub mod payouts;
+pub mod stripe_billing;
+pub mod stripe_reversals;

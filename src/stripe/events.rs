@@ -6,12 +6,14 @@
 //! handler that waits for something not there yet (the partner holding an account) is retried
 //! a few times, then the event is ignored with the handler's give-up outcome.
 //!
-//! Issue 16 adds handlers to [`HANDLED`] and [`dispatch`]; nothing else changes.
+//! Billing events (checkouts, customers, invoices, refunds, disputes) are handled by
+//! `service::stripe_billing` and `service::stripe_reversals`.
 
 use serde_json::Value;
 
 use crate::db::stripe::{StatusWrite, StripeEvent};
 use crate::domain::backoff;
+use crate::service::{stripe_billing, stripe_reversals};
 use crate::state::AppState;
 
 /// How long one attempt may hold an event before another worker may take it.
@@ -20,7 +22,17 @@ const LEASE_MS: i64 = 60_000;
 pub const WAIT_ATTEMPTS: i64 = 5;
 
 /// The event types something processes; any other type is stored as `ignored`.
-pub const HANDLED: &[&str] = &["account.updated"];
+pub const HANDLED: &[&str] = &[
+    "account.updated",
+    "checkout.session.completed",
+    "customer.created",
+    "customer.updated",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+];
 
 pub fn handles(event_type: &str) -> bool {
     HANDLED.contains(&event_type)
@@ -103,6 +115,16 @@ async fn attempt(state: &AppState, event: StripeEvent) {
             db.finish_stripe_event(&event.id, "processed", "duplicate", None, now)
                 .await
         }
+        Ok(Handled::Ignored("ignored_no_attribution")) => {
+            match db.finish_unattributed_stripe_event(&event.id, now).await {
+                Ok(true) => {
+                    kick(state, event.id.clone());
+                    Ok(())
+                }
+                Ok(false) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
         Ok(Handled::Ignored(outcome)) => {
             db.finish_stripe_event(&event.id, "ignored", outcome, None, now)
                 .await
@@ -137,6 +159,17 @@ async fn dispatch(
 ) -> Result<Handled, String> {
     match event.event_type.as_str() {
         "account.updated" => account_updated(state, event, payload).await,
+        "checkout.session.completed" => stripe_billing::checkout_completed(state, payload).await,
+        "customer.created" | "customer.updated" => {
+            stripe_billing::customer_changed(state, payload).await
+        }
+        "invoice.paid" | "invoice.payment_succeeded" => {
+            stripe_billing::invoice_paid(state, event, payload).await
+        }
+        "charge.refunded" => stripe_reversals::charge_refunded(state, event, payload).await,
+        "charge.dispute.created" | "charge.dispute.closed" => {
+            stripe_reversals::dispute(state, event, payload).await
+        }
         _ => Ok(Handled::Ignored("ignored")),
     }
 }

@@ -44,7 +44,8 @@ pub fn verify(
     if now.abs_diff(t) > TOLERANCE_SECS as u64 {
         return Err(SignatureError::Expired);
     }
-    for secret in secrets {
+    // An empty key is one anybody knows: never accept a signature under it.
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
         let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
         mac.update(t.to_string().as_bytes());
         mac.update(b".");

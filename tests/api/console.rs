@@ -95,6 +95,7 @@ async fn console_session_and_csrf(b: Backend) {
         "/admin/programs",
         "/admin/partners/x",
         "/admin/webhooks",
+        "/admin/stripe",
     ] {
         let res = app.client.get(app.url(page)).send().await.unwrap();
         assert_eq!(res.status(), 200, "{page}");

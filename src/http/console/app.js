@@ -540,11 +540,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   } catch (_) {
     return; // redirected to sign-in
   }
-  // webhooksPage, payoutsPage, commissionsPage and auditPage live in their own scripts,
-  // loaded by their page only.
+  // webhooksPage, payoutsPage, commissionsPage, stripePage and auditPage live in their own
+  // scripts, loaded by their page only.
   ({
     network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage,
     webhooks: () => webhooksPage(), payouts: () => payoutsPage(), commissions: () => commissionsPage(),
+    stripe: () => stripePage(),
     audit: () => auditPage(),
   })[page]();
 });

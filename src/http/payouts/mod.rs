@@ -272,7 +272,8 @@ pub struct BalanceView {
     accrued: String,
     /// Approved, in no payout yet.
     approved: String,
-    /// Approved and in a payout not yet paid.
+    /// Approved and in a payout not yet paid. (Commissions `on_hold` while a Stripe dispute
+    /// is open are in none of these figures.)
     in_payout: String,
     /// Outstanding clawbacks the next payout nets.
     clawback: String,

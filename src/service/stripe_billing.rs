@@ -1,0 +1,256 @@
+//! Stripe billing events turned into attributed sales: who a Stripe customer is
+//! (`checkout.session.completed`, `customer.created` / `customer.updated`), and the sales of
+//! invoices and one-off checkouts, recorded like `POST /events` would with the customer id
+//! (`cus_…`) as the `userId`, so recurring rules price the first invoice `first` and later
+//! ones `subsequent`. Refunds and disputes are in `service::stripe_reversals`.
+//!
+//! An invoice whose customer we do not know yet is `ignored_no_attribution` at once, and put
+//! back in the queue when that customer is identified (a checkout completing after its first
+//! invoice, which Stripe does not order).
+
+use serde_json::Value;
+
+use crate::db::stripe::StripeEvent;
+use crate::domain::money::Currency;
+use crate::error::ApiError;
+use crate::service::conversions::{self, EventInput};
+use crate::state::AppState;
+use crate::stripe::events::{self, Handled};
+
+/// The longest Stripe id or metadata value we take (Stripe's own are far shorter).
+const MAX_ID: usize = 200;
+
+pub(crate) fn object(payload: &Value) -> Result<&Value, String> {
+    payload
+        .pointer("/data/object")
+        .filter(|o| o.is_object())
+        .ok_or_else(|| "the event has no data.object".to_string())
+}
+
+/// A string field that is a usable id: present, not empty, bounded, no NUL.
+pub(crate) fn id_field<'a>(o: &'a Value, path: &str) -> Option<&'a str> {
+    o.pointer(path)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && s.len() <= MAX_ID && !s.contains('\0'))
+}
+
+/// An expandable field: the id string, or the expanded object's `id`.
+pub(crate) fn ref_field<'a>(o: &'a Value, name: &str) -> Option<&'a str> {
+    id_field(o, &format!("/{name}")).or_else(|| id_field(o, &format!("/{name}/id")))
+}
+
+pub(crate) fn db_err(e: impl std::fmt::Display) -> String {
+    format!("database: {e}")
+}
+
+/// An amount in Stripe's units → ours, or why it cannot be read.
+pub(crate) fn amount(o: &Value, field: &str) -> Result<(i64, Currency), String> {
+    let currency = o
+        .get("currency")
+        .and_then(Value::as_str)
+        .and_then(|c| Currency::parse(c).ok())
+        .ok_or("data.object.currency is not a currency code")?;
+    let raw = o
+        .get(field)
+        .and_then(Value::as_i64)
+        .ok_or(format!("data.object.{field} is not an integer"))?;
+    let minor = currency.from_stripe_amount(raw).ok_or(format!(
+        "data.object.{field} {raw} is not an exact {} amount",
+        currency.as_str()
+    ))?;
+    Ok((minor, currency))
+}
+
+/// Links the Stripe customer to a click, as `POST /identify` would: the click itself, or the
+/// last click of a `userId` already identified. Then re-queues the customer's invoices that
+/// came before we knew. False when the click or user is unknown.
+async fn identify(
+    state: &AppState,
+    customer: &str,
+    click: Option<&str>,
+    user: Option<&str>,
+) -> Result<bool, String> {
+    state.clicks.flush().await;
+    let click_id = match (click, user) {
+        (Some(c), _) => Some(c.to_string()),
+        (None, Some(u)) => state
+            .db
+            .last_click_of_user(u, state.clock.now())
+            .await
+            .map_err(db_err)?
+            .map(|c| c.id),
+        (None, None) => None,
+    };
+    let Some(click_id) = click_id else {
+        return Ok(false);
+    };
+    if !state
+        .db
+        .identify_click(&click_id, customer)
+        .await
+        .map_err(db_err)?
+    {
+        return Ok(false);
+    }
+    let requeued = state
+        .db
+        .requeue_customer_events(customer, state.clock.now())
+        .await
+        .map_err(db_err)?;
+    for id in requeued {
+        events::kick(state, id);
+    }
+    Ok(true)
+}
+
+/// Records a sale like `POST /events` (the same idempotent path). `Recorded` when it earned a
+/// commission or was attributed, `ignored_no_attribution` when not, `Duplicate` for a repeat
+/// of its externalEventId (the other event of an invoice's pair).
+async fn record_sale(
+    state: &AppState,
+    external: String,
+    refs: &[&str],
+    (value_minor, currency): (i64, Currency),
+    customer: Option<&str>,
+    click: Option<&str>,
+) -> Result<Handled, String> {
+    // The refs first: a refund arriving later finds the sale through them, even if this
+    // attempt dies before recording it (the retry records it).
+    state
+        .db
+        .record_stripe_sale_refs(refs, &external, state.clock.now())
+        .await
+        .map_err(db_err)?;
+    let input = EventInput {
+        external_event_id: external,
+        kind: "sale".into(),
+        value_minor,
+        currency,
+        click_id: click.map(str::to_string),
+        user_id: customer.map(str::to_string),
+        ts: state.clock.now(),
+    };
+    let (created, answer) = conversions::record(state, input, crate::http::events::render)
+        .await
+        .map_err(|e: ApiError| format!("recording the sale failed: {}", e.code()))?;
+    // Refunds and disputes that came first and wait for this sale: now.
+    let waiting = state
+        .db
+        .requeue_waiting_events(refs, state.clock.now())
+        .await
+        .map_err(db_err)?;
+    for id in waiting {
+        events::kick(state, id);
+    }
+    if !created {
+        return Ok(Handled::Duplicate);
+    }
+    let answer: Value = serde_json::from_str(&answer).unwrap_or_default();
+    Ok(if answer["attributed"] == true {
+        Handled::Recorded
+    } else {
+        Handled::Ignored("ignored_no_attribution")
+    })
+}
+
+/// `checkout.session.completed`: `client_reference_id` or `metadata.op_click` identifies the
+/// session's customer; a `mode=payment` session that is paid records a sale of
+/// `amount_total` (subscription checkouts are recorded by their invoices).
+pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Handled, String> {
+    let s = object(payload)?;
+    let session = id_field(s, "/id").ok_or("data.object.id is missing")?;
+    let click = id_field(s, "/client_reference_id").or_else(|| id_field(s, "/metadata/op_click"));
+    let customer = ref_field(s, "customer");
+    let identified = match (customer, click) {
+        (Some(cus), Some(click)) => identify(state, cus, Some(click), None).await?,
+        _ => false,
+    };
+    let paid = s.get("payment_status").and_then(Value::as_str) == Some("paid");
+    if s.get("mode").and_then(Value::as_str) != Some("payment") || !paid {
+        return Ok(if identified {
+            Handled::Recorded
+        } else if click.is_some() {
+            Handled::Ignored("ignored_no_attribution")
+        } else {
+            Handled::Ignored("ignored")
+        });
+    }
+    let amount = amount(s, "amount_total")?;
+    if amount.0 == 0 {
+        return Ok(Handled::Ignored("ignored"));
+    }
+    let intent = ref_field(s, "payment_intent");
+    let external = format!("stripe:checkout:{}", intent.unwrap_or(session));
+    let refs: Vec<&str> = [Some(session), intent].into_iter().flatten().collect();
+    // The customer when it is known as a click's (recurring revenue); else the click itself.
+    let known = match customer {
+        Some(_) if identified => true,
+        Some(cus) => state.db.customer_identified(cus).await.map_err(db_err)?,
+        None => false,
+    };
+    match (known, click) {
+        (true, _) => record_sale(state, external, &refs, amount, customer, None).await,
+        (false, Some(click)) => {
+            record_sale(state, external, &refs, amount, None, Some(click)).await
+        }
+        (false, None) => Ok(Handled::Ignored("ignored_no_attribution")),
+    }
+}
+
+/// `customer.created` / `customer.updated`: `metadata.op_click`, or
+/// `metadata.openpartner_user_id` naming a `userId` already identified, identifies it.
+pub async fn customer_changed(state: &AppState, payload: &Value) -> Result<Handled, String> {
+    let c = object(payload)?;
+    let customer = id_field(c, "/id").ok_or("data.object.id is missing")?;
+    let click = id_field(c, "/metadata/op_click");
+    let user = id_field(c, "/metadata/openpartner_user_id");
+    if click.is_none() && user.is_none() {
+        return Ok(Handled::Ignored("ignored"));
+    }
+    Ok(if identify(state, customer, click, user).await? {
+        Handled::Recorded
+    } else {
+        Handled::Ignored("ignored_no_attribution")
+    })
+}
+
+/// `invoice.paid` and `invoice.payment_succeeded`: a sale of `amount_paid` for the invoice's
+/// customer, externalEventId `stripe:invoice:<id>` (so the pair counts once). Nothing for 0.
+pub async fn invoice_paid(
+    state: &AppState,
+    event: &StripeEvent,
+    payload: &Value,
+) -> Result<Handled, String> {
+    let inv = object(payload)?;
+    let id = id_field(inv, "/id").ok_or("data.object.id is missing")?;
+    let amount = amount(inv, "amount_paid")?;
+    if amount.0 == 0 {
+        return Ok(Handled::Ignored("ignored"));
+    }
+    let Some(customer) = ref_field(inv, "customer") else {
+        return Ok(Handled::Ignored("ignored_no_attribution"));
+    };
+    state
+        .db
+        .set_stripe_event_customer(&event.id, customer)
+        .await
+        .map_err(db_err)?;
+    if !state
+        .db
+        .customer_identified(customer)
+        .await
+        .map_err(db_err)?
+    {
+        return Ok(Handled::Ignored("ignored_no_attribution"));
+    }
+    // Older API versions name the charge and payment intent on the invoice; newer ones under
+    // `payments`: refunds find the sale through whichever is there.
+    let intent = ref_field(inv, "payment_intent")
+        .or_else(|| id_field(inv, "/payments/data/0/payment/payment_intent"));
+    let charge =
+        ref_field(inv, "charge").or_else(|| id_field(inv, "/payments/data/0/payment/charge"));
+    let refs: Vec<&str> = [Some(id), intent, charge].into_iter().flatten().collect();
+    let external = format!("stripe:invoice:{id}");
+    record_sale(state, external, &refs, amount, Some(customer), None).await
+}

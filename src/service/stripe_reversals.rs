@@ -1,0 +1,185 @@
+//! Refunds and disputes from Stripe, applied to the commission of the sale the charge paid
+//! (found through the charge's invoice, payment intent or id; see `db::stripe_billing`).
+//!
+//! - `charge.refunded`: reverses `amount_refunded / amount` of the commission, rounded down to
+//!   the minor unit so the reversals never exceed it; Stripe's `amount_refunded` is
+//!   cumulative, so a second partial refund reverses only the difference. A paid commission's
+//!   reversal is a clawback the next payout nets.
+//! - `charge.dispute.created`: the commission goes `on_hold` (not approvable, not payable).
+//! - `charge.dispute.closed`: `won` (or `warning_closed`) releases the hold; `lost` reverses it.
+//!
+//! A charge whose sale is not recorded yet (a refund before its invoice) waits and is retried.
+//! A commission in a payout not yet paid cannot change: the event fails and is retried on the
+//! backoff schedule until the payout is paid (then a clawback) or freed.
+
+use serde_json::Value;
+
+use crate::db::Db;
+use crate::db::commissions::{PartReversal, Status};
+use crate::db::stripe::StripeEvent;
+use crate::db::stripe_billing::PaidSale;
+use crate::error::ApiResult;
+use crate::service::stripe_billing::{amount, db_err, id_field, object, ref_field};
+use crate::state::AppState;
+use crate::stripe::events::Handled;
+use crate::webhooks::{self, EventType};
+
+/// The commission the charge paid, or what to conclude without one. An event whose sale is
+/// not recorded yet waits: retried, and re-queued at once when that sale is recorded (even
+/// after it gave up).
+async fn commission_of(
+    state: &AppState,
+    event: &StripeEvent,
+    refs: &[Option<&str>],
+) -> Result<Result<String, Handled>, String> {
+    let refs: Vec<&str> = refs.iter().flatten().copied().collect();
+    Ok(
+        match state.db.stripe_paid_sale(&refs).await.map_err(db_err)? {
+            PaidSale::Commission(id) => Ok(id),
+            PaidSale::NoCommission => Err(Handled::Ignored("ignored_no_attribution")),
+            PaidSale::Unknown => {
+                state
+                    .db
+                    .add_stripe_event_waits(&event.id, &refs)
+                    .await
+                    .map_err(db_err)?;
+                Err(Handled::Wait {
+                    reason: format!("no sale recorded yet for {}", refs.join(", ")),
+                    give_up: "ignored_no_attribution",
+                })
+            }
+        },
+    )
+}
+
+/// Takes back `numerator / denominator` of the commission (at least what was taken already),
+/// with `commission.reversed` when that reverses it in full. One transaction.
+async fn reverse(
+    state: &AppState,
+    commission: &str,
+    (numerator, denominator): (i64, i64),
+    source: &str,
+    reason: &str,
+) -> ApiResult<PartReversal> {
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let Some(c) = Db::get_commission_tx(&mut tx, commission).await? else {
+        return Ok(PartReversal::NotFound);
+    };
+    // i128: amounts up to i64 times a refund up to i64 cannot overflow.
+    let target = if denominator <= 0 || numerator >= denominator {
+        c.amount_minor
+    } else {
+        (i128::from(c.amount_minor) * i128::from(numerator.max(0)) / i128::from(denominator)) as i64
+    };
+    let done = Db::reverse_part(&mut tx, commission, target, source, Some(reason), now).await?;
+    if let PartReversal::Reversed { full: true, .. } = done {
+        let updated = Db::get_commission_tx(&mut tx, commission).await?;
+        if let Some(updated) = updated {
+            let url = &state.config.public_url;
+            webhooks::record_view(&mut tx, EventType::CommissionReversed, &updated, url, now)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(done)
+}
+
+fn concluded(done: PartReversal, commission: &str) -> Result<Handled, String> {
+    match done {
+        PartReversal::Reversed { .. } => Ok(Handled::Recorded),
+        PartReversal::Nothing => Ok(Handled::Duplicate),
+        PartReversal::InPayout => Err(format!(
+            "commission {commission} is in a payout not yet paid; retried until it is paid or freed"
+        )),
+        PartReversal::Raced => Err(format!(
+            "commission {commission} changed meanwhile; retried"
+        )),
+        PartReversal::NotFound => Err(format!("commission {commission} is gone")),
+    }
+}
+
+/// `charge.refunded`.
+pub async fn charge_refunded(
+    state: &AppState,
+    event: &StripeEvent,
+    payload: &Value,
+) -> Result<Handled, String> {
+    let ch = object(payload)?;
+    let charge = id_field(ch, "/id").ok_or("data.object.id is missing")?;
+    let (paid, _) = amount(ch, "amount")?;
+    let (refunded, _) = amount(ch, "amount_refunded")?;
+    let refs = [
+        ref_field(ch, "invoice"),
+        ref_field(ch, "payment_intent"),
+        Some(charge),
+    ];
+    let commission = match commission_of(state, event, &refs).await? {
+        Ok(c) => c,
+        Err(handled) => return Ok(handled),
+    };
+    if refunded == 0 {
+        return Ok(Handled::Ignored("ignored"));
+    }
+    let source = format!("stripe:refund:{charge}");
+    let done = reverse(state, &commission, (refunded, paid), &source, "refunded")
+        .await
+        .map_err(|e| format!("reversal failed: {}", e.code()))?;
+    concluded(done, &commission)
+}
+
+/// `charge.dispute.created` and `charge.dispute.closed`.
+pub async fn dispute(
+    state: &AppState,
+    event: &StripeEvent,
+    payload: &Value,
+) -> Result<Handled, String> {
+    let d = object(payload)?;
+    let dispute = id_field(d, "/id").ok_or("data.object.id is missing")?;
+    let refs = [ref_field(d, "payment_intent"), ref_field(d, "charge")];
+    let commission = match commission_of(state, event, &refs).await? {
+        Ok(c) => c,
+        Err(handled) => return Ok(handled),
+    };
+    let now = state.clock.now();
+    let status = d.get("status").and_then(Value::as_str).unwrap_or("");
+    if event.event_type == "charge.dispute.created" {
+        let mut tx = state.db.begin().await.map_err(db_err)?;
+        let held = Db::hold_commission(&mut tx, &commission, now)
+            .await
+            .map_err(db_err)?;
+        let current = Db::get_commission_tx(&mut tx, &commission)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        return Ok(match current.map(|c| c.status) {
+            _ if held => Handled::Recorded,
+            Some(Status::OnHold) => Handled::Duplicate,
+            // Paid, reversed, or in a payout: nothing to hold; a lost dispute reverses it then
+            // (a clawback when paid).
+            _ => Handled::Ignored("ignored"),
+        });
+    }
+    match status {
+        "won" | "warning_closed" => {
+            let mut tx = state.db.begin().await.map_err(db_err)?;
+            let released = Db::release_commission(&mut tx, &commission, now)
+                .await
+                .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)?;
+            Ok(if released {
+                Handled::Recorded
+            } else {
+                Handled::Duplicate
+            })
+        }
+        "lost" => {
+            let source = format!("stripe:dispute:{dispute}");
+            let done = reverse(state, &commission, (1, 1), &source, "dispute_lost")
+                .await
+                .map_err(|e| format!("reversal failed: {}", e.code()))?;
+            concluded(done, &commission)
+        }
+        _ => Ok(Handled::Ignored("ignored")),
+    }
+}
