@@ -22,6 +22,7 @@ pub mod programs;
 pub mod retention;
 pub mod sessions;
 pub mod settings;
+pub mod stats;
 pub mod stripe;
 pub mod webhook_deliveries;
 pub mod webhooks;
@@ -77,6 +78,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (12, "0012_webhooks"),
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
+    (17, "0017_click_daily"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -93,6 +95,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (12, "0012_webhooks"),
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
+    (17, "0017_click_daily"),
 );
 
 impl Db {

@@ -12,13 +12,16 @@ pub mod introspect;
 pub mod json;
 pub mod links;
 pub mod marketplace;
+pub mod me;
 pub mod network;
 pub mod network_sync;
 pub mod openapi;
 pub mod partner_actions;
 pub mod partner_keys;
+pub mod partner_network;
 pub mod partners;
 pub mod payouts;
+pub mod portal;
 pub mod programs;
 pub mod rate_limit;
 pub mod redirect;
@@ -28,6 +31,7 @@ pub mod signup;
 pub mod snapshots;
 pub mod stripe_connect;
 pub mod stripe_webhooks;
+pub mod timeseries;
 pub mod uploads;
 pub mod webhook_deliveries;
 pub mod webhooks;
@@ -83,6 +87,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(stripe_webhooks::router())
         .merge(webhooks::router())
         .merge(webhook_deliveries::router())
+        .merge(me::router())
+        .merge(timeseries::router())
+        .merge(partner_network::router())
+        .merge(portal::router())
 }
 
 /// The complete application: routes, fallbacks and layers.
