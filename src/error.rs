@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -21,7 +22,14 @@ struct Inner {
     detail: Value,
     extra: Map<String, Value>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// Why an internal error happened: never answered, logged once on the request's access-log
+    /// line (it travels there as an [`InternalCause`] response extension).
+    cause: Option<Arc<str>>,
 }
+
+/// The cause of a 500, kept in the response's extensions for the access log.
+#[derive(Clone, Debug)]
+pub struct InternalCause(pub Arc<str>);
 
 /// The error body, for the OpenAPI document. Some errors add top-level fields next to these two
 /// (`required` on `forbidden_scope`, `missing`, `partnerId`, `existing`, `networkStatus`).
@@ -54,6 +62,7 @@ impl ApiError {
             detail: detail.into(),
             extra: Map::new(),
             headers: Vec::new(),
+            cause: None,
         }))
     }
 
@@ -151,14 +160,38 @@ impl ApiError {
         )
     }
 
-    /// Logs the cause and answers 500 `internal_error` without it.
+    /// A 500 `internal_error`, answered without its cause. The cause is logged once: on the
+    /// request's access-log line when it answers a request, or by whoever reports the error
+    /// (its `Display` includes the cause) when a job hits it.
     pub fn internal(cause: impl fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(
+        let mut e = Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "An internal error occurred. It has been logged.",
-        )
+        );
+        e.0.cause = Some(cause.to_string().into());
+        e
+    }
+
+    /// [`ApiError::internal`] with the error's whole chain of sources (`a: b: c`).
+    pub fn internal_chain(error: &(dyn std::error::Error + 'static)) -> Self {
+        let mut chain = error.to_string();
+        let mut source = error.source();
+        while let Some(s) = source {
+            let next = s.to_string();
+            // Many errors repeat their source in their own message.
+            if !chain.ends_with(&next) {
+                chain.push_str(": ");
+                chain.push_str(&next);
+            }
+            source = s.source();
+        }
+        Self::internal(chain)
+    }
+
+    /// The cause of an internal error, if this is one.
+    pub fn cause(&self) -> Option<&str> {
+        self.0.cause.as_deref()
     }
 }
 
@@ -170,7 +203,11 @@ impl fmt::Display for ApiError {
             self.0.status.as_u16(),
             self.0.code,
             self.0.detail
-        )
+        )?;
+        match &self.0.cause {
+            Some(cause) => write!(f, " (cause: {cause})"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -184,6 +221,7 @@ impl IntoResponse for ApiError {
             detail,
             extra,
             headers,
+            cause,
         } = *self.0;
         let mut body = Map::with_capacity(2 + extra.len());
         body.insert("error".into(), Value::String(code.into_owned()));
@@ -191,6 +229,9 @@ impl IntoResponse for ApiError {
         body.extend(extra);
         let mut response = (status, axum::Json(Value::Object(body))).into_response();
         response.headers_mut().extend(headers);
+        if let Some(cause) = cause {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
         response
     }
 }
@@ -208,7 +249,10 @@ impl From<sqlx::Error> for ApiError {
             )
             .with_header(header::RETRY_AFTER, HeaderValue::from_static("2"));
         }
-        ApiError::internal(format_args!("database: {e}"))
+        ApiError::internal(format_args!(
+            "database: {}",
+            ApiError::internal_chain(&e).cause().unwrap_or_default()
+        ))
     }
 }
 
@@ -238,3 +282,41 @@ pub struct OkAnswer {
 
 /// The `{"ok": true}` answer.
 pub const OK: OkAnswer = OkAnswer { ok: true };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl fmt::Display for Outer {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("writing the batch")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn an_internal_error_keeps_its_cause_for_the_log_and_never_answers_it() {
+        let e = ApiError::internal_chain(&Outer(std::io::Error::other("disk full")));
+        assert_eq!(e.cause(), Some("writing the batch: disk full"));
+        assert!(
+            e.to_string()
+                .ends_with("(cause: writing the batch: disk full)")
+        );
+        let response = e.into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let cause = response.extensions().get::<InternalCause>().unwrap();
+        assert_eq!(&*cause.0, "writing the batch: disk full");
+    }
+
+    #[test]
+    fn other_errors_carry_no_cause() {
+        let response = ApiError::not_found("no").into_response();
+        assert!(response.extensions().get::<InternalCause>().is_none());
+    }
+}

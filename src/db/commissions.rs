@@ -117,6 +117,7 @@ pub enum Reversal {
 #[derive(Default)]
 pub struct CommissionFilter<'a> {
     pub partner: Option<&'a PartnerId>,
+    pub program: Option<&'a str>,
     pub status: Option<Status>,
     pub after: Option<(i64, &'a str)>,
 }
@@ -235,6 +236,9 @@ impl Db {
         if f.partner.is_some() {
             clauses.push(format!("partner_id = ${}", next()));
         }
+        if f.program.is_some() {
+            clauses.push(format!("program_id = ${}", next()));
+        }
         if f.status.is_some() {
             clauses.push(format!("status = ${}", next()));
         }
@@ -254,6 +258,9 @@ impl Db {
         let mut q = sqlx::query(&sql);
         if let Some(p) = f.partner {
             q = q.bind(p.as_str());
+        }
+        if let Some(p) = f.program {
+            q = q.bind(p);
         }
         if let Some(s) = f.status {
             q = q.bind(s.as_str());

@@ -105,9 +105,43 @@ pub struct CommissionQuery {
     cursor: Option<String>,
 }
 
+/// `GET /commissions` also filters by partner and program.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(rename_all = "camelCase")]
+pub struct AllCommissionsQuery {
+    /// `accrued`, `approved`, `paid` or `reversed`.
+    status: Option<String>,
+    /// Only this partner's commissions.
+    partner_id: Option<String>,
+    /// Only this program's commissions.
+    program_id: Option<String>,
+    /// 1–500, default 100.
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// An id given as a filter: at most 64 characters, letters, digits, `_` and `-`.
+fn id_filter(name: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    match value.filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v)
+            if v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            Ok(Some(v))
+        }
+        Some(_) => Err(ApiError::invalid_query(format!(
+            "{name} must be an id (at most 64 letters, digits, _ or -)"
+        ))),
+    }
+}
+
 async fn page(
     state: &AppState,
     partner: Option<&PartnerId>,
+    program: Option<&str>,
     q: CommissionQuery,
 ) -> ApiResult<Json<CommissionPage>> {
     let limit = parse_limit(q.limit.as_deref(), 100, 500)?;
@@ -125,6 +159,7 @@ async fn page(
     };
     let filter = CommissionFilter {
         partner,
+        program,
         status,
         after: after.as_ref().map(|p| (p.created_at, p.id.as_str())),
     };
@@ -149,9 +184,10 @@ async fn page(
     }))
 }
 
-/// All commissions, newest first: admin or `commissions:read`.
+/// All commissions, newest first: admin or `commissions:read`. Filters by status, partner and
+/// program.
 #[utoipa::path(get, path = "/commissions", tag = "commissions", security(("bearer" = [])),
-    params(CommissionQuery),
+    params(AllCommissionsQuery),
     responses((status = 200, body = CommissionPage),
         (status = 400, description = "`invalid_query`, `invalid_cursor`", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
@@ -159,10 +195,17 @@ async fn page(
 async fn list_commissions(
     State(state): State<AppState>,
     auth: Auth,
-    ApiQuery(q): ApiQuery<CommissionQuery>,
+    ApiQuery(q): ApiQuery<AllCommissionsQuery>,
 ) -> ApiResult<Json<CommissionPage>> {
     auth.require_scope(Scope::CommissionsRead)?;
-    page(&state, None, q).await
+    let partner = id_filter("partnerId", q.partner_id)?.map(PartnerId::from_string);
+    let program = id_filter("programId", q.program_id)?;
+    let rest = CommissionQuery {
+        status: q.status,
+        limit: q.limit,
+        cursor: q.cursor,
+    };
+    page(&state, partner.as_ref(), program.as_deref(), rest).await
 }
 
 /// One partner's commissions: admin, `commissions:read`, or the partner itself.
@@ -182,7 +225,7 @@ async fn list_partner_commissions(
     let id = PartnerId::from_string(id);
     auth.require_partner_access(&id, Scope::CommissionsRead)?;
     partners_svc::get_existing(&state, &id).await?;
-    page(&state, Some(&id), q).await
+    page(&state, Some(&id), None, q).await
 }
 
 async fn transition(

@@ -32,8 +32,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(partner_page))
         .routes(routes!(programs_page))
         .routes(routes!(webhooks_page))
+        .routes(routes!(payouts_page))
+        .routes(routes!(commissions_page))
         .routes(routes!(app_js))
         .routes(routes!(webhooks_js))
+        .routes(routes!(payouts_js))
+        .routes(routes!(commissions_js))
         .routes(routes!(app_css))
 }
 
@@ -249,33 +253,62 @@ page!(
     "The webhooks page: endpoints, test events, the delivery log."
 );
 
-/// The webhooks page's script (it uses `app.js`'s helpers).
-#[utoipa::path(get, path = "/admin/assets/webhooks.js", tag = "console",
-    responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
-async fn webhooks_js() -> Response {
-    (
-        [
-            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (CACHE_CONTROL, "no-cache"),
-        ],
-        include_str!("console/webhooks.js"),
-    )
-        .into_response()
+page!(
+    payouts_page,
+    "/admin/payouts",
+    "payouts.html",
+    "The payouts page: balances, a previewed payout run, the list and its actions, the CSV export."
+);
+page!(
+    commissions_page,
+    "/admin/commissions",
+    "commissions.html",
+    "The commissions page: filter, approve one or many, reverse with a reason."
+);
+
+macro_rules! script {
+    ($name:ident, $path:literal, $file:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(get, path = $path, tag = "console",
+            responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
+        async fn $name() -> Response {
+            (
+                [
+                    (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                    (CACHE_CONTROL, "no-cache"),
+                ],
+                include_str!(concat!("console/", $file)),
+            )
+                .into_response()
+        }
+    };
 }
 
-/// The console's script.
-#[utoipa::path(get, path = "/admin/assets/app.js", tag = "console",
-    responses((status = 200, description = "JavaScript", content_type = "text/javascript")))]
-async fn app_js() -> Response {
-    (
-        [
-            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (CACHE_CONTROL, "no-cache"),
-        ],
-        include_str!("console/app.js"),
-    )
-        .into_response()
-}
+script!(
+    webhooks_js,
+    "/admin/assets/webhooks.js",
+    "webhooks.js",
+    "The webhooks page's script (it uses `app.js`'s helpers)."
+);
+script!(
+    payouts_js,
+    "/admin/assets/payouts.js",
+    "payouts.js",
+    "The payouts page's script (it uses `app.js`'s helpers)."
+);
+script!(
+    commissions_js,
+    "/admin/assets/commissions.js",
+    "commissions.js",
+    "The commissions page's script (it uses `app.js`'s helpers)."
+);
+
+script!(
+    app_js,
+    "/admin/assets/app.js",
+    "app.js",
+    "The console's script."
+);
 
 /// The console's styles.
 #[utoipa::path(get, path = "/admin/assets/app.css", tag = "console",

@@ -141,8 +141,13 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-fn on_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
-    ApiError::internal("handler panicked").into_response()
+fn on_panic(panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    ApiError::internal(format_args!("handler panicked: {message}")).into_response()
 }
 
 /// Request ids are ULIDs unless the client sent one.
@@ -217,7 +222,11 @@ async fn request_timeout(
 async fn run_to_completion(req: Request<Body>, next: Next) -> Response<Body> {
     match tokio::spawn(next.run(req)).await {
         Ok(response) => response,
-        Err(e) => ApiError::internal(format_args!("request task failed: {e}")).into_response(),
+        Err(e) => {
+            // Outside the access log's layer: logged here.
+            tracing::error!(error = %e, "request task failed");
+            ApiError::internal(format_args!("request task failed: {e}")).into_response()
+        }
     }
 }
 
@@ -243,7 +252,13 @@ async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
     let status = response.status().as_u16();
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
-        tracing::error!(%method, route = %route, status, latency_ms, request_id = %request_id, "request");
+        // An internal error's cause is logged here, once, with the request it broke.
+        let cause = response
+            .extensions()
+            .get::<crate::error::InternalCause>()
+            .map(|c| c.0.clone());
+        let error = cause.as_deref().unwrap_or("");
+        tracing::error!(%method, route = %route, status, latency_ms, request_id = %request_id, error, "request");
     } else {
         tracing::info!(%method, route = %route, status, latency_ms, request_id = %request_id, "request");
     }

@@ -68,7 +68,8 @@ pub struct Skipped {
 }
 
 pub struct RunResult {
-    pub payouts: Vec<Payout>,
+    /// Each payout made (or, on a dry run, that would be made) with its commissions' ids.
+    pub payouts: Vec<(Payout, Vec<String>)>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -178,8 +179,9 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
             reference: None,
             attempts: 0,
         };
+        let commission_ids: Vec<String> = commissions.iter().map(|c| c.id.clone()).collect();
         if req.dry_run {
-            payouts.push(payout);
+            payouts.push((payout, commission_ids));
             continue;
         }
         Db::insert_payout(&mut tx, &payout, now).await?;
@@ -191,9 +193,13 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
         }
         record_payout_event(state, &mut tx, EventType::PayoutCreated, &payout.id).await?;
         tx.commit().await?;
-        payouts.push(payout);
+        payouts.push((payout, commission_ids));
     }
-    if !req.dry_run && payouts.iter().any(|p| p.method == PayoutMethod::Stripe) {
+    if !req.dry_run
+        && payouts
+            .iter()
+            .any(|(p, _)| p.method == PayoutMethod::Stripe)
+    {
         send_in_background(state);
     }
     Ok(RunResult { payouts, skipped })

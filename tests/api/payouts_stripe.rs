@@ -12,7 +12,7 @@ use crate::both_backends;
 use crate::helpers::{Backend, TestApp, spawn_with_stripe};
 
 /// A partner onboarded on Stripe (payouts enabled) with one approved commission of `value`.
-async fn payable(app: &TestApp, email: &str, value: &str) -> (String, String) {
+pub(crate) async fn payable(app: &TestApp, email: &str, value: &str) -> (String, String) {
     let p = app.create_partner(email, false).await;
     let id = p["id"].as_str().unwrap().to_string();
     let link = app

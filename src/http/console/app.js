@@ -83,6 +83,26 @@ function setDl(dl, pairs) {
   dl.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v === null || v === undefined ? "—" : String(v) })]));
 }
 
+const partnerNames = new Map();
+
+/** A partner's name and email for tables ("Ada <ada@example.com>"), fetched once per page;
+ *  the id itself when the partner cannot be read. */
+function partnerLabel(id) {
+  if (!partnerNames.has(id)) {
+    partnerNames.set(id, api("GET", "/partners/" + encodeURIComponent(id))
+      .then((p) => (p.name ? p.name + " <" + p.email + ">" : p.email))
+      .catch(() => id));
+  }
+  return partnerNames.get(id);
+}
+
+/** A table cell that links to the partner's page and shows their name once it is known. */
+function partnerCell(id) {
+  const a = el("a", { href: "/admin/partners/" + encodeURIComponent(id), text: id });
+  partnerLabel(id).then((label) => { a.textContent = label; });
+  return el("td", {}, a);
+}
+
 // ---- sign-in ----
 
 /** `next` if it is a console page of this very site (path, query and fragment kept); never
@@ -520,6 +540,10 @@ document.addEventListener("DOMContentLoaded", async () => {
   } catch (_) {
     return; // redirected to sign-in
   }
-  // webhooksPage lives in webhooks.js, loaded by that page only.
-  ({ network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage, webhooks: () => webhooksPage() })[page]();
+  // webhooksPage, payoutsPage and commissionsPage live in their own scripts, loaded by their
+  // page only.
+  ({
+    network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage,
+    webhooks: () => webhooksPage(), payouts: () => payoutsPage(), commissions: () => commissionsPage(),
+  })[page]();
 });

@@ -77,12 +77,8 @@ async fn run(
     };
     let result = svc::run(&state, &req).await?;
     let mut payouts = Vec::with_capacity(result.payouts.len());
-    for p in result.payouts {
-        payouts.push(if req.dry_run {
-            view(p, Vec::new())
-        } else {
-            full_view(&state, p).await?
-        });
+    for (p, commission_ids) in result.payouts {
+        payouts.push(view(p, commission_ids));
     }
     let skipped = result
         .skipped
