@@ -113,3 +113,104 @@ impl Db {
         Ok(out)
     }
 }
+
+/// One row of a "top by revenue" list: who (a partner or link id), the currency, attributed
+/// conversions and their revenue.
+#[derive(Debug, Clone)]
+pub struct TopRow {
+    pub id: String,
+    pub currency: String,
+    pub conversions: i64,
+    pub revenue_minor: i64,
+}
+
+fn top_rows(rows: Vec<sqlx::any::AnyRow>) -> sqlx::Result<Vec<TopRow>> {
+    rows.iter()
+        .map(|r| {
+            Ok(TopRow {
+                id: r.try_get(0)?,
+                currency: r.try_get(1)?,
+                conversions: r.try_get(2)?,
+                revenue_minor: r.try_get(3)?,
+            })
+        })
+        .collect()
+}
+
+impl Db {
+    /// (status, currency, amount) of the commissions accrued in `[since, until)`
+    /// (`commissions_page` serves the range).
+    pub async fn commissions_by_status(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> sqlx::Result<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT status, currency, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions \
+             WHERE accrued_at >= $1 AND accrued_at < $2 GROUP BY status, currency",
+        )
+        .bind(since.millis())
+        .bind(until.millis())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// (currency, amount) approved and in no payout yet: what the next payout run can pay
+    /// (`commissions_payable` serves it).
+    pub async fn payouts_due(&self) -> sqlx::Result<Vec<(String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT currency, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions \
+             WHERE status = 'approved' AND payout_id IS NULL GROUP BY currency ORDER BY currency",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// The partners with the most attributed revenue in `[since, until)`, per currency.
+    pub async fn top_partners(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        limit: i64,
+    ) -> sqlx::Result<Vec<TopRow>> {
+        let rows = sqlx::query(
+            "SELECT partner_id, currency, COUNT(*), CAST(COALESCE(SUM(value_minor), 0) AS BIGINT) AS revenue \
+             FROM events WHERE ts >= $1 AND ts < $2 AND attributed = 1 AND partner_id IS NOT NULL \
+             GROUP BY partner_id, currency ORDER BY revenue DESC, partner_id LIMIT $3",
+        )
+        .bind(since.millis())
+        .bind(until.millis())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        top_rows(rows)
+    }
+
+    /// The links with the most attributed revenue in `[since, until)`, per currency (through
+    /// the event's click).
+    pub async fn top_links(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+        limit: i64,
+    ) -> sqlx::Result<Vec<TopRow>> {
+        let rows = sqlx::query(
+            "SELECT c.link_id, e.currency, COUNT(*), CAST(COALESCE(SUM(e.value_minor), 0) AS BIGINT) AS revenue \
+             FROM events e JOIN clicks c ON c.id = e.click_id \
+             WHERE e.ts >= $1 AND e.ts < $2 AND e.attributed = 1 \
+             GROUP BY c.link_id, e.currency ORDER BY revenue DESC, c.link_id LIMIT $3",
+        )
+        .bind(since.millis())
+        .bind(until.millis())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        top_rows(rows)
+    }
+}

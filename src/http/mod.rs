@@ -16,6 +16,7 @@ pub mod me;
 pub mod network;
 pub mod network_sync;
 pub mod openapi;
+pub mod overview;
 pub mod partner_actions;
 pub mod partner_keys;
 pub mod partner_network;
@@ -91,6 +92,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(timeseries::router())
         .merge(partner_network::router())
         .merge(portal::router())
+        .merge(overview::router())
 }
 
 /// The complete application: routes, fallbacks and layers.

@@ -61,7 +61,7 @@ pub struct Series {
     buckets: Vec<Bucket>,
 }
 
-fn parse_time(field: &str, value: Option<&str>) -> ApiResult<Option<Timestamp>> {
+pub(crate) fn parse_time(field: &str, value: Option<&str>) -> ApiResult<Option<Timestamp>> {
     match value.filter(|s| !s.is_empty()) {
         None => Ok(None),
         Some(s) => Timestamp::parse_rfc3339(s).map(Some).ok_or_else(|| {
@@ -147,7 +147,7 @@ async fn series(
     })
 }
 
-fn format_money(amounts: &BTreeMap<String, i64>) -> BTreeMap<String, String> {
+pub(crate) fn format_money(amounts: &BTreeMap<String, i64>) -> BTreeMap<String, String> {
     amounts
         .iter()
         .map(|(code, minor)| {

@@ -119,7 +119,7 @@ async fn console_session_and_csrf(b: Backend) {
             .starts_with("text/javascript")
     );
     let res = app.client.get(app.url("/admin")).send().await.unwrap();
-    assert_eq!(res.headers()["location"], "/admin/network");
+    assert_eq!(res.headers()["location"], "/admin/overview");
 }
 
 // ---- the browser ----
@@ -316,7 +316,9 @@ async fn admin_runs_the_program_from_the_console(b: Backend) {
     browser.fill("#key", &app.admin_key).await;
     browser.click("#signin-button").await;
     browser
-        .url_until("the console's own page", |u| u == app.url("/admin/network"))
+        .url_until("the console's own page", |u| {
+            u == app.url("/admin/overview")
+        })
         .await;
     web.delete_all_cookies().await.unwrap();
     // The emailed link opens the completion page: it asks to sign in, then comes back.

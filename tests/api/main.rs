@@ -11,6 +11,7 @@ mod api_keys;
 mod cli;
 mod commissions;
 mod console;
+mod console_overview;
 mod console_payouts;
 mod foundation;
 mod hardening;

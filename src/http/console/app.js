@@ -126,7 +126,7 @@ async function loginPage() {
     });
     if (ok) {
       say($("signin-status"), "Signed in.", "ok");
-      location.href = safeNext(new URLSearchParams(location.search).get("next")) || "/admin/network";
+      location.href = safeNext(new URLSearchParams(location.search).get("next")) || "/admin/overview";
     }
   });
   $("key").focus();
@@ -540,10 +540,11 @@ document.addEventListener("DOMContentLoaded", async () => {
   } catch (_) {
     return; // redirected to sign-in
   }
-  // webhooksPage, payoutsPage and commissionsPage live in their own scripts, loaded by their
-  // page only.
+  // webhooksPage, payoutsPage, commissionsPage, overviewPage, apiKeysPage and settingsPage
+  // live in their own scripts, loaded by their page only.
   ({
     network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage,
     webhooks: () => webhooksPage(), payouts: () => payoutsPage(), commissions: () => commissionsPage(),
+    overview: () => overviewPage(), "api-keys": () => apiKeysPage(), settings: () => settingsPage(),
   })[page]();
 });

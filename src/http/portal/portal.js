@@ -1,11 +1,10 @@
 // The OpenPartner partner portal: one HTML shell for every page; this script shows the page
 // the address names and fills it from the JSON API with the partner's session cookie. Every
 // change carries the session's CSRF token. Text from the server is always set as text, never
-// as HTML. Charts are SVG drawn here, each with a table of the same figures.
+// as HTML. Charts come from chart.js (the console's), each with a table of the same figures.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const SVG = "http://www.w3.org/2000/svg";
 let csrf = null;
 let me = null;
 let programs = [];
@@ -75,23 +74,13 @@ function el(tag, attrs, ...children) {
   return node;
 }
 
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 function when(iso) {
   if (!iso) return "—";
   const d = new Date(iso);
   return isNaN(d) ? iso : d.toLocaleString();
 }
 
-function day(iso) {
-  const d = new Date(iso);
-  return isNaN(d) ? iso : d.toISOString().slice(0, 10);
-}
+const day = OpCharts.day;
 
 function setDl(dl, pairs) {
   dl.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v === null || v === undefined ? "—" : String(v) })]));
@@ -215,51 +204,7 @@ async function loadChart(days) {
     return;
   }
   say($("chart-status"), "");
-  const buckets = series.buckets;
-  const currencies = [...new Set(buckets.flatMap((b) => Object.keys(b.commission)))].sort();
-  const main = currencies[0] || "USD";
-  const period = days > 100 ? "12 months, per month" : `${days} days, per day`;
-  const charts = [
-    chart("Clicks", period, buckets, (b) => b.clicks),
-    chart("Conversions", period, buckets, (b) => b.conversions),
-    chart(`Commission (${main})`, period, buckets, (b) => Number(b.commission[main] || 0)),
-  ];
-  $("charts").replaceChildren(...charts);
-  const head = el("tr", {}, el("th", { scope: "col", text: "Period start" }), el("th", { scope: "col", text: "Clicks" }),
-    el("th", { scope: "col", text: "Conversions" }), el("th", { scope: "col", text: "Revenue" }), el("th", { scope: "col", text: "Commission" }));
-  const money = (m) => Object.entries(m).map(([c, v]) => v + " " + c).join(", ") || "0";
-  $("chart-table").replaceChildren(el("thead", {}, head), el("tbody", {}, ...buckets.map((b) =>
-    el("tr", {}, el("td", { text: day(b.start) }), el("td", { text: String(b.clicks) }), el("td", { text: String(b.conversions) }),
-      el("td", { text: money(b.revenue) }), el("td", { text: money(b.commission) })))));
-}
-
-/** A bar chart as SVG with axis labels; its summary is its accessible name. */
-function chart(title, period, buckets, value) {
-  const W = 320, H = 160, L = 40, B = 24, T = 8, R = 8;
-  const values = buckets.map(value);
-  const max = Math.max(1, ...values);
-  const total = values.reduce((a, b) => a + b, 0);
-  const totalText = Number.isInteger(total) ? String(total) : total.toFixed(2);
-  const summary = `${title} over the last ${period}: total ${totalText}, highest ${max === 1 && !values.some((v) => v > 0) ? 0 : max}.`;
-  const s = svg("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": summary });
-  s.append(svg("title", {}, summary));
-  const plotW = W - L - R, plotH = H - T - B;
-  s.append(svg("line", { x1: L, y1: T + plotH, x2: W - R, y2: T + plotH, class: "axis" }));
-  s.append(svg("line", { x1: L, y1: T, x2: L, y2: T + plotH, class: "axis" }));
-  const maxLabel = Number.isInteger(max) ? String(max) : max.toFixed(2);
-  s.append(svg("text", { x: L - 4, y: T + 8, "text-anchor": "end" }, maxLabel));
-  s.append(svg("text", { x: L - 4, y: T + plotH, "text-anchor": "end" }, "0"));
-  const n = Math.max(1, values.length);
-  const bw = plotW / n;
-  values.forEach((v, i) => {
-    const h = (v / max) * plotH;
-    if (h > 0) s.append(svg("rect", { x: (L + i * bw + bw * 0.1).toFixed(2), y: (T + plotH - h).toFixed(2), width: Math.max(1, bw * 0.8).toFixed(2), height: h.toFixed(2), class: "bar" }));
-  });
-  if (buckets.length) {
-    s.append(svg("text", { x: L, y: H - 6, "text-anchor": "start" }, day(buckets[0].start)));
-    s.append(svg("text", { x: W - R, y: H - 6, "text-anchor": "end" }, day(buckets[buckets.length - 1].start)));
-  }
-  return el("figure", {}, el("figcaption", { text: title }), s);
+  OpCharts.series($("charts"), $("chart-table"), series.buckets, days > 100 ? "12 months, per month" : `${days} days, per day`);
 }
 
 // ---- links ----
