@@ -183,6 +183,15 @@ impl Browser {
         std::fs::write(self.shots.join(format!("{}-{name}.png", self.prefix)), png).unwrap();
     }
 
+    /// Screenshots of the page as it is, at desktop and at phone width.
+    pub(crate) async fn shots(&self, name: &str) {
+        self.client.set_window_size(1280, 1100).await.unwrap();
+        self.shot(&format!("{name}-desktop")).await;
+        self.client.set_window_size(390, 844).await.unwrap();
+        self.shot(&format!("{name}-phone")).await;
+        self.client.set_window_size(1280, 1100).await.unwrap();
+    }
+
     pub(crate) async fn visible(&self, css: &str) -> fantoccini::elements::Element {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {

@@ -11,8 +11,8 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 both_backends!(overview_figures, admin_uses_overview_keys_and_settings);
 
 /// Two partners with a link each; the first sells 100.00 USD and 20.00 EUR, the second 40.00
-/// USD; one commission approved. Returns (partner a, partner b).
-async fn business(app: &TestApp) -> (String, String) {
+/// USD; one commission approved. Returns (partner a, partner b, program).
+async fn business(app: &TestApp) -> (String, String, String) {
     let program = app
         .create_program(
             "https://shop.example/",
@@ -53,12 +53,12 @@ async fn business(app: &TestApp) -> (String, String) {
     )
     .await
     .assert_status(200);
-    (a, b)
+    (a, b, program)
 }
 
 async fn overview_figures(b: Backend) {
     let app = spawn_app(b).await;
-    let (a, second) = business(&app).await;
+    let (a, second, program) = business(&app).await;
     let o = app.admin_get("/stats/overview").await;
     let o = o.assert_status(200).clone();
     assert_eq!(o["clicks"], 3, "{o}");
@@ -80,6 +80,43 @@ async fn overview_figures(b: Backend) {
     assert_eq!(links[0]["linkKey"], "top-link");
     assert_eq!(links[0]["partnerId"], a.as_str());
     assert_eq!(links.len(), 3, "{o}");
+    // The partner list filters by program and status.
+    app.call(
+        reqwest::Method::PATCH,
+        &format!("/partners/{second}"),
+        Some(&app.admin_key.clone()),
+        Some(json!({"programIds": []})),
+    )
+    .await
+    .assert_status(200);
+    let ids = |a: &crate::helpers::Answer| -> Vec<String> {
+        a.body["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let in_program = app
+        .admin_get(&format!("/partners?programId={program}"))
+        .await;
+    in_program.assert_status(200);
+    assert_eq!(ids(&in_program), vec![a.clone()]);
+    app.admin_post(&format!("/partners/{second}/revoke"), json!({}))
+        .await
+        .assert_status(200);
+    let revoked = app.admin_get("/partners?status=revoked").await;
+    revoked.assert_status(200);
+    assert_eq!(ids(&revoked), vec![second.clone()]);
+    let pending = app.admin_get("/partners?status=pending_review").await;
+    pending.assert_status(200);
+    assert!(ids(&pending).is_empty());
+    app.admin_get("/partners?status=sleeping")
+        .await
+        .assert_error(400, "invalid_query");
+    app.admin_get("/partners?programId=a%25b")
+        .await
+        .assert_error(400, "invalid_query");
     // Admin only, bounded.
     let key = app.partner_key(&a).await;
     app.get("/stats/overview", &key)
@@ -93,17 +130,9 @@ async fn overview_figures(b: Backend) {
         .assert_error(400, "invalid_query");
 }
 
-async fn shots(browser: &Browser, name: &str) {
-    browser.client.set_window_size(1280, 1100).await.unwrap();
-    browser.shot(&format!("{name}-desktop")).await;
-    browser.client.set_window_size(390, 844).await.unwrap();
-    browser.shot(&format!("{name}-phone")).await;
-    browser.client.set_window_size(1280, 1100).await.unwrap();
-}
-
 async fn admin_uses_overview_keys_and_settings(b: Backend) {
     let app = spawn_app(b).await;
-    business(&app).await;
+    let (top, _, program) = business(&app).await;
     let browser = Browser::start(&format!("console-extra-{b:?}").to_lowercase()).await;
     let web = &browser.client;
 
@@ -134,7 +163,7 @@ async fn admin_uses_overview_keys_and_settings(b: Backend) {
             t.contains("not connected")
         })
         .await;
-    shots(&browser, "overview").await;
+    browser.shots("overview").await;
 
     // API keys: a scoped key shown once, copied, then revoked.
     web.goto(&app.url("/admin/api-keys")).await.unwrap();
@@ -160,7 +189,7 @@ async fn admin_uses_overview_keys_and_settings(b: Backend) {
     browser
         .text_until("#keys-body", "the key listed", |t| t.contains("Reporting"))
         .await;
-    shots(&browser, "api-keys").await;
+    browser.shots("api-keys").await;
     let list = app.admin_get("/api-keys").await;
     let id = list.assert_status(200)["apiKeys"]
         .as_array()
@@ -227,6 +256,60 @@ async fn admin_uses_overview_keys_and_settings(b: Backend) {
     browser
         .text_until("#brand-name", "the brand name", |t| !t.is_empty())
         .await;
-    shots(&browser, "settings").await;
+    browser.shots("settings").await;
+
+    // A partner signs up (the policy now asks for review): the Partners page filters the
+    // pending ones and approves.
+    app.call(
+        reqwest::Method::POST,
+        "/partner-signup",
+        None,
+        Some(json!({"email": "newbie@example.com", "name": "Newbie"})),
+    )
+    .await
+    .assert_status(201);
+    let token = app.latest_token("newbie@example.com", 1).await;
+    let (verified, _) = app.verify(&token).await;
+    assert_eq!(verified.assert_status(200)["status"], "pending_review");
+    web.goto(&app.url("/admin/partners")).await.unwrap();
+    browser
+        .text_until("#filter-program", "the programs by name", |t| {
+            t.contains("Program")
+        })
+        .await;
+    web.find(fantoccini::Locator::Css("#filter-status"))
+        .await
+        .unwrap()
+        .select_by_value("pending_review")
+        .await
+        .unwrap();
+    browser
+        .text_until("#partners-body", "only the pending partner", |t| {
+            t.contains("Newbie") && !t.contains("Top <Seller>")
+        })
+        .await;
+    browser.shots("partners-pending").await;
+    browser.click("#partners-body button").await;
+    browser
+        .text_until("#partners-status", "approved", |t| t.contains("approved"))
+        .await;
+    let newbie = app.partner_id_by_email("newbie@example.com").await;
+    let p = app.admin_get(&format!("/partners/{newbie}")).await;
+    assert_eq!(p.assert_status(200)["status"], "active");
+
+    // The partner page: program names, the chart, the balance and payouts.
+    web.goto(&app.url(&format!("/admin/partners/{top}")))
+        .await
+        .unwrap();
+    browser.visible("#charts svg").await;
+    browser
+        .text_until("#partner-details", "the program by name", |t| {
+            t.contains("Program") && !t.contains(&program)
+        })
+        .await;
+    browser
+        .text_until("#balance-body", "the balance", |t| t.contains("USD"))
+        .await;
+    browser.shots("partner").await;
     browser.close().await;
 }

@@ -44,15 +44,6 @@ async fn invited(app: &TestApp, email: &str, name: &str, program: &str) -> (Stri
     (id, app.latest_token(email, 1).await)
 }
 
-/// Desktop and phone-width screenshots of the page as it is.
-async fn shots(browser: &Browser, name: &str) {
-    browser.client.set_window_size(1280, 1100).await.unwrap();
-    browser.shot(&format!("{name}-desktop")).await;
-    browser.client.set_window_size(390, 844).await.unwrap();
-    browser.shot(&format!("{name}-phone")).await;
-    browser.client.set_window_size(1280, 1100).await.unwrap();
-}
-
 /// Opens the magic link and presses its button: the partner lands on the portal's home.
 async fn sign_in(app: &TestApp, browser: &Browser, token: &str) {
     browser
@@ -235,14 +226,14 @@ async fn partner_uses_the_portal(b: Backend) {
         .unwrap()
         .unwrap_or_default();
     assert!(label.starts_with("Clicks over the last 30 days"), "{label}");
-    shots(&browser, "home").await;
+    browser.shots("home").await;
     browser.click("#range-365").await;
     browser
         .text_until("#charts figcaption", "the 12 months chart", |t| {
             !t.is_empty()
         })
         .await;
-    shots(&browser, "home-12-months").await;
+    browser.shots("home-12-months").await;
 
     // Links: create one with a deep link, see the errors, copy it.
     browser
@@ -286,7 +277,7 @@ async fn partner_uses_the_portal(b: Backend) {
         .cloned()
         .unwrap();
     assert_eq!(blog["destinationUrl"], "https://shoes.example/blog/summer");
-    shots(&browser, "links").await;
+    browser.shots("links").await;
 
     // Programs: the terms in words.
     browser
@@ -299,7 +290,7 @@ async fn partner_uses_the_portal(b: Backend) {
             t.contains("30 % of the first sale, then 10 % of each later sale for 12 months")
         })
         .await;
-    shots(&browser, "programs").await;
+    browser.shots("programs").await;
 
     // Commissions, filtered by status.
     browser
@@ -325,7 +316,7 @@ async fn partner_uses_the_portal(b: Backend) {
             t.contains("5.00 USD") && !t.contains("30.00 USD")
         })
         .await;
-    shots(&browser, "commissions").await;
+    browser.shots("commissions").await;
 
     // Payouts: the payout, and the manual payout email (Stripe is off).
     browser
@@ -339,7 +330,7 @@ async fn partner_uses_the_portal(b: Backend) {
     browser
         .text_until("#method-text", "the payout email", |t| t.contains(email))
         .await;
-    shots(&browser, "payouts").await;
+    browser.shots("payouts").await;
 
     // Network: discover and apply.
     browser
@@ -368,7 +359,7 @@ async fn partner_uses_the_portal(b: Backend) {
     );
     let requests: Vec<Value> = sim.lock().requests.clone();
     assert_eq!(requests[0]["message"], "I love hats");
-    shots(&browser, "network").await;
+    browser.shots("network").await;
 
     // Profile, then sign out.
     browser
@@ -379,10 +370,10 @@ async fn partner_uses_the_portal(b: Backend) {
     browser
         .text_until("#profile-dl", "the name", |t| t.contains(name))
         .await;
-    shots(&browser, "profile").await;
+    browser.shots("profile").await;
     browser.click("#signout").await;
     browser.visible("#signin-form").await;
-    shots(&browser, "signin").await;
+    browser.shots("signin").await;
 
     // A revoked partner: the magic link says why.
     app.admin_post(
@@ -417,7 +408,7 @@ async fn partner_connects_stripe_from_the_portal(b: Backend) {
             t.contains("Connect a Stripe account")
         })
         .await;
-    shots(&browser, "payouts-stripe").await;
+    browser.shots("payouts-stripe").await;
     // Onboarding at the simulator completes and comes back to the portal.
     browser.click("#connect-button").await;
     browser
@@ -430,7 +421,7 @@ async fn partner_connects_stripe_from_the_portal(b: Backend) {
             t.contains("Stripe is connected")
         })
         .await;
-    shots(&browser, "payouts-stripe-connected").await;
+    browser.shots("payouts-stripe-connected").await;
     // Not connected to the Network: no Network tab.
     let hidden = browser
         .client

@@ -59,12 +59,15 @@ const OpCharts = (() => {
 
   /** Clicks, conversions and commission charts of a time series, and its table. */
   function series(chartsEl, tableEl, buckets, period) {
-    const currencies = [...new Set(buckets.flatMap((b) => Object.keys(b.commission)))].sort();
-    const main = currencies[0] || "USD";
+    // One commission chart per currency (never summed across), the busiest first, at most 3.
+    const totals = {};
+    for (const b of buckets) for (const [c, v] of Object.entries(b.commission)) totals[c] = (totals[c] || 0) + Number(v);
+    let currencies = Object.keys(totals).sort((a, b) => totals[b] - totals[a]).slice(0, 3);
+    if (!currencies.length) currencies = ["USD"];
     chartsEl.replaceChildren(
       bars("Clicks", period, buckets, (b) => b.clicks),
       bars("Conversions", period, buckets, (b) => b.conversions),
-      bars(`Commission (${main})`, period, buckets, (b) => Number(b.commission[main] || 0)));
+      ...currencies.map((c) => bars(`Commission (${c})`, period, buckets, (b) => Number(b.commission[c] || 0))));
     const cell = (tag, text) => { const c = document.createElement(tag); c.textContent = text; if (tag === "th") c.scope = "col"; return c; };
     const row = (tag, cells) => { const r = document.createElement("tr"); r.append(...cells.map((t) => cell(tag, t))); return r; };
     const money = (m) => Object.entries(m).map(([c, v]) => v + " " + c).join(", ") || "0";
