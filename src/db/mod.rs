@@ -79,6 +79,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
     (17, "0017_click_daily"),
+    (18, "0018_commission_program_index"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -96,6 +97,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (13, "0013_payouts"),
     (15, "0015_stripe_connect_events"),
     (17, "0017_click_daily"),
+    (18, "0018_commission_program_index"),
 );
 
 impl Db {

@@ -179,7 +179,10 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
             reference: None,
             attempts: 0,
         };
-        let commission_ids: Vec<String> = commissions.iter().map(|c| c.id.clone()).collect();
+        // Oldest first, as `GET /payouts/:id` lists them.
+        let mut by_age: Vec<&crate::db::payouts::Owed> = commissions.iter().collect();
+        by_age.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        let commission_ids: Vec<String> = by_age.iter().map(|c| c.id.clone()).collect();
         if req.dry_run {
             payouts.push((payout, commission_ids));
             continue;

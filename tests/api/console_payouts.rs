@@ -324,17 +324,15 @@ async fn payouts_run_previewed_marked_paid_and_canceled(b: Backend) {
         "{csv}"
     );
 
-    // Mark Ada's paid with a reference.
+    // Mark Ada's paid with a reference, asked for in a dialog.
     let row = format!("#payouts-body tr[data-payout='{ada_payout}']");
     browser
         .click(&format!("{row} button[data-action='mark-paid']"))
         .await;
-    browser
-        .fill(&format!("{row} input"), "PAYPAL-BATCH-7")
-        .await;
-    browser
-        .click(&format!("{row} button[data-action='mark-paid']"))
-        .await;
+    browser.visible("#payout-dialog").await;
+    browser.fill("#payout-reference", "PAYPAL-BATCH-7").await;
+    browser.shot("payouts-mark-paid").await;
+    browser.click("#payout-dialog-confirm").await;
     browser
         .text_until("#payouts-status", "marked paid", |t| {
             t == "Marked 12.00 USD paid."
@@ -344,18 +342,13 @@ async fn payouts_run_previewed_marked_paid_and_canceled(b: Backend) {
     assert_eq!(paid.assert_status(200)["status"], "paid");
     assert_eq!(paid.body["reference"], "PAYPAL-BATCH-7");
 
-    // Cancel Bob's: two clicks; its commission is free for the next run.
+    // Cancel Bob's: asked first (going back changes nothing); its commission is free again.
     let row = format!("#payouts-body tr[data-payout='{bob_payout}']");
     browser
         .click(&format!("{row} button[data-action='cancel']"))
         .await;
-    browser
-        .text_until(
-            &format!("{row} button[data-action='cancel']"),
-            "armed",
-            |t| t == "Confirm cancel",
-        )
-        .await;
+    browser.visible("#payout-dialog").await;
+    browser.click("#payout-dialog-cancel").await;
     assert_eq!(
         app.admin_get(&format!("/payouts/{bob_payout}")).await.body["status"],
         "pending"
@@ -363,6 +356,7 @@ async fn payouts_run_previewed_marked_paid_and_canceled(b: Backend) {
     browser
         .click(&format!("{row} button[data-action='cancel']"))
         .await;
+    browser.click("#payout-dialog-confirm").await;
     browser
         .text_until("#payouts-status", "canceled", |t| t.starts_with("Canceled"))
         .await;
@@ -376,6 +370,14 @@ async fn payouts_run_previewed_marked_paid_and_canceled(b: Backend) {
         })
         .await;
     browser.shot("payouts-list").await;
+    // Bob's balance, looked up by email: approved again, nothing in a payout.
+    browser.fill("#balance-partner", "bob@example.com").await;
+    browser.click("#balance-show").await;
+    browser
+        .text_until("#balance-body", "Bob's balance", |t| {
+            t.starts_with("USD 0.00 3.00 0.00 0.00")
+        })
+        .await;
     browser.click("#run-preview").await;
     browser
         .text_until("#preview-body", "Bob due again", |t| {

@@ -32,6 +32,7 @@ mod portal;
 mod programs;
 mod resilience;
 mod retention;
+mod routes;
 mod rules;
 mod signup;
 mod stripe;

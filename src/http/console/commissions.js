@@ -6,6 +6,8 @@
 let commissionCursor = null;
 let programNames = new Map();
 let reversing = null;
+let shownFilter = null; // the filter of the list shown: "More" pages through it, not the fields
+let commissionLoads = 0;
 
 async function commissionsPage() {
   try {
@@ -56,16 +58,22 @@ async function partnerFilter() {
 
 async function loadCommissions(more) {
   const body = $("commissions-body");
+  const load = ++commissionLoads;
   try {
-    const params = new URLSearchParams({ limit: "50" });
-    const status = $("filter-status").value;
-    const program = $("filter-program").value;
-    const partner = await partnerFilter();
-    if (status) params.set("status", status);
-    if (program) params.set("programId", program);
-    if (partner) params.set("partnerId", partner);
+    if (!more || !shownFilter) {
+      const filter = new URLSearchParams({ limit: "50" });
+      const status = $("filter-status").value;
+      const program = $("filter-program").value;
+      const partner = await partnerFilter();
+      if (status) filter.set("status", status);
+      if (program) filter.set("programId", program);
+      if (partner) filter.set("partnerId", partner);
+      shownFilter = filter;
+    }
+    const params = new URLSearchParams(shownFilter);
     if (more && commissionCursor) params.set("cursor", commissionCursor);
     const r = await api("GET", "/commissions?" + params);
+    if (load !== commissionLoads) return; // a newer load draws the list
     if (!more) body.replaceChildren();
     if (!more && !r.commissions.length) {
       body.append(el("tr", {}, el("td", { colspan: "8", class: "muted", text: "No commissions match." })));
@@ -89,11 +97,11 @@ function commissionRow(c) {
   const line = $("commissions-status");
   const path = "/commissions/" + encodeURIComponent(c.id);
   const check = c.status === "accrued"
-    ? el("input", { type: "checkbox", value: c.id, "aria-label": "Select commission " + c.id, onchange: updateSelection })
+    ? el("input", { type: "checkbox", value: c.id, "aria-label": "Select the commission of " + c.amount + " " + c.currency + " accrued " + when(c.accruedAt), onchange: updateSelection })
     : null;
   const actions = [];
   if (c.status === "accrued") {
-    actions.push(el("button", { type: "button", "data-action": "approve", onclick: async (ev) => {
+    actions.push(el("button", { type: "button", "data-action": "approve", "aria-label": "Approve " + c.amount + " " + c.currency, onclick: async (ev) => {
       const r = await run(ev.target, line, "Approving…", () => api("POST", path + "/approve", { force: $("approve-force").checked }));
       if (r) {
         await loadCommissions(false);
@@ -102,10 +110,10 @@ function commissionRow(c) {
     } }, "Approve"));
   }
   if (c.status !== "reversed") {
-    actions.push(el("button", { type: "button", class: "danger", "data-action": "reverse", onclick: () => {
+    actions.push(el("button", { type: "button", class: "danger", "data-action": "reverse", "aria-label": "Reverse " + c.amount + " " + c.currency, onclick: () => {
+      if (!reversing || reversing.id !== c.id) $("reverse-reason").value = ""; // kept after a failed try
       reversing = c;
       $("reverse-what").textContent = c.amount + " " + c.currency + " (" + c.status + ")" + (c.status === "paid" ? ": already paid, so the partner's next payout nets it as a clawback." : ".");
-      $("reverse-reason").value = "";
       $("reverse-dialog").showModal();
       $("reverse-reason").focus();
     } }, "Reverse"));
@@ -139,7 +147,9 @@ async function approveSelected() {
   let text = "Approved " + approved + " of " + ids.length + ".";
   if (refused.length) {
     const holdback = refused.filter((r) => r === "still in its holdback").length;
+    const others = [...new Set(refused.filter((r) => r !== "still in its holdback"))];
     text += " Not approved: " + refused.length + (holdback ? " (" + holdback + " still in the holdback: tick “force” to approve them anyway)" : "") + ".";
+    if (others.length) text += " " + others.join("; ") + ".";
   }
   await loadCommissions(false);
   say(line, text, refused.length ? "error" : "ok");
@@ -149,12 +159,18 @@ async function reverseConfirmed(ev) {
   ev.preventDefault();
   const c = reversing;
   const reason = $("reverse-reason").value.trim();
-  if (!c || !reason) return;
+  if (!c) return;
+  if (!reason) {
+    $("reverse-what").textContent = "Say why it is reversed (e.g. refunded, fraud).";
+    $("reverse-reason").focus();
+    return;
+  }
   $("reverse-dialog").close();
   const line = $("commissions-status");
   const r = await run($("reverse-confirm"), line, "Reversing…", () =>
     api("POST", "/commissions/" + encodeURIComponent(c.id) + "/reverse", { reason }));
   if (r) {
+    reversing = null;
     await loadCommissions(false);
     say(line, "Reversed " + r.amount + " " + r.currency + (c.status === "paid" ? "; a clawback is recorded against the next payout." : "."), "ok");
   }

@@ -18,9 +18,10 @@ pub struct ExportQuery {
     status: Option<String>,
 }
 
-/// Quotes a CSV cell (RFC 4180) and defuses formulas (a leading `=`, `+`, `-` or `@`).
+/// Quotes a CSV cell (RFC 4180) and defuses formulas (a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return).
 fn csv_cell(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@']) {
+    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{v}")
     } else {
         v.to_string()
