@@ -96,16 +96,16 @@ function partnerLabel(id) {
   return partnerNames.get(id);
 }
 
-let programNamesPromise = null;
+let programNameCache = null;
 
 /** Program id → name (fetched once per page). */
-function programNames() {
-  if (!programNamesPromise) {
-    programNamesPromise = api("GET", "/programs")
+function programNameMap() {
+  if (!programNameCache) {
+    programNameCache = api("GET", "/programs")
       .then((r) => new Map(r.programs.map((p) => [p.id, p.name])))
       .catch(() => new Map());
   }
-  return programNamesPromise;
+  return programNameCache;
 }
 
 function programList(names, ids) {
@@ -380,7 +380,7 @@ async function partnersPage() {
   const cursors = [null];
   let page = 0;
   let email = "";
-  const names = await programNames();
+  const names = await programNameMap();
   $("filter-program").append(...[...names].map(([id, name]) => el("option", { value: id, text: name })));
   const load = async () => {
     const q = new URLSearchParams({ limit: "25" });
@@ -474,7 +474,7 @@ async function partnerPage() {
       const base = "/partners/" + encodeURIComponent(id);
       const [p, links, snap, dash, names, series, balance, payouts] = await Promise.all([
         api("GET", base), api("GET", base + "/links"), api("GET", base + "/commission-snapshot"),
-        api("GET", base + "/dashboard"), programNames(), api("GET", base + "/timeseries"),
+        api("GET", base + "/dashboard"), programNameMap(), api("GET", base + "/timeseries"),
         api("GET", base + "/balance"), api("GET", base + "/payouts"),
       ]);
       OpCharts.series($("charts"), $("chart-table"), series.buckets, "30 days, per day");
