@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REL = os.path.join(ROOT, "target", "release")
+REL = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release")
 SERVER = os.path.join(REL, "openpartner")
 BASELINE = os.path.join(REL, "bench-baseline")
 TOOL = os.path.join(REL, "openpartner-bench")

@@ -15,4 +15,15 @@ source scripts/postgres.sh
 ensure_postgres
 
 cargo build --release --locked --bins
+# `bench/run.sh --instructions [--requests N] [--backends …]`: instructions per request under
+# callgrind (bench/icount.py) instead of the wrk workloads.
+if [ "${1:-}" = "--instructions" ]; then
+    shift
+    if ! command -v valgrind >/dev/null 2>&1; then
+        echo "bench: installing valgrind (Debian package)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
+    fi
+    exec python3 bench/icount.py "$@"
+fi
 exec python3 bench/run.py "$@"

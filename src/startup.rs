@@ -163,7 +163,7 @@ fn build_state(
         config.auth_cache_ttl,
         config.auth_cache_capacity,
     );
-    Ok(AppState {
+    Ok(AppState::new(crate::state::Services {
         rate_limits: Arc::new(RateLimits::new(config.public_rate_per_minute)),
         link_cache: Arc::new(TtlCache::weighed(
             100_000,
@@ -192,7 +192,7 @@ fn build_state(
         clock,
         auth,
         mailer,
-    })
+    }))
 }
 
 /// Resolves on SIGINT or SIGTERM.

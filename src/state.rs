@@ -1,5 +1,8 @@
-//! The state every handler and job shares. Cheap to clone (everything behind `Arc`).
+//! The state every handler and job shares. One `Arc`: every request clones it (axum's `State`
+//! extractor and each layer), so a clone is a single reference-count increment, not one per
+//! service plus the strings some clients hold.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::cache::TtlCache;
@@ -15,7 +18,24 @@ use crate::service::clicks::ClickBuffer;
 use crate::service::links::Resolved;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> AppState {
+        AppState(Arc::new(services))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Services {
     pub config: Arc<Config>,
     pub db: Db,
     pub clock: SharedClock,
