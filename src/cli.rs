@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, and `keys create|list|revoke`.
+//! The command line: `serve` (the default), `migrate`, `keys create|list|revoke`, and
+//! `export`, `import`, `backup`.
 //! A bad setting prints one line naming it and exits with status 2.
 
 use std::process::ExitCode;
@@ -39,6 +40,23 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write every table, from one consistent snapshot, as JSON Lines (gzip when FILE ends
+    /// in .gz).
+    Export {
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Restore an export into an empty database (either backend), in one transaction.
+    Import {
+        #[arg(long = "in", value_name = "FILE")]
+        input: std::path::PathBuf,
+    },
+    /// An online, consistent copy of the SQLite database (VACUUM INTO). On PostgreSQL, use
+    /// pg_dump.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
     /// Run the OpenPartner Network simulator (for local demos; point NETWORK_URL at it).
     NetworkSim {
         /// Listen address.
@@ -134,6 +152,9 @@ pub fn run() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::Keys(cmd) => keys_command(config, cmd).await,
+            Command::Export { out } => export(config, out).await,
+            Command::Import { input } => import(config, input).await,
+            Command::Backup { out } => backup(config, out).await,
             Command::NetworkSim { bind, admin_key } => network_sim(bind, admin_key).await,
             Command::StripeSim {
                 bind,
@@ -205,6 +226,34 @@ async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
     db.migrate().await?;
     println!("migrations applied ({:?})", db.backend());
     db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn export(config: Config, out: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(&config).await?;
+    db.migrate().await?;
+    let rows = crate::transfer::export(&db, &out).await?;
+    db.close().await;
+    eprintln!("exported {rows} rows to {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn import(config: Config, input: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(&config).await?;
+    db.migrate().await?;
+    let result = crate::transfer::import(&db, &input).await;
+    db.close().await;
+    let rows = result?;
+    eprintln!("imported {rows} rows from {}", input.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backup(config: Config, out: std::path::PathBuf) -> anyhow::Result<ExitCode> {
+    let db = Db::connect(&config).await?;
+    let result = crate::transfer::backup(&db, &out).await;
+    db.close().await;
+    result?;
+    eprintln!("backed up to {}", out.display());
     Ok(ExitCode::SUCCESS)
 }
 

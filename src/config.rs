@@ -95,6 +95,8 @@ const ENV_MAP: &[(&str, &str)] = &[
         "OPENPARTNER_RATE_LIMIT_PER_MINUTE",
         "rate_limit.public_per_minute",
     ),
+    ("OPENPARTNER_METRICS_TOKEN", "metrics.token"),
+    ("OPENPARTNER_METRICS_BIND", "metrics.bind"),
     ("OPENPARTNER_LOG", "log.filter"),
     ("OPENPARTNER_LOG_FORMAT", "log.format"),
 ];
@@ -190,6 +192,10 @@ pub struct Config {
     /// When the webhook worker looks for due deliveries.
     pub webhook_cron: String,
     pub public_rate_per_minute: u32,
+    /// `GET /metrics` on the main listener answers only to this bearer token.
+    pub metrics_token: Option<Secret<String>>,
+    /// A separate listener serving `/metrics` without auth (keep it private).
+    pub metrics_bind: Option<SocketAddr>,
     pub log_filter: String,
     pub log_format: LogFormat,
 }
@@ -391,6 +397,22 @@ impl Layers {
                 "must be at least 16 characters".into(),
             ));
         }
+        let metrics_token = self.optional("metrics.token")?;
+        if metrics_token.as_ref().is_some_and(|k| k.len() < 16) {
+            return Err(err(
+                &self.source("metrics.token"),
+                "must be at least 16 characters".into(),
+            ));
+        }
+        let metrics_bind = match self.optional("metrics.bind")? {
+            None => None,
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    &self.source("metrics.bind"),
+                    format!("expected host:port such as 127.0.0.1:9100, got {raw:?}"),
+                )
+            })?),
+        };
         let smtp_url = self.optional("mail.smtp_url")?;
         if let Some(url) = &smtp_url {
             let ok = Url::parse(url)
@@ -486,6 +508,8 @@ impl Layers {
             database_url: database_url.map(Secret::new),
             db_max_connections: self.number("database.max_connections", 1, 1000)? as u32,
             admin_api_key: admin_api_key.map(Secret::new),
+            metrics_token: metrics_token.map(Secret::new),
+            metrics_bind,
             auth_cache_ttl: Duration::from_secs(self.number("auth.cache_ttl_secs", 0, 60)?),
             auth_cache_capacity: self.number("auth.cache_capacity", 16, 10_000_000)? as usize,
             link_cache_ttl: Duration::from_secs(self.number("links.cache_ttl_secs", 0, 3600)?),

@@ -23,6 +23,8 @@ use crate::{http, jobs};
 
 pub struct Application {
     listener: TcpListener,
+    /// `OPENPARTNER_METRICS_BIND`: `/metrics` without auth, on its own address.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
 }
 
@@ -35,6 +37,9 @@ impl Application {
         config: Config,
         clock: SharedClock,
     ) -> anyhow::Result<Application> {
+        if config.metrics_token.is_some() || config.metrics_bind.is_some() {
+            crate::instruments::install();
+        }
         let db = Db::connect(&config).await?;
         db.migrate().await?;
         let home = url::Url::parse(&config.public_url)
@@ -51,11 +56,30 @@ impl Application {
         let listener = TcpListener::bind(state.config.bind)
             .await
             .with_context(|| format!("cannot listen on {}", state.config.bind))?;
-        Ok(Application { listener, state })
+        let metrics_listener =
+            match state.config.metrics_bind {
+                Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                    format!("cannot listen on {addr} (OPENPARTNER_METRICS_BIND)")
+                })?),
+                None => None,
+            };
+        Ok(Application {
+            listener,
+            metrics_listener,
+            state,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    /// The port of the separate metrics listener, when `OPENPARTNER_METRICS_BIND` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     pub fn state(&self) -> &AppState {
@@ -68,8 +92,22 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, state } = self;
+        let Application {
+            listener,
+            metrics_listener,
+            state,
+        } = self;
         let cancel = CancellationToken::new();
+        let metrics_server = metrics_listener.map(|l| {
+            let app = http::metrics_page::bind_router(state.clone());
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                let stopped = async move { cancel.cancelled().await };
+                if let Err(e) = axum::serve(l, app).with_graceful_shutdown(stopped).await {
+                    tracing::warn!(error = %e, "metrics listener failed");
+                }
+            })
+        });
         let scheduler = jobs::start(state.clone(), cancel.clone()).await?;
         // A backfill left running by a crashed instance resumes once its lease lapses.
         crate::network::backfill::resume(&state).await;
@@ -102,6 +140,9 @@ impl Application {
             }
         }
         cancel.cancel();
+        if let Some(task) = metrics_server {
+            let _ = task.await;
+        }
         jobs::stop(scheduler).await;
         // Webhook attempts in flight finish (each is bounded by its 15 s timeout).
         state.webhooks.shutdown(timeout).await;

@@ -114,6 +114,20 @@ impl Db {
         .bind(key.created_at.millis())
         .execute(&mut *tx)
         .await?;
+        // Never the hash or the secret.
+        let changes = serde_json::json!({
+            "kind": {"before": null, "after": key.kind.as_str()},
+            "scopes": {"before": null, "after": key.scopes.to_storage()},
+            "label": {"before": null, "after": key.label},
+            "partnerId": {"before": null, "after": key.partner_id.map(|p| p.as_str())},
+        });
+        let change = super::audit::Change {
+            action: "api_key.create",
+            target_type: "api_key",
+            target_id: key.id.as_str(),
+            changes,
+        };
+        super::audit::append(&mut tx, change, key.created_at).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -176,6 +190,15 @@ impl Db {
         .bind(id.as_str())
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            let change = super::audit::Change {
+                action: "api_key.revoke",
+                target_type: "api_key",
+                target_id: id.as_str(),
+                changes: serde_json::json!({"revokedAt": {"before": null, "after": now}}),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }

@@ -77,6 +77,18 @@ impl Db {
         .bind(now.millis())
         .execute(&mut **tx)
         .await?;
+        let change = super::audit::Change {
+            action: "link.create",
+            target_type: "link",
+            target_id: link.id,
+            changes: serde_json::json!({
+                "linkKey": {"before": null, "after": link.link_key},
+                "partnerId": {"before": null, "after": partner.as_str()},
+                "programId": {"before": null, "after": program.as_str()},
+                "overrideUrl": {"before": null, "after": link.override_url},
+            }),
+        };
+        super::audit::append(tx, change, now).await?;
         if !link.grant {
             return Ok(());
         }

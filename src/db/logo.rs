@@ -22,6 +22,7 @@ impl Db {
         version: i64,
         bytes: &[u8],
     ) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO brand_logo (id, content_type, version, bytes) VALUES (1, $1, $2, $3) \
              ON CONFLICT (id) DO UPDATE SET content_type = excluded.content_type, \
@@ -30,9 +31,21 @@ impl Db {
         .bind(content_type)
         .bind(version)
         .bind(bytes.to_vec())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let change = super::audit::Change {
+            action: "logo.update",
+            target_type: "logo",
+            target_id: "logo",
+            changes: serde_json::json!({
+                "contentType": {"after": content_type},
+                "bytes": {"after": bytes.len()},
+            }),
+        };
+        // The logo's version is its upload time in milliseconds.
+        let now = crate::domain::time::Timestamp::from_millis(version);
+        super::audit::append(&mut tx, change, now).await?;
+        tx.commit().await
     }
 
     pub async fn get_logo(&self) -> sqlx::Result<Option<Logo>> {

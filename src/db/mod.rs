@@ -4,10 +4,13 @@
 //! backend-specific statements branch on [`Backend`] here, never in handlers.
 
 pub mod api_keys;
+pub mod audit;
 pub mod backfill;
 pub mod clicks;
 pub mod commissions;
 pub mod events;
+pub mod exports;
+pub mod gauges;
 pub mod links;
 pub mod logo;
 pub mod magic_links;
@@ -24,6 +27,7 @@ pub mod sessions;
 pub mod settings;
 pub mod stats;
 pub mod stripe;
+pub mod transfer;
 pub mod webhook_deliveries;
 pub mod webhooks;
 
@@ -77,6 +81,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (11, "0011_leases_retention_logo"),
     (12, "0012_webhooks"),
     (13, "0013_payouts"),
+    (14, "0014_operations"),
     (15, "0015_stripe_connect_events"),
     (17, "0017_click_daily"),
     (18, "0018_commission_program_index"),
@@ -95,6 +100,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (11, "0011_leases_retention_logo"),
     (12, "0012_webhooks"),
     (13, "0013_payouts"),
+    (14, "0014_operations"),
     (15, "0015_stripe_connect_events"),
     (17, "0017_click_daily"),
     (18, "0018_commission_program_index"),
@@ -192,10 +198,13 @@ impl Db {
     /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`) so
     /// two writers queue on the busy timeout instead of failing with SQLITE_BUSY on upgrade.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        match self.backend {
+        let start = std::time::Instant::now();
+        let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
-        }
+        };
+        metrics::histogram!(crate::instruments::DB_POOL_WAIT).record(start.elapsed().as_secs_f64());
+        tx
     }
 
     /// True when the database answers a trivial query.

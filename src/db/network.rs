@@ -90,15 +90,23 @@ impl Db {
         scoped_key_id: &str,
         now: Timestamp,
     ) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(
             "UPDATE network_connection SET pending_vendor_id = $1, pending_scoped_key_id = $2, updated_at = $3 WHERE id = 1",
         )
         .bind(vendor_id)
         .bind(scoped_key_id)
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let change = super::audit::Change {
+            action: "network.start_connect",
+            target_type: "network_connection",
+            target_id: vendor_id,
+            changes: serde_json::json!({"pendingVendorId": {"before": null, "after": vendor_id}}),
+        };
+        super::audit::append(&mut tx, change, now).await?;
+        tx.commit().await
     }
 
     /// Stores a completed connect and, in the same transaction, revokes the federation keys it
@@ -160,17 +168,43 @@ impl Db {
                 .await?;
             revoked.push(old);
         }
+        // Never the vendor token (ciphertext or not).
+        let changes = serde_json::json!({
+            "vendorId": {"before": null, "after": c.vendor_id},
+            "displayName": {"before": null, "after": c.display_name},
+            "tier": {"before": null, "after": c.tier},
+            "status": {"before": null, "after": "active"},
+        });
+        let change = super::audit::Change {
+            action: "network.connect",
+            target_type: "network_connection",
+            target_id: c.vendor_id,
+            changes,
+        };
+        super::audit::append(&mut tx, change, now).await?;
         tx.commit().await?;
         Ok(Some(revoked))
     }
 
     pub async fn set_auto_enroll(&self, on: bool, now: Timestamp) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        let before: i64 = sqlx::query("SELECT auto_enroll FROM network_connection WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
         sqlx::query("UPDATE network_connection SET auto_enroll = $1, updated_at = $2 WHERE id = 1")
             .bind(i64::from(on))
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        let change = super::audit::Change {
+            action: "network.update",
+            target_type: "network_connection",
+            target_id: "network",
+            changes: serde_json::json!({"autoEnroll": {"before": before != 0, "after": on}}),
+        };
+        super::audit::append(&mut tx, change, now).await?;
+        tx.commit().await
     }
 
     pub async fn set_vendor_status(

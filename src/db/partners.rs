@@ -287,9 +287,40 @@ impl Db {
         rows.iter().map(from_row).collect()
     }
 
-    /// Applies a PATCH. False when there is no such partner.
+    /// Applies a PATCH, with its audit row. False when there is no such partner.
     pub async fn update_partner(
         &self,
+        id: &PartnerId,
+        c: &PartnerChanges,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
+        let Some(before) = Db::get_partner_tx(&mut tx, id).await? else {
+            return Ok(false);
+        };
+        if !Db::update_partner_tx(&mut tx, id, c, now).await? {
+            return Ok(false);
+        }
+        if let Some(after) = Db::get_partner_tx(&mut tx, id).await? {
+            let changes = super::audit::diff(
+                &super::audit::partner_fields(&before),
+                &super::audit::partner_fields(&after),
+            );
+            let change = super::audit::Change {
+                action: "partner.update",
+                target_type: "partner",
+                target_id: id.as_str(),
+                changes,
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Applies a PATCH in `tx`. False when there is no such partner.
+    pub async fn update_partner_tx(
+        tx: &mut Tx,
         id: &PartnerId,
         c: &PartnerChanges,
         now: Timestamp,
@@ -315,7 +346,7 @@ impl Db {
         .bind(c.program_ids.as_deref().map(join_ids))
         .bind(now.millis())
         .bind(id.as_str())
-        .execute(self.pool())
+        .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -438,7 +469,17 @@ impl Db {
         .bind(s.rules.to_storage())
         .execute(&mut **tx)
         .await?;
-        Ok(())
+        let change = super::audit::Change {
+            action: "partner.snapshot_set",
+            target_type: "partner",
+            target_id: s.partner_id.as_str(),
+            changes: serde_json::json!({
+                "commissionRules": {"after": s.rules.to_storage()},
+                "holdbackDays": {"after": s.holdback_days},
+                "source": {"after": s.source},
+            }),
+        };
+        super::audit::append(tx, change, s.snapshotted_at).await
     }
 
     pub async fn get_snapshot(&self, partner: &PartnerId) -> sqlx::Result<Option<Snapshot>> {
@@ -469,11 +510,22 @@ impl Db {
         .transpose()
     }
 
-    pub async fn delete_snapshot(&self, partner: &PartnerId) -> sqlx::Result<bool> {
+    pub async fn delete_snapshot(&self, partner: &PartnerId, now: Timestamp) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM partner_commissions WHERE partner_id = $1")
             .bind(partner.as_str())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            let change = super::audit::Change {
+                action: "partner.snapshot_delete",
+                target_type: "partner",
+                target_id: partner.as_str(),
+                changes: serde_json::json!({}),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -79,7 +79,9 @@ pub(super) fn rules_or_legacy(
 }
 
 impl Db {
+    /// Stores a new program, with its audit row.
     pub async fn insert_program(&self, p: &Program) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO programs ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
@@ -99,13 +101,27 @@ impl Db {
         .bind(p.rules.to_storage())
         .bind(flag(p.open_to_signup))
         .bind(flag(p.auto_approve))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let change = super::audit::Change {
+            action: "program.create",
+            target_type: "program",
+            target_id: p.id.as_str(),
+            changes: super::audit::diff(&serde_json::Value::Null, &audit_fields(p)),
+        };
+        super::audit::append(&mut tx, change, p.created_at).await?;
+        tx.commit().await
     }
 
-    /// Saves every editable field of an existing program.
+    /// Saves every editable field of an existing program, with its audit row.
     pub async fn update_program(&self, p: &Program) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        let before = sqlx::query(&format!("SELECT {COLUMNS} FROM programs WHERE id = $1"))
+            .bind(p.id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| from_row(&r))
+            .transpose()?;
         sqlx::query(
             "UPDATE programs SET name = $1, destination_url = $2, commission_type = $3, \
              commission_value = $4, currency = $5, holdback_days = $6, attribution_window_days = $7, \
@@ -126,9 +142,19 @@ impl Db {
         .bind(p.rules.to_storage())
         .bind(flag(p.open_to_signup))
         .bind(flag(p.auto_approve))
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let change = super::audit::Change {
+            action: "program.update",
+            target_type: "program",
+            target_id: p.id.as_str(),
+            changes: super::audit::diff(
+                &before.as_ref().map(audit_fields).unwrap_or_default(),
+                &audit_fields(p),
+            ),
+        };
+        super::audit::append(&mut tx, change, p.updated_at).await?;
+        tx.commit().await
     }
 
     pub async fn get_program(&self, id: &str) -> sqlx::Result<Option<Program>> {
@@ -200,4 +226,20 @@ impl Db {
         .await?;
         Ok(())
     }
+}
+
+/// The fields of a program an audit row compares.
+fn audit_fields(p: &Program) -> serde_json::Value {
+    serde_json::json!({
+        "name": p.name,
+        "destinationUrl": p.destination_url,
+        "commissionRules": p.rules.to_storage(),
+        "currency": p.currency.as_str(),
+        "holdbackDays": p.holdback_days,
+        "attributionWindowDays": p.attribution_window_days,
+        "shareOnNetwork": p.share_on_network,
+        "openToSignup": p.open_to_signup,
+        "autoApprove": p.auto_approve,
+        "marketplaceDescription": p.marketplace_description,
+    })
 }

@@ -73,38 +73,74 @@ impl Db {
             SessionKey::ApiKey(id) => (Some(id.as_str()), None),
             SessionKey::Configured(digest) => (None, Some(digest.as_str())),
         };
+        let id = ulid::Ulid::new().to_string();
+        let mut tx = self.begin().await?;
         sqlx::query(
             "INSERT INTO admin_sessions (id, token_hash, created_at, expires_at, key_id, key_digest) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(ulid::Ulid::new().to_string())
+        .bind(&id)
         .bind(token_hash)
         .bind(now.millis())
         .bind(expires_at.millis())
         .bind(key_id)
         .bind(key_digest)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        // The session acts as the key it was opened with; never the token or its hash.
+        let actor = super::audit::Actor {
+            id: key_id.unwrap_or("admin_api_key").to_string(),
+            key_id: key_id.map(str::to_string),
+        };
+        let change = super::audit::Change {
+            action: "session.create",
+            target_type: "admin_session",
+            target_id: &id,
+            changes: serde_json::json!({"expiresAt": {"before": null, "after": expires_at}}),
+        };
+        super::audit::append_as(&mut tx, Some(actor), change, now).await?;
+        tx.commit().await
     }
 
     /// Ends every console session (all admins signed out). Returns how many were live.
     pub async fn end_all_admin_sessions(&self, now: Timestamp) -> sqlx::Result<u64> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("UPDATE admin_sessions SET ended_at = $1 WHERE ended_at IS NULL")
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        let change = super::audit::Change {
+            action: "session.end_all",
+            target_type: "admin_session",
+            target_id: "*",
+            changes: serde_json::json!({"ended": {"before": null, "after": done.rows_affected()}}),
+        };
+        super::audit::append(&mut tx, change, now).await?;
+        tx.commit().await?;
         Ok(done.rows_affected())
     }
 
     pub async fn end_admin_session(&self, token_hash: &str, now: Timestamp) -> sqlx::Result<()> {
-        sqlx::query(
-            "UPDATE admin_sessions SET ended_at = $1 WHERE token_hash = $2 AND ended_at IS NULL",
+        let mut tx = self.begin().await?;
+        let ended = sqlx::query(
+            "UPDATE admin_sessions SET ended_at = $1 WHERE token_hash = $2 AND ended_at IS NULL \
+             RETURNING id",
         )
         .bind(now.millis())
         .bind(token_hash)
-        .execute(self.pool())
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some(row) = ended {
+            let id: String = row.try_get(0)?;
+            let change = super::audit::Change {
+                action: "session.end",
+                target_type: "admin_session",
+                target_id: &id,
+                changes: serde_json::json!({"endedAt": {"before": null, "after": now}}),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

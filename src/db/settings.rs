@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::Db;
+use super::{Db, Tx};
 
 impl Db {
     pub async fn get_setting(&self, key: &str) -> sqlx::Result<Option<String>> {
@@ -21,6 +21,49 @@ impl Db {
         .bind(key)
         .bind(value)
         .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a setting an admin changed, with its audit row (`config.update`, the JSON before
+    /// and after compared field by field).
+    pub async fn set_setting_audited(
+        &self,
+        key: &str,
+        value: &str,
+        now: crate::domain::time::Timestamp,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        let before = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<String, _>(0))
+            .transpose()?;
+        Db::set_setting_tx(&mut tx, key, value).await?;
+        let json = |raw: Option<&str>| {
+            raw.and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+                .unwrap_or_default()
+        };
+        let change = super::audit::Change {
+            action: "config.update",
+            target_type: "config",
+            target_id: key,
+            changes: super::audit::diff(&json(before.as_deref()), &json(Some(value))),
+        };
+        super::audit::append(&mut tx, change, now).await?;
+        tx.commit().await
+    }
+
+    /// `set_setting` inside `tx`.
+    pub async fn set_setting_tx(tx: &mut Tx, key: &str, value: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&mut **tx)
         .await?;
         Ok(())
     }

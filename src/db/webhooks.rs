@@ -79,6 +79,20 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         set_subscriptions(&mut tx, &e.id, &e.events).await?;
+        // Never the signing secret.
+        let changes = serde_json::json!({
+            "url": {"before": null, "after": e.url},
+            "description": {"before": null, "after": e.description},
+            "events": {"before": null, "after": e.events},
+        });
+        audit_endpoint(
+            &mut tx,
+            "webhook_endpoint.create",
+            &e.id,
+            changes,
+            e.created_at,
+        )
+        .await?;
         tx.commit().await
     }
 
@@ -168,16 +182,37 @@ impl Db {
         if c.enabled == Some(false) {
             Db::fail_pending_deliveries(&mut tx, id, "endpoint disabled", now).await?;
         }
+        let mut changes = serde_json::Map::new();
+        if let Some(url) = c.url {
+            changes.insert("url".into(), serde_json::json!({ "after": url }));
+        }
+        if let Some(d) = c.description {
+            changes.insert("description".into(), serde_json::json!({ "after": d }));
+        }
+        if let Some(on) = c.enabled {
+            changes.insert("enabled".into(), serde_json::json!({ "after": on }));
+        }
+        if let Some(events) = c.events {
+            changes.insert("events".into(), serde_json::json!({ "after": events }));
+        }
+        let changes = serde_json::Value::Object(changes);
+        audit_endpoint(&mut tx, "webhook_endpoint.update", id, changes, now).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// Deletes an endpoint with its subscriptions and deliveries. False when there is none.
-    pub async fn delete_webhook_endpoint(&self, id: &str) -> sqlx::Result<bool> {
+    pub async fn delete_webhook_endpoint(&self, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
             .bind(id)
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            let changes = serde_json::json!({});
+            audit_endpoint(&mut tx, "webhook_endpoint.delete", id, changes, now).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -189,6 +224,7 @@ impl Db {
         previous_until: Timestamp,
         now: Timestamp,
     ) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE webhook_endpoints SET previous_secret = secret, previous_until = $1, \
              secret = $2, updated_at = $3 WHERE id = $4",
@@ -197,8 +233,15 @@ impl Db {
         .bind(secret)
         .bind(now.millis())
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            // That it rotated, never the secrets.
+            let changes =
+                serde_json::json!({"secret": {"before": "[redacted]", "after": "[rotated]"}});
+            audit_endpoint(&mut tx, "webhook_endpoint.rotate_secret", id, changes, now).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -266,4 +309,20 @@ async fn set_subscriptions(tx: &mut Tx, id: &str, events: &[String]) -> sqlx::Re
         .await?;
     }
     Ok(())
+}
+
+async fn audit_endpoint(
+    tx: &mut Tx,
+    action: &str,
+    id: &str,
+    changes: serde_json::Value,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    let change = super::audit::Change {
+        action,
+        target_type: "webhook_endpoint",
+        target_id: id,
+        changes,
+    };
+    super::audit::append(tx, change, now).await
 }

@@ -203,8 +203,12 @@ impl Mailer {
         let text = redact(&mail.text_body);
         let html = redact(&mail.html_body);
         let saved = match &result {
-            Ok(()) => self.db.mark_mail_sent(&mail.id, (&text, &html), now).await,
+            Ok(()) => {
+                metrics::counter!(crate::instruments::MAIL_SENT).increment(1);
+                self.db.mark_mail_sent(&mail.id, (&text, &html), now).await
+            }
             Err(error) => {
+                metrics::counter!(crate::instruments::MAIL_FAILED).increment(1);
                 let next = backoff::next_attempt(mail.attempts as u32, now);
                 tracing::warn!(mail_id = %mail.id, attempts = mail.attempts + 1, %error,
                     dead = next.is_none(), "mail delivery failed");

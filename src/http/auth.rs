@@ -147,11 +147,41 @@ impl FromRequestParts<AppState> for Auth {
             }
         };
         match state.auth.authenticate(secret).await? {
-            Some(principal) => Ok(Auth(principal)),
+            Some(principal) => {
+                crate::db::audit::set_actor(actor_of(&principal));
+                Ok(Auth(principal))
+            }
             None => Err(ApiError::unauthorized(
                 "The key is unknown, revoked or expired.",
             )),
         }
+    }
+}
+
+/// The audit log's name for a caller: the key id (a console session acts as the key it was
+/// opened with), `admin_api_key` for the configured key, or the partner.
+pub fn actor_of(p: &Principal) -> crate::db::audit::Actor {
+    use crate::db::audit::Actor;
+    use crate::principal::PartnerCredential;
+    match p {
+        Principal::Admin { key_id: None } => Actor {
+            id: "admin_api_key".into(),
+            key_id: None,
+        },
+        Principal::Admin { key_id: Some(k) } | Principal::Scoped { key_id: k, .. } => Actor {
+            id: k.to_string(),
+            key_id: Some(k.to_string()),
+        },
+        Principal::Partner {
+            partner_id,
+            credential,
+        } => Actor {
+            id: format!("partner:{partner_id}"),
+            key_id: match credential {
+                PartnerCredential::Key(k) => Some(k.to_string()),
+                PartnerCredential::Session(_) => None,
+            },
+        },
     }
 }
 

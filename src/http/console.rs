@@ -44,6 +44,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(overview_js))
         .routes(routes!(settings_js))
         .routes(routes!(chart_js))
+        .routes(routes!(audit_page))
+        .routes(routes!(audit_js))
         .routes(routes!(app_css))
 }
 
@@ -271,6 +273,12 @@ page!(
     "commissions.html",
     "The commissions page: filter, approve one or many, reverse with a reason."
 );
+page!(
+    audit_page,
+    "/admin/audit-log",
+    "audit.html",
+    "The audit log page: who changed what, newest first."
+);
 
 macro_rules! script {
     ($name:ident, $path:literal, $file:literal, $doc:literal) => {
@@ -307,6 +315,12 @@ script!(
     "/admin/assets/commissions.js",
     "commissions.js",
     "The commissions page's script (it uses `app.js`'s helpers)."
+);
+script!(
+    audit_js,
+    "/admin/assets/audit.js",
+    "audit.js",
+    "The audit log page's script (it uses `app.js`'s helpers)."
 );
 
 script!(

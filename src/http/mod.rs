@@ -3,9 +3,11 @@
 //! answers for unknown routes and wrong methods.
 
 pub mod api_keys;
+pub mod audit_log;
 pub mod auth;
 pub mod commissions;
 pub mod console;
+pub mod csv_io;
 pub mod events;
 pub mod health;
 pub mod introspect;
@@ -13,6 +15,7 @@ pub mod json;
 pub mod links;
 pub mod marketplace;
 pub mod me;
+pub mod metrics_page;
 pub mod network;
 pub mod network_sync;
 pub mod openapi;
@@ -93,6 +96,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(partner_network::router())
         .merge(portal::router())
         .merge(overview::router())
+        .merge(metrics_page::router())
+        .merge(audit_log::router())
+        .merge(csv_io::router())
 }
 
 /// The complete application: routes, fallbacks and layers.
@@ -118,6 +124,10 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(RequestBodyTimeoutLayer::new(state.config.body_read_timeout))
         .layer(CatchPanicLayer::custom(on_panic))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit_scope,
+        ))
         .layer(axum::middleware::from_fn(access_log))
         .layer(axum::middleware::from_fn(run_to_completion))
         .layer(axum::middleware::map_response(no_framing))
@@ -232,6 +242,34 @@ async fn run_to_completion(req: Request<Body>, next: Next) -> Response<Body> {
     }
 }
 
+/// Opens the audit context of a request: its request id and, for a method that may change
+/// something, the hashed client IP; the `Auth` extractor names the actor in it. Inside
+/// `run_to_completion`'s task, so the handler sees it.
+async fn audit_scope(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request<Body>,
+    next: Next,
+) -> Response<Body> {
+    use crate::db::audit::{AuditScope, scoped};
+    use axum::extract::FromRequestParts;
+    if req.method().is_safe() {
+        // Reads rarely write; when one does, it is still not taken for the CLI.
+        return scoped(AuditScope::request(None, None), next.run(req)).await;
+    }
+    let (mut parts, body) = req.into_parts();
+    let request_id = parts
+        .headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().filter(|c| *c != '\0').take(100).collect());
+    let ip_hash = rate_limit::ClientIp::from_request_parts(&mut parts, &state)
+        .await
+        .ok()
+        .map(|ip| redirect::ip_hash(&state.ip_salt[..], ip.0));
+    let req = Request::from_parts(parts, body);
+    scoped(AuditScope::request(request_id, ip_hash), next.run(req)).await
+}
+
 /// One log line per request: method, route template (never the raw path or query, which can
 /// carry tokens), status, latency and request id. Handler logs run inside a debug-level span
 /// with the same fields, so it costs nothing unless debug logging is on.
@@ -250,9 +288,27 @@ async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
         .unwrap_or_default()
         .to_owned();
     let span = tracing::debug_span!("request", %method, route = %route, request_id = %request_id);
+    let in_flight = metrics::gauge!(crate::instruments::HTTP_IN_FLIGHT);
+    in_flight.increment(1.0);
     let response = next.run(req).instrument(span).await;
+    in_flight.decrement(1.0);
     let status = response.status().as_u16();
-    let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = start.elapsed().as_secs_f64();
+    let latency_ms = elapsed * 1000.0;
+    // Labels: the route template (bounded), never the raw path.
+    metrics::counter!(
+        crate::instruments::HTTP_REQUESTS,
+        "route" => route.clone(),
+        "method" => crate::instruments::method_label(&method),
+        "status" => crate::instruments::status_class(status),
+    )
+    .increment(1);
+    metrics::histogram!(
+        crate::instruments::HTTP_DURATION,
+        "route" => route.clone(),
+        "method" => crate::instruments::method_label(&method),
+    )
+    .record(elapsed);
     if status >= 500 {
         // An internal error's cause is logged here, once, with the request it broke.
         let cause = response

@@ -45,7 +45,7 @@ fn storable(v: &str, max: usize) -> String {
 
 /// Salted, keyed hash of the visitor's IP: stable enough to spot duplicates, useless to
 /// recover the address.
-fn ip_hash(salt: &[u8], ip: std::net::IpAddr) -> String {
+pub(crate) fn ip_hash(salt: &[u8], ip: std::net::IpAddr) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(salt).expect("any key length");
     mac.update(ip.to_string().as_bytes());
     hex::encode(&mac.finalize().into_bytes()[..16])
@@ -84,6 +84,7 @@ async fn redirect(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let Some(link) = links::resolve(&state, &key).await? else {
+        metrics::counter!(crate::instruments::REDIRECTS, "outcome" => "unknown_link").increment(1);
         return Ok((StatusCode::NOT_FOUND, Html(NOT_FOUND_PAGE)).into_response());
     };
     let click_id = ulid::Ulid::new().to_string();
@@ -115,6 +116,12 @@ async fn redirect(
             country: None,
         })
         .await;
+    let outcome = if committed {
+        "redirected"
+    } else {
+        "redirected_without_click"
+    };
+    metrics::counter!(crate::instruments::REDIRECTS, "outcome" => outcome).increment(1);
     let mut response = StatusCode::FOUND.into_response();
     let h = response.headers_mut();
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

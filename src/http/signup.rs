@@ -204,6 +204,9 @@ async fn set_policy(
         policy.disabled = d;
     }
     let stored = serde_json::to_string(&policy).map_err(ApiError::internal)?;
-    state.db.set_setting(POLICY_KEY, &stored).await?;
+    state
+        .db
+        .set_setting_audited(POLICY_KEY, &stored, state.clock.now())
+        .await?;
     Ok(Json(policy))
 }

@@ -133,6 +133,6 @@ async fn delete_snapshot(
     auth.require_admin()?;
     let id = PartnerId::from_string(id);
     svc::get_existing(&state, &id).await?;
-    state.db.delete_snapshot(&id).await?;
+    state.db.delete_snapshot(&id, state.clock.now()).await?;
     Ok(Json(SnapshotAnswer { snapshot: None }))
 }

@@ -340,7 +340,11 @@ async fn delete_endpoint(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Deleted>> {
     auth.require_admin()?;
-    if !state.db.delete_webhook_endpoint(&id).await? {
+    if !state
+        .db
+        .delete_webhook_endpoint(&id, state.clock.now())
+        .await?
+    {
         return Err(ApiError::not_found("No such webhook endpoint."));
     }
     Ok(Json(Deleted { ok: true }))

@@ -92,6 +92,7 @@ pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result
                 let state = retry_state.clone();
                 async move {
                     if let Err(e) = crate::service::payouts::send_due(&state).await {
+                        crate::instruments::job_failed("payout_retry");
                         tracing::warn!(error = %e, "payout retry failed");
                     }
                 }
@@ -194,6 +195,7 @@ async fn slotted(state: &AppState, name: &'static str) {
             .map(|_| ()),
     };
     if let Err(e) = result {
+        crate::instruments::job_failed(name);
         tracing::warn!(error = ?e, job = name, "job failed");
     }
 }
@@ -223,7 +225,13 @@ where
             // A step runs to its end even during shutdown: cancelling it midway could cancel a
             // database transaction, which sqlx does not survive cleanly on PostgreSQL (see
             // `http::run_to_completion`). Shutdown only stops new ticks.
-            run().instrument(tracing::info_span!("job", name)).await;
+            let started = std::time::Instant::now();
+            crate::db::audit::scoped(
+                crate::db::audit::AuditScope::job(name),
+                run().instrument(tracing::info_span!("job", name)),
+            )
+            .await;
+            crate::instruments::job_run(name, started);
             running.store(false, Ordering::Release);
         })
     })?)

@@ -35,6 +35,10 @@ pub async fn send(state: &AppState) -> Outcome {
             tracing::warn!(error = %e, "could not record the heartbeat result");
         }
     }
+    if matches!(outcome, Outcome::Sent { .. }) {
+        metrics::gauge!(crate::instruments::HEARTBEAT_LAST_SUCCESS)
+            .set(state.clock.now().millis() as f64 / 1000.0);
+    }
     match &outcome {
         Outcome::Sent { partner_count } => tracing::info!(partner_count, "heartbeat sent"),
         Outcome::Failed(reason) => tracing::warn!(%reason, "heartbeat failed"),

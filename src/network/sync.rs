@@ -197,10 +197,14 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
     let body: Value = serde_json::from_str(&row.payload).unwrap_or(Value::Null);
     let now = state.clock.now();
     let (saved, delivery) = match upsert(state, &token, &row.partner_id, &body).await {
-        Ok(_) => (
-            state.db.push_delivered(&row, now).await.map(|_| ()),
-            Delivery::Settled,
-        ),
+        Ok(_) => {
+            metrics::counter!(crate::instruments::NETWORK_PUSHES, "outcome" => "delivered")
+                .increment(1);
+            (
+                state.db.push_delivered(&row, now).await.map(|_| ()),
+                Delivery::Settled,
+            )
+        }
         Err(e) if is_suspended(&e) => {
             tracing::warn!("the Network says this vendor is suspended; partner pushes wait");
             let _ = state.db.set_vendor_status("suspended", None).await;
@@ -208,6 +212,9 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
         }
         Err(e) => {
             let next = backoff::next_attempt(row.attempts as u32, now);
+            let outcome = if next.is_none() { "dead" } else { "failed" };
+            metrics::counter!(crate::instruments::NETWORK_PUSHES, "outcome" => outcome)
+                .increment(1);
             tracing::warn!(partner = %row.partner_id, attempts = row.attempts + 1, reason = %e,
                 dead = next.is_none(), "partner push failed");
             (

@@ -57,6 +57,7 @@ impl ClickBuffer {
     /// Queues a click and waits until it is committed. False when that did not happen within
     /// the commit timeout (the click stays queued and may still be written).
     pub async fn record(&self, click: Click) -> bool {
+        metrics::counter!(crate::instruments::CLICKS_QUEUED).increment(1);
         let (done_tx, done_rx) = oneshot::channel();
         let committed = async {
             self.tx
@@ -119,7 +120,15 @@ async fn write_loop(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Msg>) {
         let rejected = if batch.is_empty() {
             Vec::new()
         } else {
-            write(&db, &clock, &batch).await
+            let started = std::time::Instant::now();
+            let rejected = write(&db, &clock, &batch).await;
+            metrics::histogram!(crate::instruments::CLICK_COMMIT)
+                .record(started.elapsed().as_secs_f64());
+            metrics::histogram!(crate::instruments::CLICK_BATCH_SIZE).record(batch.len() as f64);
+            metrics::counter!(crate::instruments::CLICKS_WRITTEN)
+                .increment((batch.len() - rejected.len()) as u64);
+            metrics::counter!(crate::instruments::CLICKS_DEAD).increment(rejected.len() as u64);
+            rejected
         };
         batch.clear();
         // A set-aside click's redirect is told it was not stored (its sender is dropped).

@@ -21,6 +21,7 @@ fn event_of(to: Status) -> Option<EventType> {
 pub async fn approve(state: &AppState, id: &str, force: bool) -> ApiResult<Commission> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    let before = Db::get_commission_tx(&mut tx, id).await?;
     if !Db::approve_commission(&mut tx, id, now, force).await? {
         return Err(match Db::get_commission_tx(&mut tx, id).await? {
             Some(c) if c.status == Status::Accrued => ApiError::conflict(
@@ -35,7 +36,7 @@ pub async fn approve(state: &AppState, id: &str, force: bool) -> ApiResult<Commi
             None => ApiError::not_found("No such commission."),
         });
     }
-    finish(state, tx, id, Status::Approved).await
+    finish(state, tx, id, Status::Approved, before).await
 }
 
 /// Moves a commission to `to` (paid, reversed) when its state allows it; 409
@@ -43,19 +44,21 @@ pub async fn approve(state: &AppState, id: &str, force: bool) -> ApiResult<Commi
 pub async fn transition(state: &AppState, id: &str, to: Status) -> ApiResult<Commission> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    let before = Db::get_commission_tx(&mut tx, id).await?;
     if !Db::transition_commission(&mut tx, id, to, now).await? {
         return Err(match Db::get_commission_tx(&mut tx, id).await? {
             Some(c) => invalid_transition(&c, to),
             None => ApiError::not_found("No such commission."),
         });
     }
-    finish(state, tx, id, to).await
+    finish(state, tx, id, to, before).await
 }
 
 /// Reverses a commission (a paid one becomes a clawback), with its `commission.reversed`
 /// event, in one transaction.
 pub async fn reverse(state: &AppState, id: &str, reason: Option<&str>) -> ApiResult<Commission> {
     let mut tx = state.db.begin().await?;
+    let before = Db::get_commission_tx(&mut tx, id).await?;
     match Db::reverse_commission(&mut tx, id, reason, state.clock.now()).await? {
         Reversal::Reversed | Reversal::ClawedBack => {}
         Reversal::NotFound => return Err(ApiError::not_found("No such commission.")),
@@ -75,7 +78,7 @@ pub async fn reverse(state: &AppState, id: &str, reason: Option<&str>) -> ApiRes
             ));
         }
     }
-    finish(state, tx, id, Status::Reversed).await
+    finish(state, tx, id, Status::Reversed, before).await
 }
 
 /// Approves every matured accrued commission in programs with auto-approve on, each with its
@@ -89,31 +92,61 @@ pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
         }
         for id in due {
             let mut tx = state.db.begin().await?;
+            let before = Db::get_commission_tx(&mut tx, &id).await?;
             // Another replica (or an admin) may have moved it meanwhile: then skip it.
             if Db::approve_commission(&mut tx, &id, state.clock.now(), false).await? {
-                finish(state, tx, &id, Status::Approved).await?;
+                finish(state, tx, &id, Status::Approved, before).await?;
                 approved += 1;
             }
         }
     }
 }
 
-/// Reads the changed commission, records its event and commits.
+/// Reads the changed commission, records its event and audit row, and commits.
 async fn finish(
     state: &AppState,
     mut tx: crate::db::Tx,
     id: &str,
     to: Status,
+    before: Option<Commission>,
 ) -> ApiResult<Commission> {
     let updated = Db::get_commission_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such commission."))?;
+    let action = match to {
+        Status::Approved => "commission.approve",
+        Status::Paid => "commission.mark_paid",
+        Status::Reversed => "commission.reverse",
+        Status::Accrued => "commission.update",
+    };
+    let changes = crate::db::audit::diff(
+        &before.as_ref().map(audit_fields).unwrap_or_default(),
+        &audit_fields(&updated),
+    );
+    let change = crate::db::audit::Change {
+        action,
+        target_type: "commission",
+        target_id: id,
+        changes,
+    };
+    crate::db::audit::append(&mut tx, change, state.clock.now()).await?;
+    metrics::counter!(crate::instruments::COMMISSIONS, "status" => to.as_str()).increment(1);
     if let Some(event) = event_of(to) {
         let url = &state.config.public_url;
         webhooks::record_view(&mut tx, event, &updated, url, state.clock.now()).await?;
     }
     tx.commit().await?;
     Ok(updated)
+}
+
+/// The fields of a commission an audit row compares.
+fn audit_fields(c: &Commission) -> serde_json::Value {
+    serde_json::json!({
+        "status": c.status.as_str(),
+        "approvedAt": c.approved_at,
+        "paidAt": c.paid_at,
+        "approvalForced": c.approval_forced,
+    })
 }
 
 fn invalid_transition(c: &Commission, to: Status) -> ApiError {

@@ -137,6 +137,17 @@ pub async fn record(
         webhooks::record_view(&mut tx, EventType::CommissionCreated, c, url, now).await?;
     }
     tx.commit().await?;
+    // Reasons are a fixed set of codes: the label stays bounded.
+    let outcome = match (&commission, reason) {
+        (Some(_), _) => "accrued",
+        (None, Some(reason)) => reason,
+        (None, None) if attributed => "attributed",
+        (None, None) => "unattributed",
+    };
+    metrics::counter!(crate::instruments::CONVERSIONS, "outcome" => outcome).increment(1);
+    if commission.is_some() {
+        metrics::counter!(crate::instruments::COMMISSIONS, "status" => "accrued").increment(1);
+    }
     Ok((true, answer))
 }
 

@@ -164,6 +164,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
         let kind = EventType::NetworkPartnerFederated;
         webhooks::record_view(&mut tx, kind, &partner, url, now).await?;
     }
+    audit(&mut tx, "partner.create", None, &partner, now).await?;
     let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Created).await?;
     let mail = if req.send_invite {
         let (purpose, template) = match req.source {
@@ -303,6 +304,7 @@ pub async fn revoke(
     let Some(partner) = Db::get_partner_tx(&mut tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));
     };
+    let before = partner.clone();
     if !Db::revoke_partner(&mut tx, id, reason.as_deref(), now).await? {
         return Err(ApiError::conflict(
             "already_revoked",
@@ -328,6 +330,7 @@ pub async fn revoke(
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     let url = &state.config.public_url;
     webhooks::record_view(&mut tx, EventType::PartnerRevoked, &partner, url, now).await?;
+    audit(&mut tx, "partner.revoke", Some(&before), &partner, now).await?;
     let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Revoked).await?;
     tx.commit().await?;
     // Sessions and keys end at once on this replica; its links stop earning at once.
@@ -347,9 +350,9 @@ pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let now = state.clock.now();
     let conn = state.db.get_connection().await?;
     let mut tx = state.db.begin().await?;
-    if Db::get_partner_tx(&mut tx, id).await?.is_none() {
+    let Some(before) = Db::get_partner_tx(&mut tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));
-    }
+    };
     if !Db::reinstate_partner(&mut tx, id, now).await? {
         return Err(ApiError::conflict(
             "not_revoked",
@@ -361,6 +364,7 @@ pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     let url = &state.config.public_url;
     webhooks::record_view(&mut tx, EventType::PartnerReinstated, &partner, url, now).await?;
+    audit(&mut tx, "partner.reinstate", Some(&before), &partner, now).await?;
     let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Reinstated).await?;
     tx.commit().await?;
     state.link_cache.clear();
@@ -382,9 +386,8 @@ pub async fn approve(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     // The approval and its email commit together: never approved without the mail queued.
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let was_active = Db::get_partner_tx(&mut tx, id)
-        .await?
-        .is_some_and(|p| p.activated_at.is_some());
+    let before = Db::get_partner_tx(&mut tx, id).await?;
+    let was_active = before.as_ref().is_some_and(|p| p.activated_at.is_some());
     if !Db::approve_partner(&mut tx, id, now).await? {
         return Err(ApiError::conflict(
             "not_pending_review",
@@ -398,6 +401,7 @@ pub async fn approve(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
         let url = &state.config.public_url;
         webhooks::record_view(&mut tx, EventType::PartnerActivated, &partner, url, now).await?;
     }
+    audit(&mut tx, "partner.approve", before.as_ref(), &partner, now).await?;
     let mail = magic::issue_link(
         state,
         &mut tx,
@@ -410,4 +414,26 @@ pub async fn approve(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     tx.commit().await?;
     state.mailer.kick(mail);
     Ok(partner)
+}
+
+/// Appends a partner change to the audit log in `tx`.
+async fn audit(
+    tx: &mut crate::db::Tx,
+    action: &str,
+    before: Option<&Partner>,
+    after: &Partner,
+    now: crate::domain::time::Timestamp,
+) -> sqlx::Result<()> {
+    use crate::db::audit;
+    let changes = audit::diff(
+        &before.map(audit::partner_fields).unwrap_or_default(),
+        &audit::partner_fields(after),
+    );
+    let change = audit::Change {
+        action,
+        target_type: "partner",
+        target_id: after.id.as_str(),
+        changes,
+    };
+    audit::append(tx, change, now).await
 }

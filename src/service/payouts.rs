@@ -43,7 +43,10 @@ pub async fn settings(state: &AppState) -> ApiResult<Settings> {
 
 pub async fn save_settings(state: &AppState, s: &Settings) -> ApiResult<()> {
     let text = serde_json::to_string(s).map_err(ApiError::internal)?;
-    state.db.set_setting(SETTINGS_KEY, &text).await?;
+    state
+        .db
+        .set_setting_audited(SETTINGS_KEY, &text, state.clock.now())
+        .await?;
     Ok(())
 }
 
@@ -195,7 +198,16 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
             continue;
         }
         record_payout_event(state, &mut tx, EventType::PayoutCreated, &payout.id).await?;
+        let changes = json!({
+            "status": {"before": null, "after": payout.status.as_str()},
+            "amountMinor": {"before": null, "after": payout.amount_minor},
+            "currency": {"before": null, "after": payout.currency},
+            "partnerId": {"before": null, "after": payout.partner_id.as_str()},
+        });
+        audit_payout(&mut tx, "payout.run", &payout.id, changes, now).await?;
         tx.commit().await?;
+        metrics::counter!(crate::instruments::PAYOUTS, "status" => payout.status.as_str())
+            .increment(1);
         payouts.push((payout, commission_ids));
     }
     if !req.dry_run
@@ -313,12 +325,19 @@ pub async fn mark_paid(
 ) -> ApiResult<bool> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
+    let before = Db::get_payout_tx(&mut tx, id).await?;
     if !Db::payout_paid(&mut tx, id, now, transfer_id, reference).await? {
         return Ok(false);
     }
     let payout = Db::get_payout_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::internal("payout vanished"))?;
+    let changes = json!({
+        "status": {"before": before.map(|p| p.status.as_str()), "after": payout.status.as_str()},
+        "reference": {"before": null, "after": payout.reference},
+        "stripeTransferId": {"before": null, "after": payout.stripe_transfer_id},
+    });
+    audit_payout(&mut tx, "payout.mark_paid", id, changes, now).await?;
     let url = &state.config.public_url;
     for c in Db::payout_commissions_tx(&mut tx, id).await? {
         webhooks::record_view(&mut tx, EventType::CommissionPaid, &c, url, now).await?;
@@ -347,10 +366,28 @@ pub async fn mark_paid(
         None => None,
     };
     tx.commit().await?;
+    metrics::counter!(crate::instruments::PAYOUTS, "status" => "paid").increment(1);
     if let Some(mail) = mail {
         state.mailer.kick(mail);
     }
     Ok(true)
+}
+
+/// Appends a payout change to the audit log in `tx`.
+async fn audit_payout(
+    tx: &mut crate::db::Tx,
+    action: &str,
+    id: &str,
+    changes: serde_json::Value,
+    now: crate::domain::time::Timestamp,
+) -> sqlx::Result<()> {
+    let change = crate::db::audit::Change {
+        action,
+        target_type: "payout",
+        target_id: id,
+        changes,
+    };
+    crate::db::audit::append(tx, change, now).await
 }
 
 /// Records a payout event (`payout.created`, `payout.paid`, `payout.failed`) in `tx`, with the
@@ -396,7 +433,14 @@ pub async fn cancel(state: &AppState, id: &str) -> ApiResult<bool> {
         state.clock.now(),
     )
     .await?;
+    if done {
+        let changes = json!({"status": {"after": "canceled"}});
+        audit_payout(&mut tx, "payout.cancel", id, changes, state.clock.now()).await?;
+    }
     tx.commit().await?;
+    if done {
+        metrics::counter!(crate::instruments::PAYOUTS, "status" => "canceled").increment(1);
+    }
     Ok(done)
 }
 
@@ -409,6 +453,8 @@ pub async fn retry(state: &AppState, p: &Payout) -> ApiResult<bool> {
     if !Db::payout_retried(&mut tx, &p.id, &key, state.clock.now()).await? {
         return Ok(false);
     }
+    let changes = json!({"status": {"before": p.status.as_str(), "after": "processing"}});
+    audit_payout(&mut tx, "payout.retry", &p.id, changes, state.clock.now()).await?;
     tx.commit().await?;
     send_in_background(state);
     Ok(true)

@@ -59,6 +59,12 @@ pub async fn attempt(state: &AppState, d: &Delivery) -> bool {
         latency_ms: latency,
         response: &response,
     };
+    let label = match outcome {
+        Outcome::Delivered => "delivered",
+        Outcome::Gone => "gone",
+        Outcome::Failed => "failed",
+    };
+    metrics::counter!(crate::instruments::WEBHOOK_DELIVERIES, "outcome" => label).increment(1);
     let recorded = match outcome {
         Outcome::Delivered => {
             let now = state.clock.now();

@@ -199,7 +199,7 @@ async fn start(
     }
 }
 
-async fn create_pg_database() -> (String, String, String) {
+pub async fn create_pg_database() -> (String, String, String) {
     let server = pg_server_url().expect("TEST_DATABASE_URL");
     let name = format!(
         "optest_{}_{}",

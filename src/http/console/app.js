@@ -580,11 +580,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   } catch (_) {
     return; // redirected to sign-in
   }
-  // webhooksPage, payoutsPage, commissionsPage, overviewPage, apiKeysPage and settingsPage
-  // live in their own scripts, loaded by their page only.
+  // webhooksPage, payoutsPage, commissionsPage, auditPage, overviewPage, apiKeysPage and
+  // settingsPage live in their own scripts, loaded by their page only.
   ({
     network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage,
     webhooks: () => webhooksPage(), payouts: () => payoutsPage(), commissions: () => commissionsPage(),
+    audit: () => auditPage(),
     overview: () => overviewPage(), "api-keys": () => apiKeysPage(), settings: () => settingsPage(),
   })[page]();
 });

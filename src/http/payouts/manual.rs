@@ -19,18 +19,13 @@ pub struct ExportQuery {
 }
 
 /// Quotes a CSV cell (RFC 4180) and defuses formulas (a leading `=`, `+`, `-`, `@`, tab or
-/// carriage return).
+/// carriage return): the same rules as every CSV export (`http::csv_io`).
 fn csv_cell(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
+    if v.is_empty() {
+        return String::new();
     }
+    let line = crate::http::csv_io::record(&[v]);
+    line.strip_suffix("\r\n").unwrap_or(&line).to_string()
 }
 
 /// Payouts as CSV for PayPal mass pay or a Wise batch: `payout_id,partner_id,email,name,
