@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::{Backend, Db};
+use super::{Backend, Db, Tx};
 use crate::domain::ids::PartnerId;
 use crate::domain::time::Timestamp;
 
@@ -43,6 +43,43 @@ const COLUMNS: &str = "id, link_id, partner_id, program_id, ts, ip_hash, user_ag
     landing_url, utm_source, utm_medium, utm_campaign, utm_term, utm_content, revoked, source, fraud_flag, country";
 /// Rows per statement.
 pub const MAX_BATCH: usize = 2000;
+/// A UTC day in epoch milliseconds: `click_daily.day` is `ts / DAY_MS`.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// Adds click counts to the daily rollup, in one statement.
+async fn add_daily_clicks(
+    backend: Backend,
+    tx: &mut Tx,
+    daily: &std::collections::BTreeMap<(i64, String, String), i64>,
+) -> sqlx::Result<()> {
+    if daily.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<serde_json::Value> = daily
+        .iter()
+        .map(|((day, partner, program), n)| {
+            serde_json::json!({"day": day, "partner_id": partner, "program_id": program, "clicks": n})
+        })
+        .collect();
+    let source = match backend {
+        Backend::Sqlite => {
+            "SELECT value ->> 'day', value ->> 'partner_id', value ->> 'program_id', value ->> 'clicks' \
+             FROM json_each($1) WHERE true"
+        }
+        Backend::Postgres => {
+            "SELECT day, partner_id, program_id, clicks FROM json_to_recordset($1::json) \
+             AS x(day bigint, partner_id text, program_id text, clicks bigint)"
+        }
+    };
+    sqlx::query(&format!(
+        "INSERT INTO click_daily (day, partner_id, program_id, clicks) {source} \
+         ON CONFLICT (day, partner_id, program_id) DO UPDATE SET clicks = click_daily.clicks + excluded.clicks"
+    ))
+    .bind(serde_json::Value::Array(rows).to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
 
 fn click_ref(r: &sqlx::any::AnyRow) -> sqlx::Result<ClickRef> {
     Ok(ClickRef {
@@ -58,12 +95,14 @@ fn click_ref(r: &sqlx::any::AnyRow) -> sqlx::Result<ClickRef> {
 impl Db {
     /// Inserts clicks, `MAX_BATCH` per statement, the whole batch as one JSON parameter that
     /// the database unpacks (SQLite `json_each`, PostgreSQL `json_to_recordset`): one bind
-    /// instead of sixteen per row. Ids already present are skipped.
+    /// instead of sixteen per row. Ids already present are skipped. Each statement runs in a
+    /// transaction with the `click_daily` rollup update for exactly the rows it inserted (read
+    /// back with `RETURNING`), so the rollup never drifts from the clicks.
     pub async fn insert_clicks(&self, clicks: &[Click]) -> sqlx::Result<u64> {
         let sql = match self.backend() {
             Backend::Sqlite => format!(
                 "INSERT INTO clicks ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true \
-                 ON CONFLICT (id) DO NOTHING",
+                 ON CONFLICT (id) DO NOTHING RETURNING partner_id, program_id, ts",
                 COLUMNS
                     .split(", ")
                     .map(|c| format!("value ->> '{c}'"))
@@ -76,7 +115,7 @@ impl Db {
                  user_agent text, referer text, landing_url text, utm_source text, utm_medium text, \
                  utm_campaign text, utm_term text, utm_content text, revoked bigint, source text, \
                  fraud_flag text, country text) \
-                 ON CONFLICT (id) DO NOTHING"
+                 ON CONFLICT (id) DO NOTHING RETURNING partner_id, program_id, ts"
             ),
         };
         let mut inserted = 0;
@@ -95,11 +134,20 @@ impl Db {
                 })
                 .collect();
             let payload = serde_json::Value::Array(rows).to_string();
-            inserted += sqlx::query(&sql)
-                .bind(payload)
-                .execute(self.pool())
-                .await?
-                .rows_affected();
+            let mut tx = self.begin().await?;
+            let done = sqlx::query(&sql).bind(payload).fetch_all(&mut *tx).await?;
+            // Sorted keys: concurrent batches lock rollup rows in one order (no deadlock).
+            let mut daily: std::collections::BTreeMap<(i64, String, String), i64> =
+                std::collections::BTreeMap::new();
+            for r in &done {
+                let ts: i64 = r.try_get(2)?;
+                *daily
+                    .entry((ts.div_euclid(DAY_MS), r.try_get(0)?, r.try_get(1)?))
+                    .or_default() += 1;
+            }
+            add_daily_clicks(self.backend(), &mut tx, &daily).await?;
+            tx.commit().await?;
+            inserted += done.len() as u64;
         }
         Ok(inserted)
     }

@@ -25,6 +25,7 @@ pub mod programs;
 pub mod retention;
 pub mod sessions;
 pub mod settings;
+pub mod stats;
 pub mod stripe;
 pub mod stripe_billing;
 pub mod transfer;
@@ -84,6 +85,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (14, "0014_operations"),
     (15, "0015_stripe_connect_events"),
     (16, "0016_stripe_billing"),
+    (17, "0017_click_daily"),
     (18, "0018_commission_program_index"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
@@ -103,6 +105,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (14, "0014_operations"),
     (15, "0015_stripe_connect_events"),
     (16, "0016_stripe_billing"),
+    (17, "0017_click_daily"),
     (18, "0018_commission_program_index"),
 );
 

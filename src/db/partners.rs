@@ -71,6 +71,36 @@ pub struct Snapshot {
     pub snapshotted_at: Timestamp,
 }
 
+/// A partner's status as answers show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartnerStatus {
+    Invited,
+    Active,
+    PendingReview,
+    Revoked,
+}
+
+impl PartnerStatus {
+    pub fn parse(s: &str) -> Option<PartnerStatus> {
+        match s {
+            "invited" => Some(PartnerStatus::Invited),
+            "active" => Some(PartnerStatus::Active),
+            "pending_review" => Some(PartnerStatus::PendingReview),
+            "revoked" => Some(PartnerStatus::Revoked),
+            _ => None,
+        }
+    }
+}
+
+/// Filters of the partner list.
+#[derive(Default)]
+pub struct PartnerFilter<'a> {
+    pub email: Option<&'a str>,
+    pub status: Option<PartnerStatus>,
+    /// Partners granted this program (a program id: no `%`, `\\` or spaces).
+    pub program: Option<&'a str>,
+}
+
 /// Fields a PATCH may change; `None` keeps the stored value.
 #[derive(Default)]
 pub struct PartnerChanges {
@@ -196,7 +226,7 @@ impl Db {
     pub async fn list_partners(
         &self,
         after: Option<(i64, &str)>,
-        email: Option<&str>,
+        filter: &PartnerFilter<'_>,
         limit: i64,
     ) -> sqlx::Result<Vec<Partner>> {
         let mut sql = format!("SELECT {COLUMNS} FROM partners");
@@ -206,8 +236,30 @@ impl Db {
             n += 1;
             n
         };
-        if email.is_some() {
+        if filter.email.is_some() {
             clauses.push(format!("email = ${}", next()));
+        }
+        if let Some(status) = filter.status {
+            clauses.push(
+                match status {
+                    PartnerStatus::Revoked => "revoked_at IS NOT NULL",
+                    PartnerStatus::PendingReview => "revoked_at IS NULL AND pending_review <> 0",
+                    PartnerStatus::Active => {
+                        "revoked_at IS NULL AND pending_review = 0 AND activated_at IS NOT NULL"
+                    }
+                    PartnerStatus::Invited => {
+                        "revoked_at IS NULL AND pending_review = 0 AND activated_at IS NULL"
+                    }
+                }
+                .to_string(),
+            );
+        }
+        if filter.program.is_some() {
+            // program_ids is a space-separated list.
+            clauses.push(format!(
+                "(' ' || program_ids || ' ') LIKE ${} ESCAPE '\\'",
+                next()
+            ));
         }
         if after.is_some() {
             let (a, b) = (next(), next());
@@ -222,8 +274,11 @@ impl Db {
             next()
         ));
         let mut q = sqlx::query(&sql);
-        if let Some(email) = email {
+        if let Some(email) = filter.email {
             q = q.bind(email);
+        }
+        if let Some(program) = filter.program {
+            q = q.bind(format!("% {} %", program.replace('_', "\\_")));
         }
         if let Some((created, id)) = after {
             q = q.bind(created).bind(id);

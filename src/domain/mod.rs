@@ -10,5 +10,7 @@ pub mod money;
 pub mod payouts;
 pub mod rules;
 pub mod scopes;
+pub mod series;
+pub mod terms;
 pub mod time;
 pub mod tokens;

@@ -40,6 +40,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payouts_js))
         .routes(routes!(stripe_js))
         .routes(routes!(commissions_js))
+        .routes(routes!(overview_page))
+        .routes(routes!(api_keys_page))
+        .routes(routes!(settings_page))
+        .routes(routes!(overview_js))
+        .routes(routes!(settings_js))
+        .routes(routes!(chart_js))
         .routes(routes!(audit_page))
         .routes(routes!(audit_js))
         .routes(routes!(app_css))
@@ -212,10 +218,10 @@ fn html(body: &'static str) -> Response {
         .into_response()
 }
 
-/// The console's home: the Network page.
-#[utoipa::path(get, path = "/admin", tag = "console", responses((status = 303, description = "To /admin/network")))]
+/// The console's home: the Overview page.
+#[utoipa::path(get, path = "/admin", tag = "console", responses((status = 303, description = "To /admin/overview")))]
 async fn console_home() -> Redirect {
-    Redirect::to("/admin/network")
+    Redirect::to("/admin/overview")
 }
 
 page!(
@@ -351,3 +357,40 @@ async fn app_css() -> Response {
     )
         .into_response()
 }
+
+page!(
+    overview_page,
+    "/admin/overview",
+    "overview.html",
+    "The console's home: the period's totals, the program's chart, top partners and links."
+);
+page!(
+    api_keys_page,
+    "/admin/api-keys",
+    "api-keys.html",
+    "The API keys page: list, create (shown once), revoke."
+);
+page!(
+    settings_page,
+    "/admin/settings",
+    "settings.html",
+    "The settings page: partner sign-up, payouts, brand."
+);
+script!(
+    overview_js,
+    "/admin/assets/overview.js",
+    "overview.js",
+    "The overview page's script (it uses `app.js`'s helpers and `chart.js`)."
+);
+script!(
+    settings_js,
+    "/admin/assets/settings.js",
+    "settings.js",
+    "The API keys and settings pages' script (it uses `app.js`'s helpers)."
+);
+script!(
+    chart_js,
+    "/admin/assets/chart.js",
+    "chart.js",
+    "SVG charts, shared by the console and the partner portal."
+);

@@ -143,7 +143,10 @@ async fn partners_csv(State(state): State<AppState>, auth: Auth) -> ApiResult<Re
             let state = state.clone();
             async move {
                 let after_ref = after.as_ref().map(|(a, id)| (*a, id.as_str()));
-                let rows = state.db.list_partners(after_ref, None, PAGE).await?;
+                let rows = state
+                    .db
+                    .list_partners(after_ref, &Default::default(), PAGE)
+                    .await?;
                 let mut out = String::new();
                 for p in &rows {
                     let programs = p

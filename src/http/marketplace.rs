@@ -46,10 +46,28 @@ async fn proxy<T: DeserializeOwned + Default>(
     path: &str,
     body: Option<Value>,
 ) -> ApiResult<(StatusCode, Json<T>)> {
+    proxy_as(state, method, path, None, body).await
+}
+
+/// [`proxy`], acting for one of our partners (`x-act-as-vendor-partner`).
+pub(crate) async fn proxy_as<T: DeserializeOwned + Default>(
+    state: &AppState,
+    method: Method,
+    path: &str,
+    act_as: Option<&str>,
+    body: Option<Value>,
+) -> ApiResult<(StatusCode, Json<T>)> {
     let (_, token) = connected(state).await?;
     match state
         .network
-        .call(method, path, Some(&token), body.as_ref(), ADMIN_TIMEOUT)
+        .call_as(
+            method,
+            path,
+            Some(&token),
+            act_as,
+            body.as_ref(),
+            ADMIN_TIMEOUT,
+        )
         .await
     {
         Ok((status, answer)) => {
@@ -66,7 +84,7 @@ async fn proxy<T: DeserializeOwned + Default>(
 }
 
 /// Network ids go into a path: only their safe alphabet is accepted.
-fn network_id(id: &str) -> ApiResult<&str> {
+pub(crate) fn network_id(id: &str) -> ApiResult<&str> {
     if !id.is_empty()
         && id.len() <= 100
         && id

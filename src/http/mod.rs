@@ -14,14 +14,18 @@ pub mod introspect;
 pub mod json;
 pub mod links;
 pub mod marketplace;
+pub mod me;
 pub mod metrics_page;
 pub mod network;
 pub mod network_sync;
 pub mod openapi;
+pub mod overview;
 pub mod partner_actions;
 pub mod partner_keys;
+pub mod partner_network;
 pub mod partners;
 pub mod payouts;
+pub mod portal;
 pub mod programs;
 pub mod rate_limit;
 pub mod redirect;
@@ -31,6 +35,7 @@ pub mod signup;
 pub mod snapshots;
 pub mod stripe_connect;
 pub mod stripe_webhooks;
+pub mod timeseries;
 pub mod uploads;
 pub mod webhook_deliveries;
 pub mod webhooks;
@@ -86,6 +91,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(stripe_webhooks::router())
         .merge(webhooks::router())
         .merge(webhook_deliveries::router())
+        .merge(me::router())
+        .merge(timeseries::router())
+        .merge(partner_network::router())
+        .merge(portal::router())
+        .merge(overview::router())
         .merge(metrics_page::router())
         .merge(audit_log::router())
         .merge(csv_io::router())

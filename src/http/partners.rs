@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value, json};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::partners::{Partner, PartnerChanges};
+use crate::db::partners::{Partner, PartnerChanges, PartnerFilter, PartnerStatus};
 use crate::domain::commission::CommissionRule;
 use crate::domain::cursor::{self, Position};
 use crate::domain::email::Email;
@@ -375,6 +375,11 @@ async fn create_partner(
 pub struct ListQuery {
     /// Exact match, case-insensitive.
     email: Option<String>,
+    /// `invited`, `active`, `pending_review` or `revoked`.
+    status: Option<String>,
+    /// Partners granted this program.
+    #[serde(rename = "programId")]
+    program_id: Option<String>,
     /// 1–200, default 100.
     limit: Option<String>,
     /// Opaque, from a previous `nextCursor`.
@@ -423,12 +428,32 @@ async fn list_partners(
         })?),
     };
     let email = q.email.map(|e| e.trim().to_lowercase());
+    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(PartnerStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid_query("status must be invited, active, pending_review or revoked")
+        })?),
+    };
+    let program = q.program_id.filter(|p| !p.is_empty());
+    if program.as_deref().is_some_and(|p| {
+        p.len() > 100
+            || !p
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }) {
+        return Err(ApiError::invalid_query("programId is not a program id"));
+    }
+    let filter = PartnerFilter {
+        email: email.as_deref(),
+        status,
+        program: program.as_deref(),
+    };
     // One extra row tells whether there is a next page.
     let mut page = state
         .db
         .list_partners(
             after.as_ref().map(|p| (p.created_at, p.id.as_str())),
-            email.as_deref(),
+            &filter,
             limit + 1,
         )
         .await?;

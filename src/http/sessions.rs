@@ -104,9 +104,10 @@ btn.addEventListener("click", async () => {
     const r = await fetch("/auth/magic/verify", {method: "POST", headers: {"content-type": "application/json"},
       body: JSON.stringify({token}), credentials: "same-origin"});
     const b = await r.json();
-    if (r.ok) { msg.textContent = b.status === "pending_review"
-        ? "Email confirmed. We will email you once your application is approved."
-        : "Signed in as " + b.partner.name + "."; }
+    if (r.ok && b.status !== "pending_review") {
+      msg.textContent = "Signed in as " + b.partner.name + ". Opening your portal…";
+      location.href = "/portal";
+    } else if (r.ok) { msg.textContent = "Email confirmed. We will email you once your application is approved."; }
     else { msg.textContent = b.detail || "Sign-in failed."; btn.disabled = false; }
   } catch (e) { msg.textContent = "Network error: " + e; btn.disabled = false; }
 });

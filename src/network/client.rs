@@ -11,6 +11,8 @@ use serde_json::Value;
 pub const PUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The header naming the partner a vendor-token call acts for.
+pub const ACT_AS_HEADER: &str = "x-act-as-vendor-partner";
 
 #[derive(Clone)]
 pub struct NetworkClient {
@@ -103,6 +105,22 @@ impl NetworkClient {
         body: Option<&Value>,
         timeout: Duration,
     ) -> Result<(u16, Value), CallError> {
+        self.call_as(method, path, bearer, None, body, timeout)
+            .await
+    }
+
+    /// One call acting for one of our partners: `x-act-as-vendor-partner: <partner id>`
+    /// (the Network finds the creator through the affiliation). The partner id is always the
+    /// authenticated caller's, never a value a client sent.
+    pub async fn call_as(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        act_as: Option<&str>,
+        body: Option<&Value>,
+        timeout: Duration,
+    ) -> Result<(u16, Value), CallError> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -110,6 +128,9 @@ impl NetworkClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json");
         if let Some(token) = bearer {
             req = req.bearer_auth(token);
+        }
+        if let Some(partner) = act_as {
+            req = req.header(ACT_AS_HEADER, partner);
         }
         if let Some(body) = body {
             req = req.json(body);

@@ -6,6 +6,7 @@
 //! emails it "sent", vendor status changes, pre-seeded creators, and fault injection (status
 //! codes, delays, dropped connections) for the next N calls.
 
+mod creators;
 mod faults;
 mod handlers;
 mod marketplace;
@@ -79,6 +80,11 @@ pub struct SimState {
     /// Creators' applications to vendors' offerings.
     pub requests: Vec<Value>,
     pub invitations: Vec<Value>,
+    /// Partner-acting calls received: `{call, vendorId, partner}` (`partner` is the
+    /// `x-act-as-vendor-partner` header).
+    pub acting: Vec<Value>,
+    /// Creator profile changes, by creator id.
+    pub profiles: HashMap<String, Value>,
     #[serde(skip)]
     pub faults: Vec<Fault>,
 }
@@ -189,6 +195,33 @@ impl NetworkSim {
         Ok(request)
     }
 
+    /// Affiliates a creator (by email) with the vendor as its partner `partner_id`, as a push
+    /// of that partner would.
+    pub fn affiliate(&self, vendor_id: &str, partner_id: &str, email: &str, name: &str) {
+        self.seed_creator(email, name);
+        let mut st = self.lock();
+        let display = st
+            .vendors
+            .get(vendor_id)
+            .map(|v| v.display_name.clone())
+            .unwrap_or_default();
+        if let Some(c) = st.creators.get_mut(&email.to_lowercase()) {
+            c.affiliations.push(serde_json::json!({
+                "vendorId": vendor_id, "vendorPartnerId": partner_id, "status": "active", "displayName": display
+            }));
+        }
+    }
+
+    /// The `x-act-as-vendor-partner` values received for calls `METHOD /path`.
+    pub fn acted_as(&self, call: &str) -> Vec<String> {
+        self.lock()
+            .acting
+            .iter()
+            .filter(|a| a["call"] == call)
+            .filter_map(|a| a["partner"].as_str().map(str::to_string))
+            .collect()
+    }
+
     /// Seeds a creator as if another vendor had pushed it.
     pub fn seed_creator(&self, email: &str, name: &str) {
         let mut st = self.lock();
@@ -207,6 +240,7 @@ impl NetworkSim {
 fn router(state: Arc<Mutex<SimState>>) -> Router {
     handlers::router()
         .merge(marketplace::router())
+        .merge(creators::router())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             faults::apply,

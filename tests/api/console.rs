@@ -120,7 +120,7 @@ async fn console_session_and_csrf(b: Backend) {
             .starts_with("text/javascript")
     );
     let res = app.client.get(app.url("/admin")).send().await.unwrap();
-    assert_eq!(res.headers()["location"], "/admin/network");
+    assert_eq!(res.headers()["location"], "/admin/overview");
 }
 
 // ---- the browser ----
@@ -182,6 +182,15 @@ impl Browser {
     pub(crate) async fn shot(&self, name: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{}-{name}.png", self.prefix)), png).unwrap();
+    }
+
+    /// Screenshots of the page as it is, at desktop and at phone width.
+    pub(crate) async fn shots(&self, name: &str) {
+        self.client.set_window_size(1280, 1100).await.unwrap();
+        self.shot(&format!("{name}-desktop")).await;
+        self.client.set_window_size(390, 844).await.unwrap();
+        self.shot(&format!("{name}-phone")).await;
+        self.client.set_window_size(1280, 1100).await.unwrap();
     }
 
     pub(crate) async fn visible(&self, css: &str) -> fantoccini::elements::Element {
@@ -317,7 +326,9 @@ async fn admin_runs_the_program_from_the_console(b: Backend) {
     browser.fill("#key", &app.admin_key).await;
     browser.click("#signin-button").await;
     browser
-        .url_until("the console's own page", |u| u == app.url("/admin/network"))
+        .url_until("the console's own page", |u| {
+            u == app.url("/admin/overview")
+        })
         .await;
     web.delete_all_cookies().await.unwrap();
     // The emailed link opens the completion page: it asks to sign in, then comes back.

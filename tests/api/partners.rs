@@ -281,7 +281,7 @@ async fn paging_sees_each_partner_once_under_concurrent_inserts(b: Backend) {
     for p in app
         .state
         .db
-        .list_partners(None, None, 10_000)
+        .list_partners(None, &Default::default(), 10_000)
         .await
         .unwrap()
     {

@@ -96,6 +96,22 @@ function partnerLabel(id) {
   return partnerNames.get(id);
 }
 
+let programNameCache = null;
+
+/** Program id → name (fetched once per page). */
+function programNameMap() {
+  if (!programNameCache) {
+    programNameCache = api("GET", "/programs")
+      .then((r) => new Map(r.programs.map((p) => [p.id, p.name])))
+      .catch(() => new Map());
+  }
+  return programNameCache;
+}
+
+function programList(names, ids) {
+  return ids.length ? ids.map((id) => names.get(id) || id).join(", ") : "none";
+}
+
 /** A table cell that links to the partner's page and shows their name once it is known. */
 function partnerCell(id) {
   const a = el("a", { href: "/admin/partners/" + encodeURIComponent(id), text: id });
@@ -126,7 +142,7 @@ async function loginPage() {
     });
     if (ok) {
       say($("signin-status"), "Signed in.", "ok");
-      location.href = safeNext(new URLSearchParams(location.search).get("next")) || "/admin/network";
+      location.href = safeNext(new URLSearchParams(location.search).get("next")) || "/admin/overview";
     }
   });
   $("key").focus();
@@ -364,20 +380,25 @@ async function partnersPage() {
   const cursors = [null];
   let page = 0;
   let email = "";
+  const names = await programNameMap();
+  $("filter-program").append(...[...names].map(([id, name]) => el("option", { value: id, text: name })));
   const load = async () => {
     const q = new URLSearchParams({ limit: "25" });
     if (email) q.set("email", email);
+    if ($("filter-status").value) q.set("status", $("filter-status").value);
+    if ($("filter-program").value) q.set("programId", $("filter-program").value);
     if (cursors[page]) q.set("cursor", cursors[page]);
     // The list reports only its own failures, so an action's message stays readable.
     const table = $("partners-body");
     table.setAttribute("aria-busy", "true");
     try {
       const r = await api("GET", "/partners?" + q);
-      renderPartners(r.partners, load);
+      renderPartners(r.partners, load, names);
       cursors[page + 1] = r.nextCursor;
       $("next-page").disabled = !r.nextCursor;
       $("prev-page").disabled = page === 0;
-      if (!r.partners.length) say($("partners-status"), "No partners match.");
+      // In the table, so an action's message in the status line stays readable.
+      if (!r.partners.length) $("partners-body").replaceChildren(el("tr", {}, el("td", { colspan: "6", class: "muted", text: "No partners match." })));
     } catch (e) {
       say($("partners-status"), "Failed to load partners: " + e.message, "error");
     } finally {
@@ -385,6 +406,9 @@ async function partnersPage() {
     }
   };
   $("search-form").addEventListener("submit", (ev) => { ev.preventDefault(); email = $("search-email").value.trim(); page = 0; cursors.length = 1; load(); });
+  for (const id of ["filter-status", "filter-program"]) {
+    $(id).addEventListener("change", () => { page = 0; cursors.length = 1; load(); });
+  }
   $("next-page").addEventListener("click", () => { page += 1; load(); });
   $("prev-page").addEventListener("click", () => { page = Math.max(0, page - 1); load(); });
   $("invite-form").addEventListener("submit", async (ev) => {
@@ -402,6 +426,12 @@ async function partnersPage() {
 
 function partnerActions(p, statusEl, reload) {
   const out = [];
+  if (p.status === "pending_review") {
+    out.push(el("button", { type: "button", onclick: async (ev) => {
+      const ok = await run(ev.target, statusEl, "Approving…", () => api("POST", "/partners/" + p.id + "/approve"));
+      if (ok) { say(statusEl, p.email + " approved.", "ok"); reload(); }
+    } }, "Approve"));
+  }
   if (p.status === "invited") {
     out.push(el("button", { type: "button", class: "secondary", onclick: async (ev) => {
       const ok = await run(ev.target, statusEl, "Sending…", () => api("POST", "/partners/" + p.id + "/invite"));
@@ -423,7 +453,7 @@ function partnerActions(p, statusEl, reload) {
   return out;
 }
 
-function renderPartners(partners, reload) {
+function renderPartners(partners, reload, names) {
   const body = $("partners-body");
   body.replaceChildren();
   for (const p of partners) {
@@ -431,6 +461,7 @@ function renderPartners(partners, reload) {
       el("td", {}, el("a", { href: "/admin/partners/" + encodeURIComponent(p.id), text: p.name })),
       el("td", { text: p.email }),
       el("td", { text: p.status + (p.revokeReason ? " (" + p.revokeReason + ")" : "") }),
+      el("td", { text: programList(names, p.programIds) }),
       el("td", { text: when(p.createdAt) }),
       el("td", {}, el("div", { class: "row" }, ...partnerActions(p, $("partners-status"), reload)))));
   }
@@ -440,15 +471,24 @@ async function partnerPage() {
   const id = decodeURIComponent(location.pathname.split("/").pop());
   const load = async () => {
     try {
-      const [p, links, snap, dash] = await Promise.all([
-        api("GET", "/partners/" + encodeURIComponent(id)),
-        api("GET", "/partners/" + encodeURIComponent(id) + "/links"),
-        api("GET", "/partners/" + encodeURIComponent(id) + "/commission-snapshot"),
-        api("GET", "/partners/" + encodeURIComponent(id) + "/dashboard"),
+      const base = "/partners/" + encodeURIComponent(id);
+      const [p, links, snap, dash, names, series, balance, payouts] = await Promise.all([
+        api("GET", base), api("GET", base + "/links"), api("GET", base + "/commission-snapshot"),
+        api("GET", base + "/dashboard"), programNameMap(), api("GET", base + "/timeseries"),
+        api("GET", base + "/balance"), api("GET", base + "/payouts"),
       ]);
+      OpCharts.series($("charts"), $("chart-table"), series.buckets, "30 days, per day");
+      $("balance-body").replaceChildren(...(balance.balances.length ? balance.balances.map((b) => el("tr", {},
+        el("td", { text: b.currency }), el("td", { text: b.accrued }), el("td", { text: b.approved }),
+        el("td", { text: b.inPayout }), el("td", { text: b.clawback })))
+        : [el("tr", {}, el("td", { colspan: "5", class: "muted", text: "Nothing earned yet." }))]));
+      $("payouts-body").replaceChildren(...((payouts.payouts || []).length ? payouts.payouts.map((x) => el("tr", {},
+        el("td", { text: when(x.createdAt) }), el("td", { text: x.amount + " " + x.currency }), el("td", { text: x.method }),
+        el("td", { text: x.status }), el("td", { text: when(x.paidAt) })))
+        : [el("tr", {}, el("td", { colspan: "5", class: "muted", text: "No payouts yet." }))]));
       say($("page-status"), "");
       $("partner-title").textContent = p.name;
-      setDl($("partner-details"), [["Email", p.email], ["Status", p.status], ["Programs", p.programIds.join(", ") || "none"],
+      setDl($("partner-details"), [["Email", p.email], ["Status", p.status], ["Programs", programList(names, p.programIds)],
         ["Created", when(p.createdAt)], ["Activated", when(p.activatedAt)], ["Revoked", p.revokedAt ? when(p.revokedAt) + (p.revokeReason ? " — " + p.revokeReason : "") : "no"],
         ["On the Network", p.metadata && p.metadata.network ? p.metadata.network.networkCreatorId + (p.metadata.network.preExisting ? " (pre-existing creator)" : "") : "no"]]);
       $("partner-actions").replaceChildren(...partnerActions(p, $("action-status"), load));
@@ -459,7 +499,7 @@ async function partnerPage() {
       $("snapshot").textContent = s ? s.commissionValue + (s.commissionType === "percent" ? " %" : " fixed") + (s.recurring ? ", recurring" : "") + " (" + s.source + ", " + when(s.snapshottedAt) + ")" : "None: the program's live rule applies.";
       const clicks = Object.fromEntries((dash.links || []).map((l) => [l.id, l.clicks]));
       $("links-body").replaceChildren(...(links.links.length ? links.links.map((l) => el("tr", {},
-        el("td", { text: l.linkKey }), el("td", { text: l.programId }), el("td", {}, el("a", { href: l.shareUrl, text: l.shareUrl })), el("td", { text: String(clicks[l.id] || 0) })))
+        el("td", { text: l.linkKey }), el("td", { text: names.get(l.programId) || l.programId }), el("td", {}, el("a", { href: l.shareUrl, text: l.shareUrl })), el("td", { text: String(clicks[l.id] || 0) })))
         : [el("tr", {}, el("td", { colspan: "4", class: "muted", text: "No links yet." }))]));
     } catch (e) {
       say($("page-status"), "Failed to load: " + e.message, "error");
@@ -540,12 +580,13 @@ document.addEventListener("DOMContentLoaded", async () => {
   } catch (_) {
     return; // redirected to sign-in
   }
-  // webhooksPage, payoutsPage, commissionsPage, stripePage and auditPage live in their own
-  // scripts, loaded by their page only.
+  // webhooksPage, payoutsPage, commissionsPage, stripePage, auditPage, overviewPage,
+  // apiKeysPage and settingsPage live in their own scripts, loaded by their page only.
   ({
     network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage,
     webhooks: () => webhooksPage(), payouts: () => payoutsPage(), commissions: () => commissionsPage(),
     stripe: () => stripePage(),
     audit: () => auditPage(),
+    overview: () => overviewPage(), "api-keys": () => apiKeysPage(), settings: () => settingsPage(),
   })[page]();
 });

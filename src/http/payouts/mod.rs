@@ -30,6 +30,7 @@ use crate::state::AppState;
 mod manual;
 mod run;
 mod settings;
+pub(crate) use settings::{SettingsView, settings_view};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -16,7 +16,7 @@ pub struct SettingsView {
     next_run_at: Option<Timestamp>,
 }
 
-fn settings_view(s: &Settings, now: Timestamp) -> SettingsView {
+pub(crate) fn settings_view(s: &Settings, now: Timestamp) -> SettingsView {
     let now =
         chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now.millis()).unwrap_or_default();
     SettingsView {

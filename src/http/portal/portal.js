@@ -1,0 +1,475 @@
+// The OpenPartner partner portal: one HTML shell for every page; this script shows the page
+// the address names and fills it from the JSON API with the partner's session cookie. Every
+// change carries the session's CSRF token. Text from the server is always set as text, never
+// as HTML. Charts come from chart.js (the console's), each with a table of the same figures.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let csrf = null;
+let me = null;
+let programs = [];
+
+class SignedOut extends Error {}
+
+/** Calls the API with the session cookie (and the CSRF token on changes). */
+async function api(method, path, body) {
+  const headers = {};
+  let payload;
+  if (body !== undefined) {
+    payload = JSON.stringify(body);
+    headers["Content-Type"] = "application/json";
+  }
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  let res;
+  try {
+    res = await fetch(path, { method, headers, body: payload, credentials: "same-origin" });
+  } catch (e) {
+    throw new Error("the server could not be reached (" + e.message + ")");
+  }
+  let data = null;
+  try { data = await res.json(); } catch (_) { /* not JSON */ }
+  if (res.status === 401) throw new SignedOut("signed out");
+  if (!res.ok) {
+    const detail = data && data.detail !== undefined
+      ? (typeof data.detail === "string" ? data.detail : Object.entries(data.detail).map(([k, v]) => k + ": " + v).join("; "))
+      : res.statusText;
+    const err = new Error(detail || ("HTTP " + res.status));
+    err.code = data && data.error;
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+function say(node, text, kind) {
+  node.textContent = text;
+  node.dataset.kind = kind || "";
+}
+
+/** Runs `fn` with `button` disabled and progress shown in `statusEl`; failures are shown. */
+async function run(button, statusEl, busyText, fn) {
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  say(statusEl, busyText, "busy");
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof SignedOut) { showSignin(); return undefined; }
+    say(statusEl, "Failed: " + e.message, "error");
+    return undefined;
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "text") node.textContent = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined && v !== false) node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c !== null && c !== undefined) node.append(c);
+  return node;
+}
+
+function when(iso) {
+  if (!iso) return "—";
+  const d = new Date(iso);
+  return isNaN(d) ? iso : d.toLocaleString();
+}
+
+const day = OpCharts.day;
+
+function setDl(dl, pairs) {
+  dl.replaceChildren(...pairs.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v === null || v === undefined ? "—" : String(v) })]));
+}
+
+function programName(id) {
+  const p = programs.find((x) => x.id === id);
+  return p ? p.name : id;
+}
+
+// ---- pages ----
+
+const PAGES = ["home", "links", "programs", "commissions", "payouts", "network", "profile"];
+
+function currentPage() {
+  const name = location.pathname.replace(/^\/portal\/?/, "").replace(/\/$/, "") || "home";
+  return PAGES.includes(name) ? name : "home";
+}
+
+function showOnly(id) {
+  for (const node of document.querySelectorAll("main > section, main > div")) node.classList.add("hidden");
+  if (id) $(id).classList.remove("hidden");
+  say($("page-status"), "");
+}
+
+function showSignin() {
+  $("nav").classList.add("hidden");
+  $("who").textContent = "";
+  showOnly("page-signin");
+  document.title = "Sign in · Partner portal";
+}
+
+async function start() {
+  let who;
+  try {
+    who = await api("GET", "/auth/whoami");
+  } catch (e) {
+    if (e instanceof SignedOut) { showSignin(); return; }
+    say($("page-status"), "Could not load the portal: " + e.message, "error");
+    return;
+  }
+  if (who.role !== "partner") {
+    say($("page-status"), "This portal is for partners. Admins use the console at /admin.", "error");
+    return;
+  }
+  me = who.partner;
+  // A revoked partner sees why, and nothing else.
+  if (me.status === "revoked") {
+    $("revoked-reason").textContent = me.revokeReason || "No reason was given.";
+    showOnly("page-revoked");
+    return;
+  }
+  try {
+    csrf = (await api("GET", "/auth/session")).csrfToken;
+  } catch (_) { csrf = null; }
+  $("who").textContent = me.name;
+  $("nav").classList.remove("hidden");
+  const page = currentPage();
+  for (const a of document.querySelectorAll("#nav a")) {
+    const target = a.getAttribute("href").replace(/^\/portal\/?/, "") || "home";
+    if (target === page) a.setAttribute("aria-current", "page");
+  }
+  try { programs = (await api("GET", "/me/programs")).programs; } catch (_) { programs = []; }
+  // The Network tab shows only while the brand is connected.
+  let networkOn = false;
+  try { await api("GET", "/network/me/profile"); networkOn = true; } catch (e) { networkOn = e.code !== "network_not_configured"; }
+  $("nav-network").classList.toggle("hidden", !networkOn);
+  showOnly("page-" + page);
+  document.title = page[0].toUpperCase() + page.slice(1) + " · Partner portal";
+  try {
+    await LOADERS[page]({ networkOn });
+  } catch (e) {
+    if (e instanceof SignedOut) showSignin();
+    else say($("page-status"), "Failed: " + e.message, "error");
+  }
+}
+
+// ---- home ----
+
+async function homePage() {
+  const [balance, dash, setup] = await Promise.all([
+    api("GET", `/partners/${me.id}/balance`),
+    api("GET", `/partners/${me.id}/dashboard?since=1970-01-01T00:00:00Z`),
+    api("GET", "/me/payout-setup"),
+  ]);
+  const currencies = new Set(balance.balances.map((b) => b.currency));
+  for (const c of Object.keys(dash.byCurrency || {})) currencies.add(c);
+  const rows = [...currencies].sort().map((c) => {
+    const b = balance.balances.find((x) => x.currency === c) || {};
+    const paid = dash.byCurrency && dash.byCurrency[c] ? String(dash.byCurrency[c].commissionByStatus.paid) : "0";
+    return el("tr", {}, el("th", { scope: "row", text: c }), el("td", { text: b.accrued || "0" }),
+      el("td", { text: b.approved || "0" }), el("td", { text: b.inPayout || "0" }), el("td", { text: paid }));
+  });
+  $("earnings-body").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "5", text: "No earnings yet." }))]));
+  const method = setup.stripeEnabled
+    ? (setup.stripePayoutsEnabled ? "Stripe: ready" : "Not set up: connect Stripe on the Payouts page")
+    : "Manual payouts to " + setup.payoutEmail;
+  setDl($("payout-info"), [
+    ["Schedule", setup.schedule],
+    ["Next scheduled payout", setup.nextRunAt ? when(setup.nextRunAt) : "Payouts are run by hand"],
+    ["Minimums", Object.entries(setup.minimumAmounts || {}).map(([c, v]) => v + " " + c).join(", ") || "None"],
+    ["Payout method", method],
+  ]);
+  for (const b of document.querySelectorAll("[data-range]")) {
+    b.addEventListener("click", () => loadChart(Number(b.dataset.range)));
+  }
+  await loadChart(30);
+}
+
+async function loadChart(days) {
+  for (const b of document.querySelectorAll("[data-range]")) b.setAttribute("aria-pressed", String(Number(b.dataset.range) === days));
+  const until = new Date();
+  const since = new Date(until.getTime() - days * 86400000);
+  const interval = days > 100 ? "month" : "day";
+  say($("chart-status"), "Loading…", "busy");
+  let series;
+  try {
+    series = await api("GET", `/partners/${me.id}/timeseries?since=${since.toISOString()}&until=${until.toISOString()}&interval=${interval}`);
+  } catch (e) {
+    say($("chart-status"), "Failed: " + e.message, "error");
+    return;
+  }
+  say($("chart-status"), "");
+  OpCharts.series($("charts"), $("chart-table"), series.buckets, days > 100 ? "12 months, per month" : `${days} days, per day`);
+}
+
+// ---- links ----
+
+async function linksPage() {
+  const select = $("link-program");
+  select.replaceChildren(...programs.map((p) => el("option", { value: p.id, text: p.name })));
+  $("link-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const program = programs.find((p) => p.id === select.value);
+    const body = { linkKey: $("link-key").value.trim(), programId: select.value };
+    const path = $("link-path").value.trim();
+    if (path && program) {
+      try {
+        body.destinationUrl = new URL(path.startsWith("/") ? path : "/" + path, program.destinationUrl).href;
+      } catch (_) {
+        say($("link-status"), "That path is not valid.", "error");
+        return;
+      }
+    }
+    const made = await run($("link-button"), $("link-status"), "Creating…", async () => {
+      try {
+        return await api("POST", `/partners/${me.id}/links`, body);
+      } catch (e) {
+        if (e.code === "linkKey_taken") e.message = "That key is already taken: choose another one.";
+        if (e.code === "destination_override_not_allowed") e.message = "The deep link must stay on the program's own site (" + (program ? program.destinationUrl : "") + ").";
+        if (e.code === "campaign_not_granted") e.message = "You are not in that program.";
+        throw e;
+      }
+    });
+    if (made) {
+      say($("link-status"), "Created " + made.shareUrl, "ok");
+      $("link-key").value = "";
+      $("link-path").value = "";
+      await loadLinks();
+    }
+  });
+  await loadLinks();
+}
+
+async function loadLinks() {
+  const [list, dash] = await Promise.all([
+    api("GET", `/partners/${me.id}/links`),
+    api("GET", `/partners/${me.id}/dashboard?since=1970-01-01T00:00:00Z`),
+  ]);
+  const clicks = new Map((dash.links || []).map((l) => [l.id, l.clicks]));
+  const cards = list.links.map((l) => {
+    const copy = el("button", { type: "button", class: "secondary", text: "Copy link" });
+    copy.addEventListener("click", () => copyText(l.shareUrl));
+    return el("div", { class: "card link-card", "data-key": l.linkKey },
+      el("div", {},
+        el("h3", { text: l.linkKey }),
+        el("p", { class: "share", text: l.shareUrl }),
+        el("p", { class: "muted", text: programName(l.programId) + " → " + l.destinationUrl }),
+        el("p", { text: `${clicks.get(l.id) || 0} clicks` }),
+        el("div", { class: "row" }, copy)),
+      el("img", { src: "/portal/qr/" + encodeURIComponent(l.linkKey), alt: "QR code for " + l.shareUrl, width: "120", height: "120" }));
+  });
+  $("links-list").replaceChildren(...(cards.length ? cards : [el("p", { text: "No links yet: create one above." })]));
+}
+
+async function copyText(text) {
+  let ok = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    ok = true;
+  } catch (_) {
+    // Older browsers, or no clipboard permission: copy through a selected field.
+    const field = el("textarea", { readonly: true, "aria-hidden": "true" });
+    field.value = text;
+    document.body.append(field);
+    field.select();
+    try { ok = document.execCommand("copy"); } catch (_) { ok = false; }
+    field.remove();
+  }
+  say($("copy-status"), ok ? "Copied " + text : "Could not copy: select the link and copy it by hand.", ok ? "ok" : "error");
+}
+
+// ---- programs ----
+
+async function programsPage() {
+  const cards = programs.map((p) => el("section", { class: "card" },
+    el("h2", { text: p.name }),
+    el("p", { class: "terms", text: p.terms.charAt(0).toUpperCase() + p.terms.slice(1) + "." }),
+    el("p", { class: "muted", text: `Links go to ${p.destinationUrl}; sales count for ${p.attributionWindowDays} days after a click.` })));
+  $("programs-list").replaceChildren(...(cards.length ? cards : [el("p", { text: "You are not in any program yet." })]));
+}
+
+// ---- commissions ----
+
+let commissionCursor = null;
+
+async function commissionsPage() {
+  $("commission-status").addEventListener("change", () => loadCommissions(false));
+  $("commissions-more").addEventListener("click", () => loadCommissions(true));
+  await loadCommissions(false);
+}
+
+async function loadCommissions(more) {
+  const status = $("commission-status").value;
+  const q = new URLSearchParams({ limit: "50" });
+  if (status) q.set("status", status);
+  if (more && commissionCursor) q.set("cursor", commissionCursor);
+  say($("commissions-status"), "Loading…", "busy");
+  let page;
+  try {
+    page = await api("GET", `/partners/${me.id}/commissions?${q}`);
+  } catch (e) {
+    say($("commissions-status"), "Failed: " + e.message, "error");
+    return;
+  }
+  const rows = page.commissions.map((c) => el("tr", {},
+    el("td", { text: programName(c.programId) }), el("td", { text: c.amount + " " + c.currency }),
+    el("td", { text: c.status }), el("td", { text: day(c.matureAt) }), el("td", { text: c.eventId })));
+  if (more) $("commissions-body").append(...rows);
+  else $("commissions-body").replaceChildren(...rows);
+  commissionCursor = page.nextCursor || null;
+  $("commissions-more").classList.toggle("hidden", !commissionCursor);
+  say($("commissions-status"), $("commissions-body").children.length ? "" : "No commissions" + (status ? " with status " + status : "") + ".");
+}
+
+// ---- payouts ----
+
+async function payoutsPage() {
+  const params = new URLSearchParams(location.search);
+  const setup = await api("GET", "/me/payout-setup");
+  const btn = $("connect-button");
+  if (setup.stripeEnabled) {
+    let status = { payoutsEnabled: setup.stripePayoutsEnabled, detailsSubmitted: setup.stripeDetailsSubmitted, accountId: setup.stripeAccountId };
+    if (params.get("stripe") === "return" || setup.stripeAccountId) {
+      try { status = await api("GET", `/partners/${me.id}/connect/status`); } catch (_) { /* keep what we had */ }
+    }
+    if (params.get("stripe") === "refresh") {
+      await connect();
+      return;
+    }
+    $("method-text").textContent = status.payoutsEnabled
+      ? "Stripe is connected: payouts go to your Stripe account."
+      : status.detailsSubmitted
+        ? "Stripe is reviewing your details; payouts start once Stripe enables them."
+        : status.accountId ? "Stripe onboarding is not finished yet." : "Connect a Stripe account to receive payouts.";
+    if (params.get("stripe") === "return") say($("method-status"), "Back from Stripe. " + (status.payoutsEnabled ? "All set." : "Stripe has not enabled payouts yet."), status.payoutsEnabled ? "ok" : "");
+    btn.textContent = status.accountId ? "Continue Stripe onboarding" : "Connect with Stripe";
+    btn.classList.toggle("hidden", status.payoutsEnabled);
+    btn.addEventListener("click", connect);
+  } else {
+    $("method-text").textContent = "Payouts are made by hand to your payout email: " + setup.payoutEmail + ".";
+  }
+  const list = await api("GET", `/partners/${me.id}/payouts`);
+  const rows = (list.payouts || []).map((p) => el("tr", {},
+    el("td", { text: day(p.createdAt) }), el("td", { text: p.amount + " " + p.currency }),
+    el("td", { text: p.status }), el("td", { text: p.paidAt ? day(p.paidAt) : "—" })));
+  $("payouts-body").replaceChildren(...rows);
+  say($("payouts-status"), rows.length ? "" : "No payouts yet.");
+}
+
+async function connect() {
+  const base = location.origin + "/portal/payouts";
+  const link = await run($("connect-button"), $("method-status"), "Opening Stripe…", () =>
+    api("POST", `/partners/${me.id}/connect/start`, { returnUrl: base + "?stripe=return", refreshUrl: base + "?stripe=refresh" }));
+  if (link) location.href = link.url;
+}
+
+// ---- network ----
+
+async function networkPage({ networkOn }) {
+  if (!networkOn) {
+    say($("network-status"), "This program is not connected to the OpenPartner Network.");
+    return;
+  }
+  $("network-body").classList.remove("hidden");
+  $("discover-form").addEventListener("submit", (ev) => { ev.preventDefault(); discover(); });
+  $("cprofile-form").addEventListener("submit", saveProfile);
+  await Promise.all([discover(), loadAffiliations(), loadRequests(), loadProfile()]);
+}
+
+async function discover() {
+  const q = new URLSearchParams();
+  if ($("discover-q").value.trim()) q.set("q", $("discover-q").value.trim());
+  if ($("discover-sort").value) q.set("sort", $("discover-sort").value);
+  const found = await run($("discover-button"), $("network-status"), "Searching…", () => api("GET", "/network/discover?" + q));
+  if (!found) return;
+  say($("network-status"), "");
+  const cards = (found.offerings || []).map((o) => {
+    const message = el("input", { maxlength: "2000", "aria-label": "Message to " + (o.vendorName || "the brand") });
+    const slug = el("input", { maxlength: "100", "aria-label": "Preferred link key" });
+    const status = el("p", { class: "status", role: "status", "aria-live": "polite" });
+    const apply = el("button", { type: "button", text: "Apply" });
+    apply.addEventListener("click", async () => {
+      const body = {};
+      if (message.value.trim()) body.message = message.value.trim();
+      if (slug.value.trim()) body.preferredSlug = slug.value.trim();
+      const r = await run(apply, status, "Applying…", () => api("POST", `/network/offerings/${encodeURIComponent(o.id)}/apply`, body));
+      if (r) { say(status, "Applied: the brand will review your application.", "ok"); await loadRequests(); }
+    });
+    return el("div", { class: "card", "data-offering": String(o.id) },
+      el("h3", { text: String(o.title || o.id) }),
+      el("p", { class: "muted", text: String(o.vendorName || "") }),
+      el("p", { text: String(o.description || "") }),
+      el("label", {}, "Message (optional)", message),
+      el("label", {}, "Preferred link key (optional)", slug),
+      el("div", { class: "row" }, apply), status);
+  });
+  $("offerings").replaceChildren(...(cards.length ? cards : [el("p", { text: "No offerings found." })]));
+}
+
+async function loadAffiliations() {
+  const a = await api("GET", "/network/me/affiliations");
+  const items = (a.affiliations || []).map((x) => el("li", { text: `${x.displayName || x.vendorId} (${x.status || "active"})` }));
+  $("affiliations").replaceChildren(...(items.length ? items : [el("li", { text: "None yet." })]));
+}
+
+async function loadRequests() {
+  const r = await api("GET", "/network/me/requests");
+  const rows = (r.requests || []).map((q) => {
+    const cell = el("td", {});
+    if (q.status === "pending") {
+      const b = el("button", { type: "button", class: "danger", text: "Cancel" });
+      const st = el("span", { class: "status", role: "status" });
+      b.addEventListener("click", async () => {
+        const done = await run(b, st, "Cancelling…", () => api("POST", `/network/me/requests/${encodeURIComponent(q.id)}/cancel`, {}));
+        if (done) await loadRequests();
+      });
+      cell.append(b, st);
+    }
+    return el("tr", {}, el("td", { text: String(q.offeringId) }), el("td", { text: String(q.status) }), el("td", { text: when(q.createdAt) }), cell);
+  });
+  $("requests-body").replaceChildren(...rows);
+}
+
+async function loadProfile() {
+  const p = await api("GET", "/network/me/profile");
+  $("cp-name").value = p.name || "";
+  $("cp-handle").value = p.handle || "";
+  $("cp-avatar").value = p.avatarUrl || "";
+  $("cp-bio").value = p.bio || "";
+}
+
+async function saveProfile(ev) {
+  ev.preventDefault();
+  const body = { name: $("cp-name").value, handle: $("cp-handle").value, avatarUrl: $("cp-avatar").value, bio: $("cp-bio").value };
+  const done = await run($("cp-button"), $("cp-status"), "Saving…", () => api("PATCH", "/network/me/profile", body));
+  if (done) say($("cp-status"), "Saved.", "ok");
+}
+
+// ---- profile ----
+
+async function profilePage() {
+  setDl($("profile-dl"), [["Name", me.name], ["Email", me.email], ["Partner since", when(me.activatedAt || me.createdAt)]]);
+  $("signout").addEventListener("click", async () => {
+    const done = await run($("signout"), $("signout-status"), "Signing out…", () => api("POST", "/auth/signout", {}));
+    if (done) { csrf = null; showSignin(); say($("signin-status"), "Signed out.", "ok"); }
+  });
+}
+
+const LOADERS = {
+  home: homePage, links: linksPage, programs: programsPage, commissions: commissionsPage,
+  payouts: payoutsPage, network: networkPage, profile: profilePage,
+};
+
+$("signin-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const done = await run($("signin-button"), $("signin-status"), "Sending…", () =>
+    api("POST", "/auth/signin", { email: $("signin-email").value.trim() }));
+  if (done) say($("signin-status"), "If that address belongs to a partner, a sign-in link is on its way. Check your email.", "ok");
+});
+
+start();
