@@ -19,6 +19,7 @@ both_backends!(
     audit_log_is_admin_only_and_pages,
     console_shows_the_audit_log,
     audit_log_records_a_reinvite,
+    audit_log_records_a_partner_signout,
 );
 
 async fn metrics(app: &TestApp) -> String {
@@ -428,4 +429,27 @@ async fn audit_log_records_a_reinvite(b: Backend) {
         .await
         .assert_error(409, "partner_revoked");
     app.audited_once("partner.invite", pid).await;
+}
+
+/// A partner's sign-out is audited as that partner, without its session token.
+async fn audit_log_records_a_partner_signout(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("signout-audit@example.com", true).await;
+    let pid = p["id"].as_str().unwrap();
+    let token = app.latest_token("signout-audit@example.com", 1).await;
+    let (a, session) = app.verify(&token).await;
+    a.assert_status(200);
+    let session = session.expect("a session cookie");
+    app.call(Method::POST, "/auth/signout", Some(&session), None)
+        .await
+        .assert_status(200);
+    let rows = app.audit_rows("partner_session.end").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["actor"], format!("partner:{pid}"));
+    assert!(rows[0]["changes"]["endedAt"]["after"].is_string());
+    let log = app.admin_get("/audit-log?limit=200").await;
+    assert!(
+        !log.text.contains(&session),
+        "a session token in the audit log"
+    );
 }
