@@ -198,6 +198,14 @@ pub struct AuditFilter<'a> {
 }
 
 impl Db {
+    /// Appends a row in a transaction of its own, for an action whose change happens
+    /// elsewhere (a call to the Network): nothing local to share a transaction with.
+    pub async fn audit_action(&self, change: Change<'_>, now: Timestamp) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
+        append(&mut tx, change, now).await?;
+        tx.commit().await
+    }
+
     /// Newest first, at most `limit` rows.
     pub async fn list_audit(&self, f: &AuditFilter<'_>, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
         let mut clauses = Vec::new();

@@ -138,13 +138,21 @@ impl Db {
         total: i64,
         now: Timestamp,
     ) -> sqlx::Result<()> {
+        let mut tx = self.begin().await?;
         sqlx::query("INSERT INTO backfill_runs (id, status, total, started_at) VALUES ($1, 'running', $2, $3)")
             .bind(id)
             .bind(total)
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        let change = super::audit::Change {
+            action: "network.backfill_start",
+            target_type: "backfill_run",
+            target_id: id,
+            changes: serde_json::json!({"total": {"before": null, "after": total}}),
+        };
+        super::audit::append(&mut tx, change, now).await?;
+        tx.commit().await
     }
 
     pub async fn running_backfill(&self) -> sqlx::Result<Option<BackfillRun>> {

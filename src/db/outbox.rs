@@ -180,15 +180,27 @@ impl Db {
     /// A dead row back to pending, due now. False when it is not dead or a newer push for the
     /// same partner is already pending (a unique violation the caller maps).
     pub async fn revive_push(&self, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE network_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, \
              locked_until = 0, updated_at = $1 WHERE id = $2 AND status = 'dead'",
         )
         .bind(now.millis())
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let revived = done.rows_affected() == 1;
+        if revived {
+            let change = super::audit::Change {
+                action: "network.outbox_retry",
+                target_type: "network_push",
+                target_id: id,
+                changes: serde_json::json!({"status": {"before": "dead", "after": "pending"}}),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await?;
+        Ok(revived)
     }
 
     /// (pending, dead).

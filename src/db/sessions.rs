@@ -191,11 +191,23 @@ impl Db {
     }
 
     pub async fn end_session(&self, id: &SessionId, now: Timestamp) -> sqlx::Result<()> {
-        sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
-            .bind(now.millis())
-            .bind(id.as_str())
-            .execute(self.pool())
-            .await?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        let done =
+            sqlx::query("UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL")
+                .bind(now.millis())
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        if done.rows_affected() == 1 {
+            // The session's id, never its token or hash.
+            let change = super::audit::Change {
+                action: "partner_session.end",
+                target_type: "partner_session",
+                target_id: id.as_str(),
+                changes: serde_json::json!({"endedAt": {"before": null, "after": now}}),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await
     }
 }

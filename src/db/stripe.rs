@@ -98,7 +98,8 @@ impl Db {
         account: &str,
         now: Timestamp,
     ) -> sqlx::Result<Option<String>> {
-        sqlx::query(
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
             "UPDATE partners SET stripe_connect_account_id = $1, updated_at = $2, \
              stripe_details_submitted = NULL, stripe_payouts_enabled = NULL, stripe_status_at = NULL \
              WHERE id = $3 AND stripe_connect_account_id IS NULL",
@@ -106,8 +107,20 @@ impl Db {
         .bind(account)
         .bind(now.millis())
         .bind(partner.as_str())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        if done.rows_affected() == 1 {
+            let change = super::audit::Change {
+                action: "partner.connect_start",
+                target_type: "partner",
+                target_id: partner.as_str(),
+                changes: serde_json::json!({
+                    "stripeConnectAccountId": {"before": null, "after": account}
+                }),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await?;
         Ok(self
             .partner_connect_status(partner)
             .await?
@@ -296,15 +309,27 @@ impl Db {
     /// Puts a dead event back in the queue, due now, with a fresh retry schedule. False when
     /// it is not dead.
     pub async fn revive_stripe_event(&self, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
         let done = sqlx::query(
             "UPDATE stripe_events SET status = 'pending', outcome = NULL, attempts = 0, \
              next_attempt_at = $1, locked_until = 0 WHERE id = $2 AND status = 'dead'",
         )
         .bind(now.millis())
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let revived = done.rows_affected() == 1;
+        if revived {
+            let change = super::audit::Change {
+                action: "stripe_event.retry",
+                target_type: "stripe_event",
+                target_id: id,
+                changes: serde_json::json!({"status": {"before": "dead", "after": "pending"}}),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await?;
+        Ok(revived)
     }
 
     /// Events newest first, optionally of one status or outcome, after a keyset position.

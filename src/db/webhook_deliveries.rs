@@ -279,15 +279,32 @@ impl Db {
 
     /// Queues a delivery again, due now (its attempts count on). False when there is none.
     pub async fn requeue_webhook_delivery(&self, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+        let mut tx = self.begin().await?;
+        let before: Option<String> =
+            sqlx::query_scalar("SELECT status FROM webhook_deliveries WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
         let done = sqlx::query(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
              WHERE id = $2",
         )
         .bind(now.millis())
         .bind(id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let requeued = done.rows_affected() == 1;
+        if requeued {
+            let change = super::audit::Change {
+                action: "webhook_delivery.retry",
+                target_type: "webhook_delivery",
+                target_id: id,
+                changes: serde_json::json!({"status": {"before": before, "after": "pending"}}),
+            };
+            super::audit::append(&mut tx, change, now).await?;
+        }
+        tx.commit().await?;
+        Ok(requeued)
     }
 
     /// Removes finished deliveries created before `cutoff`, then events no delivery needs.

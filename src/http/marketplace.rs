@@ -179,13 +179,41 @@ async fn approve(
         }
     }
     let payload = json!({ "decisionNote": note, "programId": body.program_id });
-    proxy(
+    let answer = proxy(
         &state,
         Method::POST,
         &format!("/vendors/me/requests/{id}/approve"),
-        Some(payload),
+        Some(payload.clone()),
     )
-    .await
+    .await?;
+    audit(
+        &state,
+        "marketplace.approve",
+        "network_request",
+        id,
+        &payload,
+    )
+    .await?;
+    Ok(answer)
+}
+
+/// Records a decision taken on the Network (its own transaction: the change is the
+/// Network's); `fields` are what was sent, never the federation token.
+async fn audit(
+    state: &AppState,
+    action: &str,
+    target_type: &str,
+    id: &str,
+    fields: &Value,
+) -> ApiResult<()> {
+    let change = crate::db::audit::Change {
+        action,
+        target_type,
+        target_id: id,
+        changes: crate::db::audit::diff(&Value::Null, fields),
+    };
+    state.db.audit_action(change, state.clock.now()).await?;
+    Ok(())
 }
 
 /// Reject an application.
@@ -209,13 +237,22 @@ async fn reject(
         ));
     }
     let payload = json!({ "decisionNote": note(body.decision_note)? });
-    proxy(
+    let answer = proxy(
         &state,
         Method::POST,
         &format!("/vendors/me/requests/{id}/reject"),
-        Some(payload),
+        Some(payload.clone()),
     )
-    .await
+    .await?;
+    audit(
+        &state,
+        "marketplace.reject",
+        "network_request",
+        id,
+        &payload,
+    )
+    .await?;
+    Ok(answer)
 }
 
 /// Discover creators on the Network; the query string is passed through as it is.
@@ -281,7 +318,15 @@ async fn invite(
         &state,
         Method::POST,
         &format!("/vendors/me/offerings/{id}/invitations"),
-        Some(payload),
+        Some(payload.clone()),
+    )
+    .await?;
+    audit(
+        &state,
+        "marketplace.invite_creator",
+        "network_offering",
+        id,
+        &payload,
     )
     .await?;
     // The contract says 201, whatever 2xx the Network used (it answers 200 for a repeat).

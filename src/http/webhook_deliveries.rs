@@ -225,7 +225,15 @@ async fn send_test(
         return Err(endpoint_disabled());
     }
     let mut tx = state.db.begin().await?;
-    let delivery = webhooks::record_test(&mut tx, &id, state.clock.now()).await?;
+    let now = state.clock.now();
+    let delivery = webhooks::record_test(&mut tx, &id, now).await?;
+    let change = crate::db::audit::Change {
+        action: "webhook_endpoint.test",
+        target_type: "webhook_endpoint",
+        target_id: &id,
+        changes: serde_json::json!({"deliveryId": {"before": null, "after": delivery}}),
+    };
+    crate::db::audit::append(&mut tx, change, now).await?;
     tx.commit().await?;
     Ok(Json(send_and_show(&state, &id, &delivery).await?))
 }

@@ -253,6 +253,14 @@ pub async fn reinvite(state: &AppState, id: &PartnerId) -> ApiResult<()> {
         json!({}),
     )
     .await?;
+    // No token, no link: only that an invite went out again.
+    let change = crate::db::audit::Change {
+        action: "partner.invite",
+        target_type: "partner",
+        target_id: partner.id.as_str(),
+        changes: json!({"inviteSent": {"before": null, "after": true}}),
+    };
+    crate::db::audit::append(&mut tx, change, state.clock.now()).await?;
     tx.commit().await?;
     state.mailer.kick(mail);
     Ok(())

@@ -282,6 +282,28 @@ impl TestApp {
         self.post(path, &self.admin_key.clone(), body).await
     }
 
+    /// The audit rows of one action, newest first.
+    pub async fn audit_rows(&self, action: &str) -> Vec<Value> {
+        let a = self
+            .admin_get(&format!("/audit-log?action={action}&limit=200"))
+            .await;
+        a.assert_status(200)["entries"].as_array().unwrap().clone()
+    }
+
+    /// The one audit row of `action` on `target`, made by the test's admin key.
+    pub async fn audited_once(&self, action: &str, target: &str) -> Value {
+        let rows: Vec<Value> = self
+            .audit_rows(action)
+            .await
+            .into_iter()
+            .filter(|r| r["targetId"] == target)
+            .collect();
+        assert_eq!(rows.len(), 1, "one {action} row for {target}: {rows:?}");
+        assert_eq!(rows[0]["actorLabel"], "test admin", "{:?}", rows[0]);
+        assert!(rows[0]["requestId"].is_string(), "{:?}", rows[0]);
+        rows[0].clone()
+    }
+
     /// Mints a scoped key through the API.
     pub async fn scoped_key(&self, scopes: &[&str]) -> String {
         let a = self

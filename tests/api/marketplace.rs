@@ -62,6 +62,8 @@ async fn approve_federates_the_creator_into_this_instance(b: Backend) {
     let approved = a.assert_status(200).clone();
     assert_eq!(approved["status"], "approved");
     assert_eq!(approved["decisionNote"], "Welcome");
+    let row = app.audited_once("marketplace.approve", req_id).await;
+    assert_eq!(row["changes"]["decisionNote"]["after"], "Welcome");
     assert!(
         approved["message"].is_null() && approved.as_object().unwrap().contains_key("message"),
         "a null the Network sent is passed on as null"
@@ -208,6 +210,10 @@ async fn reject_discover_invite_and_offerings(b: Backend) {
         )
         .await;
     assert_eq!(a.assert_status(200)["status"], "rejected");
+    let row = app
+        .audited_once("marketplace.reject", request["id"].as_str().unwrap())
+        .await;
+    assert_eq!(row["changes"]["decisionNote"]["after"], "Not a fit");
     let rejected = app
         .admin_get("/admin/network/requests?status=rejected")
         .await;
@@ -256,6 +262,13 @@ async fn reject_discover_invite_and_offerings(b: Backend) {
     );
     assert_eq!(a.body["message"], "Come along");
     assert_eq!(sim.lock().invitations.len(), 1);
+    // Each invite asked of the Network is recorded, the repeat too.
+    let rows = app.audit_rows("marketplace.invite_creator").await;
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(row["targetId"], offering.as_str());
+        assert_eq!(row["changes"]["creatorId"]["after"], creator.as_str());
+    }
     app.admin_post(&path, json!({}))
         .await
         .assert_error(400, "invalid_body");

@@ -214,9 +214,19 @@ async fn the_vendor_token_never_leaves(b: Backend) {
         "/admin/network/me",
         "/api-keys",
         "/openapi.json",
+        "/audit-log?limit=200",
     ] {
         seen.push_str(&app.admin_get(path).await.text);
     }
+    // Each "push now" is in the audit log, the one the Network refused too.
+    let pushes = app.audit_rows("network.heartbeat").await;
+    let mut sent: Vec<bool> = pushes
+        .iter()
+        .map(|r| r["changes"]["sent"]["after"].as_bool().unwrap())
+        .collect();
+    sent.sort();
+    assert_eq!(sent, [false, true], "{pushes:?}");
+    assert!(pushes.iter().all(|r| r["actorLabel"] == "test admin"));
     app.heartbeat_idle().await;
     assert!(
         !seen.contains(&token),

@@ -250,6 +250,8 @@ async fn dead_rows_after_the_last_backoff_and_manual_retry(b: Backend) {
         .admin_post(&format!("/admin/network/outbox/{row_id}/retry"), json!({}))
         .await;
     assert_eq!(a.assert_status(200)["status"], "done");
+    let row = app.audited_once("network.outbox_retry", &row_id).await;
+    assert_eq!(row["changes"]["status"]["after"], "pending");
     assert_eq!(upserts_for(&sim, &id).len(), 1);
     assert!(
         app.admin_get(&format!("/partners/{id}")).await.body["metadata"]["network"].is_object()
@@ -257,6 +259,8 @@ async fn dead_rows_after_the_last_backoff_and_manual_retry(b: Backend) {
     app.admin_post(&format!("/admin/network/outbox/{row_id}/retry"), json!({}))
         .await
         .assert_error(409, "not_dead");
+    // A refused retry changed nothing and records nothing.
+    app.audited_once("network.outbox_retry", &row_id).await;
     app.admin_post("/admin/network/outbox/nope/retry", json!({}))
         .await
         .assert_error(404, "not_found");
@@ -380,6 +384,12 @@ async fn backfill_is_idempotent_across_two_runs(b: Backend) {
     // A second request joins the run in progress.
     let again = app.admin_post("/config/network/backfill", json!({})).await;
     assert_eq!(again.body["runId"], started["runId"]);
+    // One row for the run started, none for the request that joined it.
+    let row = app
+        .audited_once("network.backfill_start", started["runId"].as_str().unwrap())
+        .await;
+    assert_eq!(row["changes"]["total"]["after"], 10_000);
+    assert_eq!(app.audit_rows("network.backfill_start").await.len(), 1);
     let deadline = Instant::now() + Duration::from_secs(120);
     let run = loop {
         let a = app.admin_get("/config/network/backfill").await;

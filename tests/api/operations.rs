@@ -18,6 +18,8 @@ both_backends!(
     audit_log_records_changes_without_secrets,
     audit_log_is_admin_only_and_pages,
     console_shows_the_audit_log,
+    audit_log_records_a_reinvite,
+    audit_log_records_a_partner_signout,
 );
 
 async fn metrics(app: &TestApp) -> String {
@@ -398,4 +400,56 @@ async fn console_shows_the_audit_log(b: Backend) {
         .await;
     browser.shot("audit-log").await;
     browser.close().await;
+}
+
+/// A partner's re-invite is audited without the link or its token.
+async fn audit_log_records_a_reinvite(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("reinvite@example.com", true).await;
+    let pid = p["id"].as_str().unwrap();
+    app.admin_post(&format!("/partners/{pid}/invite"), json!({}))
+        .await
+        .assert_status(200);
+    let token = app.latest_token("reinvite@example.com", 2).await;
+    let row = app.audited_once("partner.invite", pid).await;
+    assert_eq!(
+        row["changes"],
+        json!({"inviteSent": {"before": null, "after": true}})
+    );
+    let log = app.admin_get("/audit-log?limit=200").await;
+    assert!(
+        !log.text.contains(&token),
+        "the invite token in the audit log"
+    );
+    // A refused re-invite records nothing.
+    app.admin_post(&format!("/partners/{pid}/revoke"), json!({}))
+        .await
+        .assert_status(200);
+    app.admin_post(&format!("/partners/{pid}/invite"), json!({}))
+        .await
+        .assert_error(409, "partner_revoked");
+    app.audited_once("partner.invite", pid).await;
+}
+
+/// A partner's sign-out is audited as that partner, without its session token.
+async fn audit_log_records_a_partner_signout(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("signout-audit@example.com", true).await;
+    let pid = p["id"].as_str().unwrap();
+    let token = app.latest_token("signout-audit@example.com", 1).await;
+    let (a, session) = app.verify(&token).await;
+    a.assert_status(200);
+    let session = session.expect("a session cookie");
+    app.call(Method::POST, "/auth/signout", Some(&session), None)
+        .await
+        .assert_status(200);
+    let rows = app.audit_rows("partner_session.end").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["actor"], format!("partner:{pid}"));
+    assert!(rows[0]["changes"]["endedAt"]["after"].is_string());
+    let log = app.admin_get("/audit-log?limit=200").await;
+    assert!(
+        !log.text.contains(&session),
+        "a session token in the audit log"
+    );
 }

@@ -34,6 +34,15 @@ async fn onboarding_start_link_webhook_and_status(b: Backend) {
     let link = a.assert_status(200).clone();
     let account = link["accountId"].as_str().unwrap().to_string();
     assert!(account.starts_with("acct_"), "{account}");
+    // Audited as the partner's own key: the account id, not the onboarding link.
+    let rows = app.audit_rows("partner.connect_start").await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["targetId"], id.as_str());
+    assert_eq!(
+        rows[0]["changes"],
+        json!({"stripeConnectAccountId": {"before": null, "after": account}})
+    );
+    assert!(!rows[0].to_string().contains(link["url"].as_str().unwrap()));
     assert!(
         link["url"].as_str().unwrap().starts_with(&sim.url),
         "{link}"

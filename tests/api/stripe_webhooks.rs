@@ -361,6 +361,11 @@ async fn a_dead_event_is_listed_and_retried(b: Backend) {
         (r["status"].as_str(), r["attempts"].as_i64()),
         (Some("pending"), Some(0))
     );
+    let row = app.audited_once("stripe_event.retry", "evt_bad").await;
+    assert_eq!(
+        row["changes"],
+        json!({"status": {"before": "dead", "after": "pending"}})
+    );
     let e = app
         .stripe_event_when("evt_bad", |e| e["attempts"] == 1)
         .await;

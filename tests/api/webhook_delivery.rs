@@ -186,6 +186,13 @@ async fn a_410_disables_the_endpoint(b: Backend) {
     let a = app.admin_post(&retry, json!({})).await;
     assert_eq!(a.assert_status(200)["status"], "delivered");
     assert_eq!(a.body["attempts"], 2);
+    // Only the retry that went ahead is in the audit log.
+    let row = app.audited_once("webhook_delivery.retry", &first).await;
+    assert_eq!(
+        row["changes"],
+        json!({"status": {"before": "failed", "after": "pending"}})
+    );
+    assert!(app.audit_rows("webhook_endpoint.test").await.is_empty());
     let got = rx.received();
     assert_eq!(got.last().unwrap().id, got[0].id);
 }

@@ -122,6 +122,8 @@ async fn each_event_type_is_fired_by_its_action(b: Backend) {
     // Sent at once only when nothing earlier is pending: here it waits its turn.
     assert_eq!(test.assert_status(200)["type"], "webhook.test");
     assert_eq!(test.body["status"], "pending");
+    let row = app.audited_once("webhook_endpoint.test", &endpoint).await;
+    assert_eq!(row["changes"]["deliveryId"]["after"], test.body["id"]);
 
     assert_eq!(deliver(&app).await, 17);
     let all = rx.accepted_on("/all");

@@ -217,7 +217,7 @@ pub struct PushAnswer {
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn push_now(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<PushAnswer>> {
     auth.require_admin()?;
-    Ok(Json(match heartbeat::send(&state).await {
+    let answer = match heartbeat::send(&state).await {
         Outcome::Sent { partner_count } => PushAnswer {
             sent: true,
             partner_count: Some(partner_count),
@@ -228,5 +228,16 @@ async fn push_now(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<P
             partner_count: None,
             reason: Some(reason),
         },
-    }))
+    };
+    let change = crate::db::audit::Change {
+        action: "network.heartbeat",
+        target_type: "network_connection",
+        target_id: "network",
+        changes: serde_json::json!({
+            "sent": {"before": null, "after": answer.sent},
+            "partnerCount": {"before": null, "after": answer.partner_count},
+        }),
+    };
+    state.db.audit_action(change, state.clock.now()).await?;
+    Ok(Json(answer))
 }
