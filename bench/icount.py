@@ -69,12 +69,12 @@ def measure(pid, prefix, label, n, send):
     return dump_total(pid, prefix, label) / n
 
 
-def run_backend(backend, n):
+def run_backend(backend, n, extra_env=None):
     bench.log(f"=== {backend}: instructions per request, {n} requests per route ===")
     url, data = bench.fresh_db(backend, "icount")
     ids = os.path.join(bench.OUT, backend, "icount-ids.txt")
     keys = os.path.join(bench.OUT, backend, "icount-keys.txt")
-    env = bench.server_env(url, data, {"OPENPARTNER_LOG": "info"})
+    env = bench.server_env(url, data, {"OPENPARTNER_LOG": "info", **(extra_env or {})})
     bench.sh([bench.SERVER, "migrate"], env=env)
     bench.tool(url, "seed", "--partners", "2000", "--links", "200", "--ids-out", ids, "--keys-out", keys)
     scoped = bench.sh([bench.SERVER, "keys", "create", "--scope", "partners:read", "--scope", "partners:write"], env=env).strip().splitlines()[-1]
@@ -130,15 +130,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--backends", default="sqlite,postgres")
     ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra server environment, e.g. OPENPARTNER_METRICS_TOKEN=x to price metrics")
     args = ap.parse_args()
+    extra = dict(kv.split("=", 1) for kv in args.server_env)
     os.makedirs(bench.OUT, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=bench.ROOT, capture_output=True, text=True).stdout.strip()
     table = {}
     for backend in args.backends.split(","):
         os.makedirs(os.path.join(bench.OUT, backend), exist_ok=True)
-        table[backend] = run_backend(backend, args.requests)
+        table[backend] = run_backend(backend, args.requests, extra)
     routes = list(next(iter(table.values())).keys())
-    print(f"\nInstructions per request (callgrind, {args.requests} requests per route after {WARMUP} warm-up; commit {commit})\n")
+    print(f"\nInstructions per request (callgrind, {args.requests} requests per route after {WARMUP} warm-up; commit {commit}; extra env {sorted(extra)})\n")
     print("| route | " + " | ".join(table) + " |")
     print("|---|" + "---|" * len(table))
     for r in routes:

@@ -22,6 +22,7 @@ pub const TABLES: &[&str] = &[
     "links",
     "clicks",
     "click_dead_letters",
+    "click_daily",
     "events",
     "commissions",
     "commission_firsts",
