@@ -107,13 +107,33 @@ async fn identify(
 /// Records a sale like `POST /events` (the same idempotent path). `Recorded` when it earned a
 /// commission or was attributed, `ignored_no_attribution` when not, `Duplicate` for a repeat
 /// of its externalEventId (the other event of an invoice's pair).
+/// When the sale happened by the object's own clock (seconds since the epoch), never later than
+/// now. Attribution looks for the click before this moment, so a click made today cannot claim
+/// an invoice paid months ago that is processed (or re-queued) only now.
+fn sale_time(state: &AppState, obj: &Value, fields: &[&[&str]]) -> crate::domain::time::Timestamp {
+    let now = state.clock.now();
+    fields
+        .iter()
+        .find_map(|path| {
+            path.iter()
+                .try_fold(obj, |v, k| v.get(*k))
+                .and_then(Value::as_i64)
+        })
+        // Stripe's clock has whole seconds: the end of that second, so a click made earlier in
+        // the same second still counts.
+        .and_then(|secs| secs.checked_mul(1000)?.checked_add(999))
+        .map(crate::domain::time::Timestamp::from_millis)
+        .filter(|t| *t < now)
+        .unwrap_or(now)
+}
+
 async fn record_sale(
     state: &AppState,
     external: String,
     refs: &[&str],
     (value_minor, currency): (i64, Currency),
-    customer: Option<&str>,
-    click: Option<&str>,
+    (customer, click): (Option<&str>, Option<&str>),
+    at: crate::domain::time::Timestamp,
 ) -> Result<Handled, String> {
     // The refs first: a refund arriving later finds the sale through them, even if this
     // attempt dies before recording it (the retry records it).
@@ -129,7 +149,7 @@ async fn record_sale(
         currency,
         click_id: click.map(str::to_string),
         user_id: customer.map(str::to_string),
-        ts: state.clock.now(),
+        ts: at,
     };
     let (created, answer) = conversions::record(state, input, crate::http::events::render)
         .await
@@ -182,6 +202,7 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
     }
     let intent = ref_field(s, "payment_intent");
     let external = format!("stripe:checkout:{}", intent.unwrap_or(session));
+    let at = sale_time(state, s, &[&["created"]]);
     let refs: Vec<&str> = [Some(session), intent].into_iter().flatten().collect();
     // The customer when it is known as a click's (recurring revenue); else the click itself.
     let known = match customer {
@@ -190,9 +211,9 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
         None => false,
     };
     match (known, click) {
-        (true, _) => record_sale(state, external, &refs, amount, customer, None).await,
+        (true, _) => record_sale(state, external, &refs, amount, (customer, None), at).await,
         (false, Some(click)) => {
-            record_sale(state, external, &refs, amount, None, Some(click)).await
+            record_sale(state, external, &refs, amount, (None, Some(click)), at).await
         }
         (false, None) => Ok(Handled::Ignored("ignored_no_attribution")),
     }
@@ -252,5 +273,10 @@ pub async fn invoice_paid(
         ref_field(inv, "charge").or_else(|| id_field(inv, "/payments/data/0/payment/charge"));
     let refs: Vec<&str> = [Some(id), intent, charge].into_iter().flatten().collect();
     let external = format!("stripe:invoice:{id}");
-    record_sale(state, external, &refs, amount, Some(customer), None).await
+    let at = sale_time(
+        state,
+        inv,
+        &[&["status_transitions", "paid_at"], &["created"]],
+    );
+    record_sale(state, external, &refs, amount, (Some(customer), None), at).await
 }

@@ -762,7 +762,43 @@ async fn concurrent_refunds_reverse_once(b: Backend) {
     assert_eq!(bal.assert_status(200)["balances"][0]["clawback"], "5.00");
 }
 
+/// An invoice paid before the customer's click is not the partner's: the sale is dated by the
+/// invoice's own clock, not by when the event is processed (or re-queued after a late
+/// identification).
+async fn an_invoice_paid_before_the_click_earns_nothing(b: Backend) {
+    let (app, _sim) = spawn_with_stripe(b, &[]).await;
+    let (_pid, link) = partner(&app, "late@example.com", "cmp_default").await;
+    let click = app.click(&link).await;
+    let e = send(
+        &app,
+        "evt_lc",
+        "customer.created",
+        customer("cus_late", json!({"op_click": click})),
+    )
+    .await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    let mut old = invoice("in_old", "cus_late", 10_000, "usd");
+    let paid = app.state.clock.now().millis() / 1000 - 90 * 86_400;
+    old["created"] = json!(paid);
+    old["status_transitions"] = json!({"paid_at": paid});
+    send(&app, "evt_old", "invoice.paid", old).await;
+    assert!(
+        commissions(&app).await.is_empty(),
+        "an invoice from before the click earned a commission"
+    );
+    // One paid now is.
+    send(
+        &app,
+        "evt_new",
+        "invoice.paid",
+        invoice("in_new", "cus_late", 10_000, "usd"),
+    )
+    .await;
+    assert_eq!(commissions(&app).await.len(), 1);
+}
+
 both_backends!(
+    an_invoice_paid_before_the_click_earns_nothing,
     concurrent_refunds_reverse_once,
     invoices_priced_first_then_subsequent_once_per_pair,
     checkout_attribution_in_jpy_and_kwd,
