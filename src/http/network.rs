@@ -159,8 +159,9 @@ pub struct OneClickAnswer {
 #[utoipa::path(post, path = "/config/network/auto-enroll", tag = "network", security(("bearer" = [])),
     request_body(content = OneClick, description = "Optional"),
     responses((status = 200, body = OneClickAnswer),
-        (status = 400, description = "`invalid_body`; `admin_email_unresolvable`: no contactEmail and no OPENPARTNER_ADMIN_EMAIL", body = ErrorBody),
+        (status = 400, description = "`invalid_body`; `admin_email_unresolvable`: no contactEmail and no OPENPARTNER_ADMIN_EMAIL; `network_signup_refused`: the Network refused the contact", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 409, description = "`network_signup_refused`: the Network refused the contact (e.g. address taken)", body = ErrorBody),
         (status = 502, description = "`network_signup_failed` (Network status and body in `detail`)", body = ErrorBody),
         (status = 503, description = "`admin_token_not_configured`, `encryption_key_not_configured`", body = ErrorBody)))]
 async fn one_click(
@@ -203,8 +204,9 @@ pub struct StartConnectAnswer {
 #[utoipa::path(post, path = "/config/network/start-connect", tag = "network", security(("bearer" = [])),
     request_body = StartConnect,
     responses((status = 202, body = StartConnectAnswer),
-        (status = 400, description = "`invalid_body`", body = ErrorBody),
+        (status = 400, description = "`invalid_body`; `network_signup_refused`: the Network refused the contact", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody),
+        (status = 409, description = "`network_signup_refused`: the Network refused the contact (e.g. address taken)", body = ErrorBody),
         (status = 502, description = "`network_signup_failed`", body = ErrorBody),
         (status = 503, description = "`encryption_key_not_configured`", body = ErrorBody)))]
 async fn start_connect(
@@ -248,12 +250,12 @@ pub struct CompleteConnectAnswer {
 #[utoipa::path(post, path = "/config/network/complete-connect", tag = "network", security(("bearer" = [])),
     request_body = CompleteConnect,
     responses((status = 200, body = CompleteConnectAnswer),
-        (status = 400, description = "`invalid_body`", body = ErrorBody),
+        (status = 400, description = "`invalid_body`; `invalid_connect_token`: the Network refused the token (its status in `networkStatus`)", body = ErrorBody),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
         (status = 403, description = "`forbidden`: admin only; `csrf_failed`", body = ErrorBody),
         (status = 409, description = "`no_pending_connect`: no start-connect awaits verification; `vendor_mismatch`: the token is another vendor's", body = ErrorBody),
         (status = 429, description = "`rate_limited`", body = ErrorBody),
-        (status = 502, description = "`network_verify_failed` (Network status and body in `detail`)", body = ErrorBody),
+        (status = 502, description = "`network_verify_failed`: the Network failed or was unreachable (its status and body in `detail`)", body = ErrorBody),
         (status = 503, description = "`encryption_key_not_configured`", body = ErrorBody)))]
 async fn complete_connect(
     State(state): State<AppState>,

@@ -29,6 +29,31 @@ fn encryption_key(state: &AppState) -> ApiResult<[u8; 32]> {
         })
 }
 
+/// The Network refused what the caller supplied (an email, a token): a 4xx of ours, not a
+/// failing upstream. Its own auth refusals (our credentials) and 408/429 stay upstream failures.
+fn caller_refused(e: &CallError) -> Option<StatusCode> {
+    match e {
+        CallError::Status { status: 409, .. } => Some(StatusCode::CONFLICT),
+        CallError::Status { status, .. }
+            if (400..500).contains(status) && ![401, 403, 408, 429].contains(status) =>
+        {
+            Some(StatusCode::BAD_REQUEST)
+        }
+        _ => None,
+    }
+}
+
+/// A failed Network call: `refused` when the Network refused the caller's input, else
+/// `failed` (502) with the Network's status.
+fn network_error(refused: &'static str, failed: &'static str, e: &CallError) -> ApiError {
+    match (caller_refused(e), e) {
+        (Some(ours), CallError::Status { status, .. }) => {
+            ApiError::new(ours, refused, e.detail()).with("networkStatus", *status)
+        }
+        _ => network_failed(failed, e),
+    }
+}
+
 fn network_failed(code: &'static str, e: &CallError) -> ApiError {
     let status = match e {
         CallError::Status { status, .. } => *status,
@@ -198,7 +223,11 @@ pub async fn one_click(state: &AppState, contact: Contact) -> ApiResult<String> 
         Ok(a) => a,
         Err(e) => {
             revoke_key(state, Some(key.row.id.as_str())).await?;
-            return Err(network_failed("network_signup_failed", &e));
+            return Err(network_error(
+                "network_signup_refused",
+                "network_signup_failed",
+                &e,
+            ));
         }
     };
     let (Some(vendor_id), Some(token)) =
@@ -259,7 +288,11 @@ pub async fn start(
         Ok(a) => a,
         Err(e) => {
             revoke_key(state, Some(key.row.id.as_str())).await?;
-            return Err(network_failed("network_signup_failed", &e));
+            return Err(network_error(
+                "network_signup_refused",
+                "network_signup_failed",
+                &e,
+            ));
         }
     };
     let Some(vendor_id) = answer["vendorId"].as_str() else {
@@ -309,7 +342,8 @@ pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Completed> {
             VERIFY_TIMEOUT,
         )
         .await
-        .map_err(|e| network_failed("network_verify_failed", &e))?;
+        // Unknown, used or expired: the caller's token is wrong, not our upstream.
+        .map_err(|e| network_error("invalid_connect_token", "network_verify_failed", &e))?;
     let (Some(vendor_id), Some(token)) =
         (answer["vendorId"].as_str(), answer["vendorToken"].as_str())
     else {

@@ -176,6 +176,31 @@ async fn network_errors_during_connect_are_reported(b: Backend) {
         )
         .await;
     a.assert_error(400, "invalid_body");
+    // The Network refusing the contact is the caller's input, a 4xx with the Network's answer;
+    // the key minted for the attempt is revoked all the same.
+    sim.inject(Fault {
+        count: 1,
+        path: Some("/vendors/signup".into()),
+        status: Some(422),
+        body: Some(r#"{"error":"invalid_email"}"#.into()),
+        ..Default::default()
+    });
+    let a = app
+        .admin_post(
+            "/config/network/start-connect",
+            json!({"contactEmail": "someone@example.com"}),
+        )
+        .await;
+    let e = a.assert_error(400, "network_signup_refused");
+    assert_eq!(e["networkStatus"], 422);
+    assert!(e["detail"].as_str().unwrap().contains("invalid_email"));
+    let keys = app.admin_get("/api-keys").await.body["apiKeys"].clone();
+    assert!(keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["kind"] == "scoped")
+        .all(|k| k["revokedAt"].is_string()));
     // Without an encryption key there is no connecting.
     let (plain, _) = spawn_with_network(b, true, &[("SECRETS_ENCRYPTION_KEY", "")]).await;
     plain

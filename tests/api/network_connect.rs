@@ -171,12 +171,9 @@ async fn a_stranger_cannot_take_the_connection_over(b: Backend) {
             json!({"ntoken": "nt_unknown"}),
         )
         .await;
-    assert!(
-        a.assert_error(502, "network_verify_failed")["detail"]
-            .as_str()
-            .unwrap()
-            .starts_with("400: ")
-    );
+    let refused = a.assert_error(400, "invalid_connect_token");
+    assert!(refused["detail"].as_str().unwrap().contains("400: "));
+    assert_eq!(refused["networkStatus"], 400);
     assert_eq!(connection_row(&app).await, waiting);
 
     // Our own token, from the console (session and CSRF token): connected to the new vendor;
