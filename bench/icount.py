@@ -5,7 +5,14 @@ PostgreSQL, is a separate process and is not), sends a fixed number of requests 
 one keep-alive connection after a warm-up, and reads the counters callgrind dumps around each
 window (`callgrind_control --zero` before, `--dump` after). Called by `bench/run.sh
 --instructions`; CI does not run it. Options: --backends sqlite,postgres --requests N (default
-400). Prints a table and writes bench/out/instructions.json."""
+400) --routes health,partner,redirect,events (default all) --server-env KEY=VALUE (repeatable).
+Prints a table and writes bench/out/instructions.json.
+
+The price of metrics (issue 19): the same route with the recorder installed and without, e.g.
+
+    bench/run.sh --instructions --routes partner
+    bench/run.sh --instructions --routes partner --server-env OPENPARTNER_METRICS_TOKEN=bench-metrics-token-0123456789
+"""
 
 import argparse
 import glob
@@ -69,7 +76,10 @@ def measure(pid, prefix, label, n, send):
     return dump_total(pid, prefix, label) / n
 
 
-def run_backend(backend, n, extra_env=None):
+ROUTES = ["health", "partner", "redirect", "events"]
+
+
+def run_backend(backend, n, extra_env=None, routes=ROUTES):
     bench.log(f"=== {backend}: instructions per request, {n} requests per route ===")
     url, data = bench.fresh_db(backend, "icount")
     ids = os.path.join(bench.OUT, backend, "icount-ids.txt")
@@ -108,9 +118,17 @@ def run_backend(backend, n, extra_env=None):
             clicks.append(loc.split("op_click=")[1].split("&")[0].split("#")[0])
 
         results = {}
-        results["GET /health"] = measure(pid, prefix, "health", n, health)
-        results["GET /partners/:id (scoped key)"] = measure(pid, prefix, "partner", n, partner)
-        results["GET /r/:key"] = measure(pid, prefix, "redirect", n, redirect)
+        if "health" in routes:
+            results["GET /health"] = measure(pid, prefix, "health", n, health)
+        if "partner" in routes:
+            results["GET /partners/:id (scoped key)"] = measure(pid, prefix, "partner", n, partner)
+        if "redirect" in routes:
+            results["GET /r/:key"] = measure(pid, prefix, "redirect", n, redirect)
+        elif "events" in routes:
+            for i in range(n):  # the clicks the events point at
+                redirect(i)
+        if "events" not in routes:
+            return results
         admin_auth = {"Authorization": f"Bearer {admin}"}
         stamp = int(time.time())
 
@@ -132,14 +150,18 @@ def main():
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--server-env", action="append", default=[], metavar="KEY=VALUE",
                     help="extra server environment, e.g. OPENPARTNER_METRICS_TOKEN=x to price metrics")
+    ap.add_argument("--routes", default=",".join(ROUTES), help="which of " + ",".join(ROUTES))
     args = ap.parse_args()
+    routes = args.routes.split(",")
+    if set(routes) - set(ROUTES):
+        raise SystemExit(f"unknown --routes {sorted(set(routes) - set(ROUTES))}; known: {ROUTES}")
     extra = dict(kv.split("=", 1) for kv in args.server_env)
     os.makedirs(bench.OUT, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=bench.ROOT, capture_output=True, text=True).stdout.strip()
     table = {}
     for backend in args.backends.split(","):
         os.makedirs(os.path.join(bench.OUT, backend), exist_ok=True)
-        table[backend] = run_backend(backend, args.requests, extra)
+        table[backend] = run_backend(backend, args.requests, extra, routes)
     routes = list(next(iter(table.values())).keys())
     print(f"\nInstructions per request (callgrind, {args.requests} requests per route after {WARMUP} warm-up; commit {commit}; extra env {sorted(extra)})\n")
     print("| route | " + " | ".join(table) + " |")
@@ -147,7 +169,7 @@ def main():
     for r in routes:
         print(f"| `{r}` | " + " | ".join(f"{table[b][r]:,.0f}" for b in table) + " |")
     with open(os.path.join(bench.OUT, "instructions.json"), "w") as f:
-        json.dump({"commit": commit, "requests": args.requests, "table": table}, f, indent=2)
+        json.dump({"commit": commit, "requests": args.requests, "server_env": sorted(extra), "table": table}, f, indent=2)
 
 
 if __name__ == "__main__":

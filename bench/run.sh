@@ -15,8 +15,8 @@ source scripts/postgres.sh
 ensure_postgres
 
 cargo build --release --locked --bins
-# `bench/run.sh --instructions [--requests N] [--backends …]`: instructions per request under
-# callgrind (bench/icount.py) instead of the wrk workloads.
+# `bench/run.sh --instructions [--requests N] [--backends …] [--routes …] [--server-env K=V]`:
+# instructions per request under callgrind (bench/icount.py) instead of the wrk workloads.
 if [ "${1:-}" = "--instructions" ]; then
     shift
     if ! command -v valgrind >/dev/null 2>&1; then
