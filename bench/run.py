@@ -90,13 +90,19 @@ def wait_ready(url, deadline_s=30):
     raise SystemExit(f"{url} not ready")
 
 
+LIVE = []  # processes still running, stopped on the way out if a workload fails
+
+
 class Proc:
     def __init__(self, args, env, name):
         self.log = open(os.path.join(OUT, f"{name}.log"), "w")
         self.started = time.monotonic()
         self.p = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        LIVE.append(self)
 
     def stop(self):
+        if self in LIVE:
+            LIVE.remove(self)
         self.p.send_signal(signal.SIGTERM)
         try:
             self.p.wait(timeout=60)
@@ -338,7 +344,9 @@ def payouts_row(backend, args, row):
     url, data = fresh_db(backend, "payouts")
     seeded = json.loads(tool(url, "seed-payable", "--partners", str(args.payout_partners), "--commissions", str(n)))
     admin = admin_key(url, data)
-    server = serve(url, data, f"{backend}-server-payouts")
+    # The default 30 s request limit would answer 503 while the run goes on to completion in
+    # its task: raise it so the answer marks the end of the run.
+    server = serve(url, data, f"{backend}-server-payouts", {"OPENPARTNER_REQUEST_TIMEOUT_SECS": "900"})
     time.sleep(1)
     hwm_before, rss_before = rss_kb(server.p.pid, "VmHWM"), rss_kb(server.p.pid)
     log("11: POST /payouts/run")
@@ -373,8 +381,12 @@ def main():
         f.write("/static\n")
     rows = []
     t0 = time.monotonic()
-    for backend in args.backends.split(","):
-        run_backend(backend, args, rows)
+    try:
+        for backend in args.backends.split(","):
+            run_backend(backend, args, rows)
+    finally:
+        for p in list(LIVE):
+            p.stop()
     elapsed = time.monotonic() - t0
     order = args.backends.split(",")
     rows.sort(key=lambda r: (order.index(r["backend"]), r["n"]))
