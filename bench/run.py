@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -24,7 +25,12 @@ BASELINE = os.path.join(REL, "bench-baseline")
 TOOL = os.path.join(REL, "openpartner-bench")
 OUT = os.path.join(ROOT, "bench", "out")
 PG = "postgres://postgres@127.0.0.1:5432"
-APP_PORT, BASE_PORT, SIM_PORT = 18080, 18081, 18090
+# BENCH_APP_PORT moves the three ports (server, server + 1 for the baseline, server + 10 for the
+# simulator), so two runs on one machine (or icount.py beside a wrk run) do not meet.
+APP_PORT = int(os.environ.get("BENCH_APP_PORT", "18080"))
+BASE_PORT, SIM_PORT = APP_PORT + 1, APP_PORT + 10
+# PostgreSQL databases are named <prefix>_main, ...: another prefix keeps two runs apart.
+DB_PREFIX = os.environ.get("BENCH_DB_PREFIX", "opbench")
 POOL = 16
 
 
@@ -50,9 +56,10 @@ def fresh_db(backend, name):
     os.makedirs(data)
     if backend == "sqlite":
         return f"sqlite://{data}/openpartner.db", data
-    psql(f"DROP DATABASE IF EXISTS opbench_{name} WITH (FORCE)")
-    psql(f"CREATE DATABASE opbench_{name}")
-    return f"{PG}/opbench_{name}", data
+    db = f"{DB_PREFIX}_{name}"
+    psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    psql(f"CREATE DATABASE {db}")
+    return f"{PG}/{db}", data
 
 
 def rss_kb(pid, field="VmRSS"):
@@ -93,8 +100,17 @@ def wait_ready(url, deadline_s=30):
 LIVE = []  # processes still running, stopped on the way out if a workload fails
 
 
+def ensure_free(port):
+    """Refuses to start when something else listens on `port`: wrk would measure it."""
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", port)) == 0:
+            raise SystemExit(f"port {port} is taken by another process; set BENCH_APP_PORT")
+
+
 class Proc:
-    def __init__(self, args, env, name):
+    def __init__(self, args, env, name, port=None):
+        if port:
+            ensure_free(port)
         self.log = open(os.path.join(OUT, f"{name}.log"), "w")
         self.started = time.monotonic()
         self.p = subprocess.Popen(args, env=env, stdout=self.log, stderr=subprocess.STDOUT)
@@ -159,7 +175,7 @@ def admin_key(url, data):
 
 
 def serve(url, data, name, extra=None):
-    server = Proc([SERVER, "serve"], server_env(url, data, extra), name)
+    server = Proc([SERVER, "serve"], server_env(url, data, extra), name, APP_PORT)
     wait_ready(f"http://127.0.0.1:{APP_PORT}/ready")
     return server
 
@@ -192,11 +208,11 @@ def run_backend(backend, args, rows):
 
 def main_rows(backend, args, row, url, data, ids, keys, key):
     # 7: start-to-ready on a migrated database, idle RSS.
-    server = Proc([SERVER, "serve"], server_env(url, data), f"{backend}-server")
+    server = Proc([SERVER, "serve"], server_env(url, data), f"{backend}-server", APP_PORT)
     ready_s = wait_ready(f"http://127.0.0.1:{APP_PORT}/ready")
     time.sleep(2)
     idle_rss = rss_kb(server.p.pid)
-    baseline = Proc([BASELINE, f"127.0.0.1:{BASE_PORT}", url, str(POOL)], dict(os.environ), f"{backend}-baseline")
+    baseline = Proc([BASELINE, f"127.0.0.1:{BASE_PORT}", url, str(POOL)], dict(os.environ), f"{backend}-baseline", BASE_PORT)
     wait_ready(f"http://127.0.0.1:{BASE_PORT}/static")
 
     log("static and raw-read baselines")
@@ -243,10 +259,10 @@ def backfill_row(backend, row):
     log("5: backfill of 100,000 partners to the simulator")
     bf_url, bf_data = fresh_db(backend, "backfill")
     tool(bf_url, "seed", "--partners", "100000")
-    sim = Proc([SERVER, "network-sim", "--bind", f"127.0.0.1:{SIM_PORT}", "--admin-key", "bench-admin"], server_env(bf_url, bf_data), f"{backend}-sim")
+    sim = Proc([SERVER, "network-sim", "--bind", f"127.0.0.1:{SIM_PORT}", "--admin-key", "bench-admin"], server_env(bf_url, bf_data), f"{backend}-sim", SIM_PORT)
     extra = {"NETWORK_URL": f"http://127.0.0.1:{SIM_PORT}", "NETWORK_ADMIN_API_KEY": "bench-admin", "SECRETS_ENCRYPTION_KEY": "11" * 32}
     admin = sh([SERVER, "keys", "create", "--admin"], env=server_env(bf_url, bf_data, extra)).strip().splitlines()[-1]
-    bf_server = Proc([SERVER, "serve"], server_env(bf_url, bf_data, extra), f"{backend}-backfill-server")
+    bf_server = Proc([SERVER, "serve"], server_env(bf_url, bf_data, extra), f"{backend}-backfill-server", APP_PORT)
     wait_ready(f"http://127.0.0.1:{APP_PORT}/ready")
     time.sleep(0.5)
     post(f"http://127.0.0.1:{APP_PORT}/config/network/auto-enroll", admin)
