@@ -265,7 +265,9 @@ def backfill_row(backend, row):
     bf_server = Proc([SERVER, "serve"], server_env(bf_url, bf_data, extra), f"{backend}-backfill-server", APP_PORT)
     wait_ready(f"http://127.0.0.1:{APP_PORT}/ready")
     time.sleep(0.5)
-    post(f"http://127.0.0.1:{APP_PORT}/config/network/auto-enroll", admin)
+    # The one-click connect needs a contact (or OPENPARTNER_ADMIN_EMAIL) since the Network
+    # refuses signups without one.
+    post(f"http://127.0.0.1:{APP_PORT}/config/network/auto-enroll", admin, {"contactEmail": "bench@bench.example"})
     base = f"http://127.0.0.1:{APP_PORT}/config/network/backfill"
     started = post(base, admin)
     t0 = time.monotonic()
