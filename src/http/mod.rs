@@ -20,6 +20,7 @@ pub mod network;
 pub mod network_sync;
 pub mod openapi;
 pub mod overview;
+pub mod paging;
 pub mod partner_actions;
 pub mod partner_keys;
 pub mod partner_network;
