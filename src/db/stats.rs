@@ -213,4 +213,18 @@ impl Db {
         .await?;
         top_rows(rows)
     }
+
+    /// Every link of `partner` that has attributed conversions, per currency, all time (through
+    /// the event's click; `events_partner_ts` serves it).
+    pub async fn link_conversions(&self, partner: &PartnerId) -> sqlx::Result<Vec<TopRow>> {
+        let rows = sqlx::query(
+            "SELECT c.link_id, e.currency, COUNT(*), CAST(COALESCE(SUM(e.value_minor), 0) AS BIGINT) \
+             FROM events e JOIN clicks c ON c.id = e.click_id \
+             WHERE e.partner_id = $1 AND e.attributed = 1 GROUP BY c.link_id, e.currency",
+        )
+        .bind(partner.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        top_rows(rows)
+    }
 }

@@ -19,6 +19,7 @@ use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, ApiQuery, MaybeJson};
 use crate::http::paging;
 use crate::http::partners::parse_limit;
+use crate::http::sales::{CommissionWithSale, with_sales};
 use crate::service::commissions as commissions_svc;
 use crate::service::partners as partners_svc;
 use crate::state::AppState;
@@ -108,7 +109,8 @@ impl From<&Commission> for CommissionView {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommissionPage {
-    commissions: Vec<CommissionView>,
+    /// Each with the sale it came from.
+    commissions: Vec<CommissionWithSale>,
     next_cursor: Option<String>,
 }
 
@@ -182,7 +184,7 @@ async fn page(
         id: c.id.clone(),
     });
     Ok(Json(CommissionPage {
-        commissions: rows.iter().map(CommissionView::from).collect(),
+        commissions: with_sales(state, &rows).await?,
         next_cursor: next,
     }))
 }

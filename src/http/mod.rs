@@ -31,6 +31,7 @@ pub mod programs;
 pub mod rate_limit;
 pub mod redirect;
 pub mod rules;
+pub mod sales;
 pub mod sessions;
 pub mod signup;
 pub mod snapshots;

@@ -33,6 +33,7 @@ mod partners;
 mod payouts;
 mod payouts_stripe;
 mod portal;
+mod portal_figures;
 mod programs;
 mod resilience;
 mod retention;
