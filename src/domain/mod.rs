@@ -2,6 +2,7 @@
 //! email addresses, exact money and commission rules.
 
 pub mod backoff;
+pub mod brand;
 pub mod commission;
 pub mod cursor;
 pub mod email;

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
+pub mod brand;
 pub mod commissions;
 pub mod console;
 pub mod csv_io;
@@ -93,6 +94,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(stripe_webhooks::router())
         .merge(webhooks::router())
         .merge(webhook_deliveries::router())
+        .merge(brand::router())
         .merge(me::router())
         .merge(timeseries::router())
         .merge(partner_network::router())

@@ -323,10 +323,12 @@ pub async fn revoke(
         let mail = state
             .mailer
             .render(
+                &mut tx,
                 Template::Revoked,
                 &partner.email,
                 json!({ "name": partner.name, "reason": reason }),
             )
+            .await
             .map_err(ApiError::internal)?;
         state.mailer.enqueue(&mut tx, &mail).await?;
         Some(mail.id)

@@ -253,10 +253,47 @@ async fn admin_uses_overview_keys_and_settings(b: Backend) {
     let payouts = payouts.assert_status(200);
     assert_eq!(payouts["schedule"], "weekly");
     assert_eq!(payouts["minimumAmounts"], json!({"USD": "50.00"}));
+    // The brand name: shown, changed, refused when empty, and the header follows.
+    let shown = web
+        .find(fantoccini::Locator::Css("#brand-name"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(shown.as_deref(), Some("OpenPartner"));
+    browser.fill("#brand-name", "Acme Shoes").await;
+    browser.click("#brand-button").await;
     browser
-        .text_until("#brand-name", "the brand name", |t| !t.is_empty())
+        .text_until("#brand-status", "saved", |t| {
+            t == "Saved: partners now see Acme Shoes."
+        })
         .await;
+    browser
+        .text_until("#brand", "the header", |t| t == "Acme Shoes")
+        .await;
+    let brand = app.admin_get("/config/brand").await;
+    assert_eq!(brand.assert_status(200)["brandName"], "Acme Shoes");
     browser.shots("settings").await;
+    web.execute(
+        "document.getElementById('brand-name').removeAttribute('required');",
+        vec![],
+    )
+    .await
+    .unwrap();
+    browser.fill("#brand-name", "   ").await;
+    browser.click("#brand-button").await;
+    browser
+        .text_until("#brand-status", "the refusal", |t| {
+            t.starts_with("Failed: brandName: must not be empty")
+        })
+        .await;
+    web.refresh().await.unwrap();
+    browser
+        .text_until("#brand", "the stored name after a reload", |t| {
+            t == "Acme Shoes"
+        })
+        .await;
 
     // A partner signs up (the policy now asks for review): the Partners page filters the
     // pending ones and approves.

@@ -8,6 +8,7 @@ mod smtp_sink;
 
 mod access;
 mod api_keys;
+mod brand;
 mod cli;
 mod commissions;
 mod console;
