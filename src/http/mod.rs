@@ -14,6 +14,7 @@ pub mod health;
 pub mod introspect;
 pub mod json;
 pub mod links;
+pub mod mail;
 pub mod marketplace;
 pub mod me;
 pub mod metrics_page;
@@ -94,6 +95,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(stripe_webhooks::router())
         .merge(webhooks::router())
         .merge(webhook_deliveries::router())
+        .merge(mail::router())
         .merge(brand::router())
         .merge(me::router())
         .merge(timeseries::router())

@@ -235,6 +235,9 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         ("/admin/network", "get"),
         ("/admin/partners", "get"),
         ("/admin/programs", "get"),
+        ("/admin/mail", "get"),
+        ("/admin/mail/messages", "get"),
+        ("/admin/mail/messages/{id}/retry", "post"),
         ("/config/brand", "get"),
         ("/config/brand", "put"),
     ] {

@@ -12,6 +12,7 @@ mod brand;
 mod cli;
 mod commissions;
 mod console;
+mod console_mail;
 mod console_overview;
 mod console_payouts;
 mod console_stripe;

@@ -22,11 +22,13 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payouts_page))
         .routes(routes!(commissions_page))
         .routes(routes!(stripe_page))
+        .routes(routes!(mail_page))
         .routes(routes!(audit_page))
         .routes(routes!(webhooks_js))
         .routes(routes!(payouts_js))
         .routes(routes!(stripe_js))
         .routes(routes!(commissions_js))
+        .routes(routes!(mail_js))
         .routes(routes!(audit_js))
         .routes(routes!(app_js))
         .routes(routes!(overview_page))
@@ -127,6 +129,12 @@ page!(
     "The Stripe page: the webhook URL for Stripe's dashboard, the received events, retry."
 );
 page!(
+    mail_page,
+    "/admin/mail",
+    "mail.html",
+    "The mail page: pending, dead and sent messages (never their bodies), retry."
+);
+page!(
     audit_page,
     "/admin/audit-log",
     "audit.html",
@@ -174,6 +182,12 @@ script!(
     "/admin/assets/commissions.js",
     "commissions.js",
     "The commissions page's script (it uses `app.js`'s helpers)."
+);
+script!(
+    mail_js,
+    "/admin/assets/mail.js",
+    "mail.js",
+    "The mail page's script (it uses `app.js`'s helpers)."
 );
 script!(
     audit_js,
