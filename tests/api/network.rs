@@ -195,12 +195,13 @@ async fn network_errors_during_connect_are_reported(b: Backend) {
     assert_eq!(e["networkStatus"], 422);
     assert!(e["detail"].as_str().unwrap().contains("invalid_email"));
     let keys = app.admin_get("/api-keys").await.body["apiKeys"].clone();
-    assert!(keys
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|k| k["kind"] == "scoped")
-        .all(|k| k["revokedAt"].is_string()));
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["kind"] == "scoped")
+            .all(|k| k["revokedAt"].is_string())
+    );
     // Without an encryption key there is no connecting.
     let (plain, _) = spawn_with_network(b, true, &[("SECRETS_ENCRYPTION_KEY", "")]).await;
     plain
