@@ -87,6 +87,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (16, "0016_stripe_billing"),
     (17, "0017_click_daily"),
     (18, "0018_commission_program_index"),
+    (20, "0020_stripe_events_object"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -107,6 +108,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (16, "0016_stripe_billing"),
     (17, "0017_click_daily"),
     (18, "0018_commission_program_index"),
+    (20, "0020_stripe_events_object"),
 );
 
 impl Db {
