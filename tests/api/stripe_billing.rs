@@ -142,7 +142,6 @@ async fn invoices_priced_first_then_subsequent_once_per_pair(b: Backend) {
         .to_string();
     let (pid, link) = partner(&app, "saas@example.com", &program).await;
     let click = app.click(&link).await;
-
     // The customer carries the click in its metadata.
     let e = send(
         &app,
@@ -363,15 +362,21 @@ async fn checkout_attribution_in_jpy_and_kwd(b: Backend) {
 }
 
 /// An identified customer with one invoice of `amount` USD cents; returns its commission id.
-async fn sold(app: &TestApp, link: &str, n: &str, amount: i64) -> String {
+/// A click on `link`, then the Stripe customer it became (`customer.created` as event `evt`);
+/// returns the event's listing.
+async fn identified(app: &TestApp, link: &str, evt: &str, cus: &str) -> Value {
     let click = app.click(link).await;
     send(
         app,
-        &format!("evt_cus_{n}"),
+        evt,
         "customer.created",
-        customer(&format!("cus_{n}"), json!({"op_click": click})),
+        customer(cus, json!({"op_click": click})),
     )
-    .await;
+    .await
+}
+
+async fn sold(app: &TestApp, link: &str, n: &str, amount: i64) -> String {
+    identified(app, link, &format!("evt_cus_{n}"), &format!("cus_{n}")).await;
     let e = send(
         app,
         &format!("evt_inv_{n}"),
@@ -524,14 +529,7 @@ async fn refunds_full_partial_and_after_payout(b: Backend) {
 async fn a_refund_before_its_invoice_waits(b: Backend) {
     let (app, _sim) = spawn_with_stripe(b, &[]).await;
     let (_, link) = partner(&app, "late@example.com", "cmp_default").await;
-    let click = app.click(&link).await;
-    send(
-        &app,
-        "evt_cus",
-        "customer.created",
-        customer("cus_o", json!({"op_click": click})),
-    )
-    .await;
+    identified(&app, &link, "evt_cus", "cus_o").await;
     // The refund first: nothing to reverse yet, so it waits.
     post(
         &app,
@@ -565,14 +563,7 @@ async fn a_refund_before_its_invoice_waits(b: Backend) {
 
     // A dispute whose invoice is very late: it gives up waiting, and is still applied when
     // the invoice finally comes.
-    let click = app.click(&link).await;
-    send(
-        &app,
-        "evt_cus2",
-        "customer.created",
-        customer("cus_p", json!({"op_click": click})),
-    )
-    .await;
+    identified(&app, &link, "evt_cus2", "cus_p").await;
     post(
         &app,
         "evt_dsp",
@@ -814,14 +805,7 @@ async fn concurrent_refunds_reverse_once(b: Backend) {
 async fn an_invoice_paid_before_the_click_earns_nothing(b: Backend) {
     let (app, _sim) = spawn_with_stripe(b, &[]).await;
     let (_pid, link) = partner(&app, "late@example.com", "cmp_default").await;
-    let click = app.click(&link).await;
-    let e = send(
-        &app,
-        "evt_lc",
-        "customer.created",
-        customer("cus_late", json!({"op_click": click})),
-    )
-    .await;
+    let e = identified(&app, &link, "evt_lc", "cus_late").await;
     assert_eq!(outcome(&e), ("processed", "recorded"));
     let mut old = invoice("in_old", "cus_late", 10_000, "usd");
     let paid = app.state.clock.now().millis() / 1000 - 90 * 86_400;
@@ -847,14 +831,7 @@ async fn an_invoice_paid_before_the_click_earns_nothing(b: Backend) {
 async fn events_of_the_other_mode_are_ignored(b: Backend) {
     let (app, _sim) = spawn_with_stripe(b, &[]).await;
     let (_, link) = partner(&app, "mode@example.com", "cmp_default").await;
-    let click = app.click(&link).await;
-    send(
-        &app,
-        "evt_cus_mode",
-        "customer.created",
-        customer("cus_mode", json!({"op_click": click})),
-    )
-    .await;
+    identified(&app, &link, "evt_cus_mode", "cus_mode").await;
     let live = envelope_in(
         "evt_inv_live",
         "invoice.paid",
