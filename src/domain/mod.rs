@@ -15,3 +15,4 @@ pub mod series;
 pub mod terms;
 pub mod time;
 pub mod tokens;
+pub mod urls;

@@ -144,7 +144,8 @@ pub struct StripeEventView {
     /// `pending`, `processed`, `ignored` or `dead`.
     status: String,
     /// What processing concluded: `recorded`, `duplicate`, `ignored`,
-    /// `ignored_no_attribution` or `dead`; null while pending.
+    /// `ignored_no_attribution`, `ignored_livemode_mismatch` (a live event at a test key, or the
+    /// reverse) or `dead`; null while pending.
     outcome: Option<String>,
     /// `data.object.id` (the account, invoice… the event is about).
     object_id: Option<String>,
