@@ -354,13 +354,7 @@ async fn create_partner(
     )
     .await
     // Only a caller that may read partners learns which partner holds the email.
-    .map_err(|e| {
-        if auth.0.has_scope(Scope::PartnersRead) {
-            e
-        } else {
-            e.without("partnerId").without("existing")
-        }
-    })?;
+    .map_err(|e| e.into_api(auth.0.has_scope(Scope::PartnersRead)))?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedPartner {

@@ -308,7 +308,7 @@ pub async fn start(
         ));
     };
     // A restarted flow supersedes the earlier pending key.
-    let earlier = state.db.get_connection().await?.pending_scoped_key_id;
+    let earlier = state.db.network_connection().await?.pending_scoped_key_id;
     state
         .db
         .set_pending_connection(vendor_id, key.row.id.as_str(), state.clock.now())
@@ -334,7 +334,7 @@ fn no_pending_connect() -> ApiError {
 /// federation key.
 pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Completed> {
     encryption_key(state)?;
-    let Some(pending) = state.db.get_connection().await?.pending_vendor_id else {
+    let Some(pending) = state.db.network_connection().await?.pending_vendor_id else {
         return Err(no_pending_connect());
     };
     let answer = state

@@ -387,7 +387,7 @@ async fn push_now_reports_each_failure_exactly(b: Backend) {
         .await
         .unwrap();
     // The result is recorded (read without triggering another heartbeat)...
-    let conn = app.state.db.get_connection().await.unwrap();
+    let conn = app.state.db.network_connection().await.unwrap();
     assert_eq!(conn.last_heartbeat_sent, Some(false));
     assert!(
         conn.last_heartbeat_reason
