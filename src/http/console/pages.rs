@@ -1,6 +1,8 @@
 //! The console's pages and assets, compiled into the binary: each page is a thin HTML shell
 //! with the brand's name in its header; `app.js` and the page's own script fill it from the API.
 
+use std::sync::LazyLock;
+
 use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -45,9 +47,39 @@ macro_rules! page {
         #[utoipa::path(get, path = $path, tag = "console", $(params($($params)*),)?
             responses((status = 200, description = "HTML page", content_type = "text/html")))]
         async fn $name(State(state): State<AppState>) -> Response {
-            html(with_brand(&state, include_str!($file)).await)
+            static PAGE: LazyLock<String> = LazyLock::new(|| with_nav(include_str!($file)));
+            html(with_brand(&state, &PAGE).await)
         }
     };
+}
+
+/// The console's sections, in the order of its nav: the one list every page's nav is made
+/// from (a page's `{{nav}}`).
+const NAV: &[(&str, &str)] = &[
+    ("/admin/overview", "Overview"),
+    ("/admin/network", "Network"),
+    ("/admin/partners", "Partners"),
+    ("/admin/programs", "Programs"),
+    ("/admin/commissions", "Commissions"),
+    ("/admin/payouts", "Payouts"),
+    ("/admin/webhooks", "Webhooks"),
+    ("/admin/stripe", "Stripe"),
+    ("/admin/mail", "Mail"),
+    ("/admin/audit-log", "Audit log"),
+    ("/admin/api-keys", "API keys"),
+    ("/admin/settings", "Settings"),
+];
+
+/// `page` with its `{{nav}}` made from [`NAV`].
+fn with_nav(page: &str) -> String {
+    let links: String = NAV
+        .iter()
+        .map(|(href, label)| format!(r#"<a href="{href}">{label}</a>"#))
+        .collect();
+    page.replace(
+        "{{nav}}",
+        &format!(r#"<nav aria-label="Console">{links}</nav>"#),
+    )
 }
 
 /// Pages only talk to this origin; scripts and styles come from the binary itself.
@@ -253,3 +285,30 @@ script!(
     "chart.js",
     "SVG charts, shared by the console and the partner portal."
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_but_sign_in_has_the_one_nav() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/console");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("html") {
+                continue;
+            }
+            let page = std::fs::read_to_string(&path).unwrap();
+            let login = path.ends_with("login.html");
+            assert_eq!(page.contains("{{nav}}"), !login, "{}", path.display());
+            assert!(
+                !page.contains("<nav"),
+                "{}: a nav of its own",
+                path.display()
+            );
+        }
+        let made = with_nav("<body>{{nav}}</body>");
+        assert_eq!(made.matches("<a href=").count(), NAV.len());
+        assert!(made.contains(r#"<a href="/admin/mail">Mail</a>"#));
+    }
+}
