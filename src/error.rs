@@ -75,12 +75,6 @@ impl ApiError {
         self
     }
 
-    /// Drops a top-level field added with [`ApiError::with`].
-    pub fn without(mut self, key: &str) -> Self {
-        self.0.extra.remove(key);
-        self
-    }
-
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
         self.0.headers.push((name, value));
         self

@@ -26,6 +26,9 @@ const MAX_LINE: u64 = 8 * 1024 * 1024;
 /// Rows per INSERT statement, at most (and at most this many bound values).
 const BATCH_ROWS: usize = 200;
 const BATCH_VALUES: usize = 20_000;
+/// A batch is also cut at this many bytes of text and binary values: rows of large values
+/// (mail bodies, the logo) never pile up in memory.
+const BATCH_BYTES: usize = 8 << 20;
 
 fn is_gz(path: &Path) -> bool {
     path.extension()
@@ -58,6 +61,10 @@ pub async fn export(db: &Db, out: &Path) -> anyhow::Result<u64> {
     let file = options
         .open(out)
         .with_context(|| format!("cannot create {}", out.display()))?;
+    // `mode` applies only to a file it creates: an existing one is narrowed before a byte lands.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .with_context(|| format!("cannot restrict {} to its owner", out.display()))?;
     let mut sink: Box<dyn Write> = if is_gz(out) {
         Box::new(flate2::write::GzEncoder::new(
             BufWriter::new(file),
@@ -215,6 +222,8 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
     let mut tx = db.begin_import().await?;
     let mut batch: Vec<Vec<Value>> = Vec::new();
     let mut batch_table: Option<&'static str> = None;
+    let mut batch_columns: Vec<Column> = Vec::new();
+    let mut batch_bytes = 0usize;
     let mut last_index = 0;
     let mut ended = None;
     while let Some(record) = lines.next()? {
@@ -251,28 +260,51 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
                 unknown.chars().take(64).collect::<String>()
             );
         }
-        let values = cols
+        // A column the export does not carry (it is from an older schema) takes the column's
+        // default, as the migration that added it gave the rows of that time.
+        let present: Vec<Column> = cols
             .iter()
-            .map(|c| value_of(row.get(&c.name).unwrap_or(&Json::Null), c))
+            .filter(|c| row.contains_key(&c.name))
+            .cloned()
+            .collect();
+        if present.is_empty() {
+            bail!("line {line_no}: table {table}: the row has no columns");
+        }
+        let values = present
+            .iter()
+            .map(|c| value_of(&row[&c.name], c))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("line {line_no}: table {table}: {e}"))?;
+        let size: usize = values
+            .iter()
+            .map(|v| match v {
+                Value::Text(t) => t.len(),
+                Value::Bytes(b) => b.len(),
+                Value::Null | Value::Int(_) => 8,
+            })
+            .sum();
         if batch_table != Some(table)
+            || batch_columns != present
             || batch.len() >= BATCH_ROWS
-            || (batch.len() + 1) * cols.len() > BATCH_VALUES
+            || (batch.len() + 1) * present.len().max(1) > BATCH_VALUES
+            || batch_bytes + size > BATCH_BYTES
         {
             if let Some(t) = batch_table {
-                Db::insert_rows(&mut tx, t, &columns[t], &batch)
+                Db::insert_rows(&mut tx, t, &batch_columns, &batch)
                     .await
                     .with_context(|| format!("inserting into {t} (before line {line_no})"))?;
             }
             batch.clear();
+            batch_bytes = 0;
             batch_table = Some(table);
+            batch_columns = present;
         }
+        batch_bytes += size;
         batch.push(values);
         progress.tick(table);
     }
     if let Some(t) = batch_table {
-        Db::insert_rows(&mut tx, t, &columns[t], &batch)
+        Db::insert_rows(&mut tx, t, &batch_columns, &batch)
             .await
             .with_context(|| format!("inserting into {t}"))?;
     }
@@ -284,11 +316,18 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
         ),
         None => bail!("the file is truncated (no end marker); nothing was imported"),
     }
+    if version < CLICK_DAILY_SINCE {
+        // Exports from before the click rollup existed: derive it, as its migration did.
+        Db::rebuild_click_daily(&mut tx).await?;
+    }
     db.finish_import(&mut tx).await?;
     tx.commit().await?;
     progress.done();
     Ok(progress.rows)
 }
+
+/// The schema version that brought `click_daily`, the clicks' rollup.
+const CLICK_DAILY_SINCE: i64 = 17;
 
 /// An online, consistent copy of a SQLite database (`VACUUM INTO`).
 pub async fn backup(db: &Db, out: &Path) -> anyhow::Result<()> {
@@ -298,13 +337,24 @@ pub async fn backup(db: &Db, out: &Path) -> anyhow::Result<()> {
              or `openpartner export`"
         );
     }
-    if out.exists() {
-        bail!("{} exists; choose a new file", out.display());
-    }
     let path = out.to_str().context("the backup path is not UTF-8")?;
-    db.vacuum_into(path).await?;
-    // The copy holds key hashes and instance secrets: readable by its owner only.
+    // The copy holds key hashes and instance secrets: readable by its owner only from its first
+    // byte. VACUUM INTO writes into an empty file that exists, so it is made first, owner-only,
+    // and never over another file.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
     #[cfg(unix)]
-    std::fs::set_permissions(out, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(out) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("{} exists; choose a new file", out.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", out.display())),
+    }
+    if let Err(e) = db.vacuum_into(path).await {
+        let _ = std::fs::remove_file(out);
+        return Err(e.into());
+    }
     Ok(())
 }

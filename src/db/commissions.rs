@@ -57,6 +57,12 @@ impl Status {
     }
 }
 
+/// A commission's amount as a per-status total counts it: what the partner keeps after partial
+/// reversals (`amount - reversed`; a reversal after payment is also a clawback, reported on its
+/// own), or the whole amount once reversed.
+pub(crate) const AMOUNT_BY_STATUS: &str =
+    "CASE WHEN status = 'reversed' THEN amount_minor ELSE amount_minor - reversed_minor END";
+
 #[derive(Debug, Clone)]
 pub struct Commission {
     pub id: String,
@@ -500,10 +506,11 @@ impl Db {
         partner: &PartnerId,
         since: Timestamp,
     ) -> sqlx::Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT status, currency, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions \
-             WHERE partner_id = $1 AND accrued_at >= $2 GROUP BY status, currency",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT status, currency, CAST(COALESCE(SUM({AMOUNT_BY_STATUS}), 0) AS BIGINT) \
+                 FROM commissions WHERE partner_id = $1 AND accrued_at >= $2 \
+                 GROUP BY status, currency"
+        ))
         .bind(partner.as_str())
         .bind(since.millis())
         .fetch_all(self.pool())

@@ -22,7 +22,51 @@ pub struct NewEvent<'a> {
     pub created_at: Timestamp,
 }
 
+/// The sale (or other conversion) a commission came from, as its partner may see it: no
+/// customer, no click.
+#[derive(Debug, Clone)]
+pub struct SaleRow {
+    pub id: String,
+    /// The brand's own id for it (an order or invoice reference; `stripe:invoice:<id>` for
+    /// Stripe's).
+    pub external_event_id: String,
+    pub kind: String,
+    pub value_minor: i64,
+    pub currency: String,
+    pub ts: Timestamp,
+}
+
 impl Db {
+    /// The events with these ids, in one query (a page of commissions at most: 500).
+    pub async fn sales_by_ids(&self, ids: &[&str]) -> sqlx::Result<Vec<SaleRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT id, external_event_id, type, value_minor, currency, ts FROM events WHERE id IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(SaleRow {
+                    id: r.try_get(0)?,
+                    external_event_id: r.try_get(1)?,
+                    kind: r.try_get(2)?,
+                    value_minor: r.try_get(3)?,
+                    currency: r.try_get(4)?,
+                    ts: Timestamp::from_millis(r.try_get(5)?),
+                })
+            })
+            .collect()
+    }
+
     /// Records an event; a repeated external id is a unique violation.
     pub async fn insert_event(tx: &mut Tx, e: &NewEvent<'_>) -> sqlx::Result<()> {
         sqlx::query(

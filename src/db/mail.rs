@@ -146,3 +146,123 @@ impl Db {
         Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
     }
 }
+
+/// A message as the console lists it: everything but its bodies (a pending message's body
+/// holds a live magic link).
+#[derive(Debug, Clone)]
+pub struct MailSummary {
+    pub id: String,
+    pub to_addr: String,
+    pub subject: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Timestamp,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+const SUMMARY: &str =
+    "id, to_addr, subject, status, attempts, last_error, next_attempt_at, created_at, sent_at";
+
+fn summary_from_row(r: &AnyRow) -> sqlx::Result<MailSummary> {
+    Ok(MailSummary {
+        id: r.try_get("id")?,
+        to_addr: r.try_get("to_addr")?,
+        subject: r.try_get("subject")?,
+        status: r.try_get("status")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        next_attempt_at: Timestamp::from_millis(r.try_get("next_attempt_at")?),
+        created_at: Timestamp::from_millis(r.try_get("created_at")?),
+        sent_at: r
+            .try_get::<Option<i64>, _>("sent_at")?
+            .map(Timestamp::from_millis),
+    })
+}
+
+/// What a retry found.
+#[derive(Debug)]
+pub enum MailRetry {
+    Requeued(MailSummary),
+    AlreadySent,
+    NotFound,
+}
+
+impl Db {
+    /// One page of the outbox, newest first, optionally of one status, after the keyset
+    /// position `after` (created_at, id).
+    pub async fn list_mail(
+        &self,
+        status: Option<&str>,
+        after: Option<(i64, &str)>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<MailSummary>> {
+        let (after_at, after_id) = after.unwrap_or((i64::MAX, ""));
+        // Two statements rather than `$1 = '' OR status = $1`, so each has its index.
+        let (filter, first) = match status {
+            Some(_) => ("status = $1 AND ", 2),
+            None => ("", 1),
+        };
+        let sql = format!(
+            "SELECT {SUMMARY} FROM mail_outbox WHERE {filter}\
+             (created_at < ${a} OR (created_at = ${a} AND id < ${b})) \
+             ORDER BY created_at DESC, id DESC LIMIT ${c}",
+            a = first,
+            b = first + 1,
+            c = first + 2,
+        );
+        let mut q = sqlx::query(&sql);
+        if let Some(s) = status {
+            q = q.bind(s);
+        }
+        let rows = q
+            .bind(after_at)
+            .bind(after_id)
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    /// Puts a dead or pending message back to pending, due `now`, with its audit row. A
+    /// message being sent right now keeps its lease, so it is never sent twice at once.
+    pub async fn retry_mail_audited(&self, id: &str, now: Timestamp) -> sqlx::Result<MailRetry> {
+        let mut tx = self.begin().await?;
+        let before: Option<(String, i64)> =
+            sqlx::query("SELECT status, next_attempt_at FROM mail_outbox WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
+                .transpose()?;
+        let Some((status, next_at)) = before else {
+            return Ok(MailRetry::NotFound);
+        };
+        let row = sqlx::query(&format!(
+            "UPDATE mail_outbox SET status = 'pending', next_attempt_at = $1 \
+             WHERE id = $2 AND status IN ('pending', 'dead') RETURNING {SUMMARY}"
+        ))
+        .bind(now.millis())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        // Sent already, or while we looked.
+        let Some(row) = row else {
+            return Ok(MailRetry::AlreadySent);
+        };
+        let mail = summary_from_row(&row)?;
+        let change = super::audit::Change {
+            action: "mail.retry",
+            target_type: "mail",
+            target_id: id,
+            changes: super::audit::diff(
+                &serde_json::json!({"status": status, "nextAttemptAt": Timestamp::from_millis(next_at)}),
+                &serde_json::json!({"status": mail.status, "nextAttemptAt": mail.next_attempt_at}),
+            ),
+        };
+        super::audit::append(&mut tx, change, now).await?;
+        tx.commit().await?;
+        Ok(MailRetry::Requeued(mail))
+    }
+}

@@ -87,6 +87,8 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (16, "0016_stripe_billing"),
     (17, "0017_click_daily"),
     (18, "0018_commission_program_index"),
+    (19, "0019_mail_list_index"),
+    (20, "0020_stripe_events_object"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -107,6 +109,8 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (16, "0016_stripe_billing"),
     (17, "0017_click_daily"),
     (18, "0018_commission_program_index"),
+    (19, "0019_mail_list_index"),
+    (20, "0020_stripe_events_object"),
 );
 
 impl Db {
@@ -200,12 +204,23 @@ impl Db {
 
     /// A write transaction. On SQLite it takes the write lock up front (`BEGIN IMMEDIATE`) so
     /// two writers queue on the busy timeout instead of failing with SQLITE_BUSY on upgrade.
+    ///
+    /// Cancel-safe: the `BEGIN` runs in a task of its own. A caller dropped while it is in
+    /// flight (a client gone, a timeout) would otherwise leave the pooled connection inside a
+    /// transaction sqlx does not track (sqlx 0.8.6 and 0.9.0, upstream issue #4393), and every
+    /// later write on that connection would be silently discarded. The task always finishes;
+    /// if nobody waits for its transaction any more, dropping it rolls back.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
         let start = std::time::Instant::now();
-        let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
-        };
+        let (pool, backend) = (self.pool.clone(), self.backend);
+        let tx = tokio::spawn(async move {
+            match backend {
+                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+                Backend::Postgres => pool.begin().await,
+            }
+        })
+        .await
+        .unwrap_or_else(|e| Err(sqlx::Error::Protocol(format!("begin task failed: {e}"))));
         metrics::histogram!(crate::instruments::DB_POOL_WAIT).record(start.elapsed().as_secs_f64());
         tx
     }

@@ -75,7 +75,7 @@ fn connection_from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<Connection> {
 }
 
 impl Db {
-    pub async fn get_connection(&self) -> sqlx::Result<Connection> {
+    pub async fn network_connection(&self) -> sqlx::Result<Connection> {
         connection_from_row(
             &sqlx::query(SELECT_CONNECTION)
                 .fetch_one(self.pool())

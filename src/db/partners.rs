@@ -255,10 +255,11 @@ impl Db {
             );
         }
         if filter.program.is_some() {
-            // program_ids is a space-separated list.
+            // program_ids is a space-separated list. REPLACE is an exact, case-sensitive
+            // substring test on both backends (LIKE ignores ASCII case on SQLite only).
+            let n = next();
             clauses.push(format!(
-                "(' ' || program_ids || ' ') LIKE ${} ESCAPE '\\'",
-                next()
+                "REPLACE(' ' || program_ids || ' ', ${n}, '') <> ' ' || program_ids || ' '"
             ));
         }
         if after.is_some() {
@@ -278,7 +279,7 @@ impl Db {
             q = q.bind(email);
         }
         if let Some(program) = filter.program {
-            q = q.bind(format!("% {} %", program.replace('_', "\\_")));
+            q = q.bind(format!(" {program} "));
         }
         if let Some((created, id)) = after {
             q = q.bind(created).bind(id);

@@ -34,12 +34,7 @@ impl Db {
         now: crate::domain::time::Timestamp,
     ) -> sqlx::Result<()> {
         let mut tx = self.begin().await?;
-        let before = sqlx::query("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get::<String, _>(0))
-            .transpose()?;
+        let before = Db::get_setting_tx(&mut tx, key).await?;
         Db::set_setting_tx(&mut tx, key, value).await?;
         let json = |raw: Option<&str>| {
             raw.and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
@@ -53,6 +48,15 @@ impl Db {
         };
         super::audit::append(&mut tx, change, now).await?;
         tx.commit().await
+    }
+
+    /// `get_setting` inside `tx`.
+    pub async fn get_setting_tx(tx: &mut Tx, key: &str) -> sqlx::Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?;
+        row.map(|r| r.try_get(0)).transpose()
     }
 
     /// `set_setting` inside `tx`.
@@ -81,5 +85,39 @@ impl Db {
             .get_setting(key)
             .await?
             .unwrap_or_else(|| value.to_string()))
+    }
+}
+
+/// The setting that holds the brand name an admin gave, as `{"brandName": "..."}` (an
+/// object, so its audit row compares the field).
+pub const BRAND_NAME_KEY: &str = "brand_name";
+
+fn brand_of(raw: Option<String>) -> Option<String> {
+    raw.and_then(|r| serde_json::from_str::<serde_json::Value>(&r).ok())
+        .and_then(|v| v["brandName"].as_str().map(str::to_string))
+}
+
+impl Db {
+    /// The brand name partners see: the one an admin stored, else `fallback` (the configured
+    /// name). Read at each use, so every replica shows the same name.
+    pub async fn brand_name(&self, fallback: &str) -> sqlx::Result<String> {
+        let stored = brand_of(self.get_setting(BRAND_NAME_KEY).await?);
+        Ok(stored.unwrap_or_else(|| fallback.to_string()))
+    }
+
+    /// [`Db::brand_name`] inside `tx`.
+    pub async fn brand_name_tx(tx: &mut Tx, fallback: &str) -> sqlx::Result<String> {
+        let raw = Db::get_setting_tx(tx, BRAND_NAME_KEY).await?;
+        Ok(brand_of(raw).unwrap_or_else(|| fallback.to_string()))
+    }
+
+    /// Stores the brand name, with its audit row.
+    pub async fn set_brand_name(
+        &self,
+        name: &crate::domain::brand::BrandName,
+        now: crate::domain::time::Timestamp,
+    ) -> sqlx::Result<()> {
+        let value = serde_json::json!({ "brandName": name.as_str() }).to_string();
+        self.set_setting_audited(BRAND_NAME_KEY, &value, now).await
     }
 }

@@ -89,11 +89,11 @@ impl Db {
         }
 
         let commissions_sql = if who.is_some() {
-            "SELECT accrued_at / 86400000 AS d, currency, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) \
+            "SELECT accrued_at / 86400000 AS d, currency, CAST(COALESCE(SUM(amount_minor - reversed_minor), 0) AS BIGINT) \
              FROM commissions WHERE partner_id = $3 AND accrued_at >= $1 AND accrued_at < $2 \
              AND status <> 'reversed' GROUP BY accrued_at / 86400000, currency"
         } else {
-            "SELECT accrued_at / 86400000 AS d, currency, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) \
+            "SELECT accrued_at / 86400000 AS d, currency, CAST(COALESCE(SUM(amount_minor - reversed_minor), 0) AS BIGINT) \
              FROM commissions WHERE accrued_at >= $1 AND accrued_at < $2 \
              AND status <> 'reversed' GROUP BY accrued_at / 86400000, currency"
         };
@@ -124,6 +124,16 @@ pub struct TopRow {
     pub revenue_minor: i64,
 }
 
+/// The first `$3` rows of each currency of `grouped` (columns id, currency, n, revenue), by
+/// revenue: amounts in different currencies are never ranked against each other.
+fn top_per_currency(grouped: &str) -> String {
+    format!(
+        "SELECT id, currency, n, revenue FROM (SELECT g.*, ROW_NUMBER() OVER \
+         (PARTITION BY currency ORDER BY revenue DESC, id) AS pos FROM ({grouped}) g) ranked \
+         WHERE pos <= $3 ORDER BY currency, revenue DESC, id"
+    )
+}
+
 fn top_rows(rows: Vec<sqlx::any::AnyRow>) -> sqlx::Result<Vec<TopRow>> {
     rows.iter()
         .map(|r| {
@@ -145,10 +155,11 @@ impl Db {
         since: Timestamp,
         until: Timestamp,
     ) -> sqlx::Result<Vec<(String, String, i64)>> {
-        let rows = sqlx::query(
-            "SELECT status, currency, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions \
-             WHERE accrued_at >= $1 AND accrued_at < $2 GROUP BY status, currency",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT status, currency, CAST(COALESCE(SUM({}), 0) AS BIGINT) FROM commissions \
+                 WHERE accrued_at >= $1 AND accrued_at < $2 GROUP BY status, currency",
+            super::commissions::AMOUNT_BY_STATUS
+        ))
         .bind(since.millis())
         .bind(until.millis())
         .fetch_all(self.pool())
@@ -162,8 +173,8 @@ impl Db {
     /// (`commissions_payable` serves it).
     pub async fn payouts_due(&self) -> sqlx::Result<Vec<(String, i64)>> {
         let rows = sqlx::query(
-            "SELECT currency, CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM commissions \
-             WHERE status = 'approved' AND payout_id IS NULL GROUP BY currency ORDER BY currency",
+            "SELECT currency, CAST(COALESCE(SUM(amount_minor - reversed_minor), 0) AS BIGINT) \
+             FROM commissions WHERE status = 'approved' AND payout_id IS NULL GROUP BY currency ORDER BY currency",
         )
         .fetch_all(self.pool())
         .await?;
@@ -172,18 +183,20 @@ impl Db {
             .collect()
     }
 
-    /// The partners with the most attributed revenue in `[since, until)`, per currency.
+    /// The partners with the most attributed revenue in `[since, until)`: the first `limit` of
+    /// each currency.
     pub async fn top_partners(
         &self,
         since: Timestamp,
         until: Timestamp,
         limit: i64,
     ) -> sqlx::Result<Vec<TopRow>> {
-        let rows = sqlx::query(
-            "SELECT partner_id, currency, COUNT(*), CAST(COALESCE(SUM(value_minor), 0) AS BIGINT) AS revenue \
+        let rows = sqlx::query(&top_per_currency(
+            "SELECT partner_id AS id, currency, COUNT(*) AS n, \
+             CAST(COALESCE(SUM(value_minor), 0) AS BIGINT) AS revenue \
              FROM events WHERE ts >= $1 AND ts < $2 AND attributed = 1 AND partner_id IS NOT NULL \
-             GROUP BY partner_id, currency ORDER BY revenue DESC, partner_id LIMIT $3",
-        )
+             GROUP BY partner_id, currency",
+        ))
         .bind(since.millis())
         .bind(until.millis())
         .bind(limit)
@@ -192,23 +205,38 @@ impl Db {
         top_rows(rows)
     }
 
-    /// The links with the most attributed revenue in `[since, until)`, per currency (through
-    /// the event's click).
+    /// The links with the most attributed revenue in `[since, until)` (through the event's
+    /// click): the first `limit` of each currency.
     pub async fn top_links(
         &self,
         since: Timestamp,
         until: Timestamp,
         limit: i64,
     ) -> sqlx::Result<Vec<TopRow>> {
-        let rows = sqlx::query(
-            "SELECT c.link_id, e.currency, COUNT(*), CAST(COALESCE(SUM(e.value_minor), 0) AS BIGINT) AS revenue \
+        let rows = sqlx::query(&top_per_currency(
+            "SELECT c.link_id AS id, e.currency AS currency, COUNT(*) AS n, \
+             CAST(COALESCE(SUM(e.value_minor), 0) AS BIGINT) AS revenue \
              FROM events e JOIN clicks c ON c.id = e.click_id \
              WHERE e.ts >= $1 AND e.ts < $2 AND e.attributed = 1 \
-             GROUP BY c.link_id, e.currency ORDER BY revenue DESC, c.link_id LIMIT $3",
-        )
+             GROUP BY c.link_id, e.currency",
+        ))
         .bind(since.millis())
         .bind(until.millis())
         .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        top_rows(rows)
+    }
+
+    /// Every link of `partner` that has attributed conversions, per currency, all time (through
+    /// the event's click; `events_partner_ts` serves it).
+    pub async fn link_conversions(&self, partner: &PartnerId) -> sqlx::Result<Vec<TopRow>> {
+        let rows = sqlx::query(
+            "SELECT c.link_id, e.currency, COUNT(*), CAST(COALESCE(SUM(e.value_minor), 0) AS BIGINT) \
+             FROM events e JOIN clicks c ON c.id = e.click_id \
+             WHERE e.partner_id = $1 AND e.attributed = 1 GROUP BY c.link_id, e.currency",
+        )
+        .bind(partner.as_str())
         .fetch_all(self.pool())
         .await?;
         top_rows(rows)

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, flag};
+use super::{Db, Tx, flag};
 use crate::domain::ids::PartnerId;
 use crate::domain::time::Timestamp;
 
@@ -90,6 +90,21 @@ fn opt_flag(r: &AnyRow, col: &str) -> sqlx::Result<Option<bool>> {
 }
 
 impl Db {
+    /// Whether an event of `event_type` about `object_id` has been received (in any state).
+    pub async fn stripe_event_received(
+        tx: &mut Tx,
+        event_type: &str,
+        object_id: &str,
+    ) -> sqlx::Result<bool> {
+        let row =
+            sqlx::query("SELECT 1 FROM stripe_events WHERE type = $1 AND object_id = $2 LIMIT 1")
+                .bind(event_type)
+                .bind(object_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(row.is_some())
+    }
+
     /// Gives the partner `account` unless it already has one; returns the account it holds
     /// afterwards (`None`: no such partner).
     pub async fn set_stripe_account_if_none(
@@ -300,6 +315,26 @@ impl Db {
         .bind(error)
         .bind(flag(next_attempt_at.is_some()))
         .bind(next_attempt_at.map(Timestamp::millis))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Leaves an event pending until `next_attempt_at` without counting an attempt: what it
+    /// waits for (a payout settling) ends on its own.
+    pub async fn defer_stripe_event(
+        &self,
+        id: &str,
+        reason: &str,
+        next_attempt_at: Timestamp,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE stripe_events SET last_error = $1, locked_until = 0, status = 'pending', \
+             outcome = NULL, next_attempt_at = $2 WHERE id = $3",
+        )
+        .bind(reason)
+        .bind(next_attempt_at.millis())
         .bind(id)
         .execute(self.pool())
         .await?;

@@ -61,7 +61,7 @@ pub enum Kind {
     Bytes,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
     pub name: String,
     pub kind: Kind,
@@ -291,6 +291,21 @@ impl Db {
             .bind(path)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    /// Derives the clicks' daily rollup from the clicks (as migration 0017 first did).
+    pub async fn rebuild_click_daily(tx: &mut Tx) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM click_daily")
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO click_daily (day, partner_id, program_id, clicks) \
+             SELECT ts / 86400000, partner_id, program_id, COUNT(*) FROM clicks \
+             GROUP BY ts / 86400000, partner_id, program_id",
+        )
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 

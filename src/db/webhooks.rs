@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use super::{Db, Tx, flag};
 use crate::config::Secret;
 use crate::domain::time::Timestamp;
+use crate::domain::urls::for_audit;
 
 /// An endpoint as stored. The secrets are as stored (encrypted, or marked plain when no
 /// SECRETS_ENCRYPTION_KEY is set), and redacted in `Debug`.
@@ -79,9 +80,9 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         set_subscriptions(&mut tx, &e.id, &e.events).await?;
-        // Never the signing secret.
+        // Never the signing secret, nor a credential inside the URL.
         let changes = serde_json::json!({
-            "url": {"before": null, "after": e.url},
+            "url": {"before": null, "after": for_audit(&e.url)},
             "description": {"before": null, "after": e.description},
             "events": {"before": null, "after": e.events},
         });
@@ -184,7 +185,7 @@ impl Db {
         }
         let mut changes = serde_json::Map::new();
         if let Some(url) = c.url {
-            changes.insert("url".into(), serde_json::json!({ "after": url }));
+            changes.insert("url".into(), serde_json::json!({ "after": for_audit(url) }));
         }
         if let Some(d) = c.description {
             changes.insert("description".into(), serde_json::json!({ "after": d }));

@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn percent_rounds_half_up_in_minor_units() {
-        let usd = Currency::parse("USD").unwrap();
+        let usd = Currency::usd();
         let r = CommissionRule::parse("percent", &json!("10"), 2).unwrap();
         assert_eq!(r.commission_minor(4999, &usd), 500); // 4.999 → 5.00
         let r = CommissionRule::parse("percent", &json!("12.5"), 2).unwrap();

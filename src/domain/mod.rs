@@ -2,6 +2,7 @@
 //! email addresses, exact money and commission rules.
 
 pub mod backoff;
+pub mod brand;
 pub mod commission;
 pub mod cursor;
 pub mod email;
@@ -14,3 +15,4 @@ pub mod series;
 pub mod terms;
 pub mod time;
 pub mod tokens;
+pub mod urls;

@@ -245,7 +245,7 @@ mod tests {
 
     #[test]
     fn exact_numbers_keep_their_digits() {
-        let usd = Currency::parse("USD").unwrap();
+        let usd = Currency::usd();
         let n = |m, c: &Currency| serde_json::to_string(&ExactNumber::from_minor(m, c)).unwrap();
         assert_eq!(n(1250, &usd), "12.5");
         assert_eq!(n(10000, &usd), "100");

@@ -129,13 +129,21 @@ impl Mailer {
         }))
     }
 
-    /// Renders a template for `to`. `ctx` is an object; `brand` is added.
-    pub fn render(&self, template: Template, to: &str, ctx: Value) -> anyhow::Result<OutgoingMail> {
+    /// Renders a template for `to`. `ctx` is an object; `brand` is added: the name an admin
+    /// stored (read in `tx`, so every replica writes the same), else the configured one.
+    pub async fn render(
+        &self,
+        tx: &mut Tx,
+        template: Template,
+        to: &str,
+        ctx: Value,
+    ) -> anyhow::Result<OutgoingMail> {
         let mut ctx = match ctx {
             Value::Object(map) => map,
             _ => serde_json::Map::new(),
         };
-        ctx.insert("brand".into(), Value::String(self.brand.clone()));
+        let brand = Db::brand_name_tx(tx, &self.brand).await?;
+        ctx.insert("brand".into(), Value::String(brand));
         let ctx = Value::Object(ctx);
         let render = |part: &str| -> anyhow::Result<String> {
             let name = format!("{}/{part}", template.name());

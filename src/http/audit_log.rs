@@ -8,11 +8,12 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::audit::{AuditFilter, AuditRow};
-use crate::domain::cursor::{self, Position};
+use crate::domain::cursor::Position;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::ApiQuery;
+use crate::http::paging;
 use crate::http::partners::parse_limit;
 use crate::state::AppState;
 
@@ -115,12 +116,7 @@ async fn list_audit_log(
                 .ok_or_else(|| ApiError::invalid_query("since must be an RFC 3339 timestamp"))?,
         ),
     };
-    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(cursor::decode(&state.cursor_key[..], c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "The cursor is malformed or was altered.")
-        })?),
-    };
+    let after = paging::after(&state, q.cursor.as_deref())?;
     let filter = AuditFilter {
         actor: filter_value("actor", &q.actor)?,
         action: filter_value("action", &q.action)?,
@@ -129,20 +125,10 @@ async fn list_audit_log(
         after: after.map(|p| (p.created_at, p.id)),
     };
     let mut rows = state.db.list_audit(&filter, limit + 1).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|r| {
-            cursor::encode(
-                &state.cursor_key[..],
-                &Position {
-                    created_at: r.at.millis(),
-                    id: r.id.clone(),
-                },
-            )
-        })
-    } else {
-        None
-    };
+    let next_cursor = paging::next_cursor(&state, &mut rows, limit, |r| Position {
+        created_at: r.at.millis(),
+        id: r.id.clone(),
+    });
     Ok(Json(AuditPage {
         entries: rows.into_iter().map(Into::into).collect(),
         next_cursor,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::commissions::{Commission, CommissionFilter, Status};
-use crate::domain::cursor::{self, Position};
+use crate::domain::cursor::Position;
 use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, ExactNumber};
 use crate::domain::rules::Trigger;
@@ -17,7 +17,9 @@ use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, ApiQuery, MaybeJson};
+use crate::http::paging;
 use crate::http::partners::parse_limit;
+use crate::http::sales::{CommissionWithSale, with_sales};
 use crate::service::commissions as commissions_svc;
 use crate::service::partners as partners_svc;
 use crate::state::AppState;
@@ -107,7 +109,8 @@ impl From<&Commission> for CommissionView {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommissionPage {
-    commissions: Vec<CommissionView>,
+    /// Each with the sale it came from.
+    commissions: Vec<CommissionWithSale>,
     next_cursor: Option<String>,
 }
 
@@ -168,12 +171,7 @@ async fn page(
             ApiError::invalid_query("status must be accrued, approved, paid, reversed or on_hold")
         })?),
     };
-    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(cursor::decode(&state.cursor_key[..], c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "The cursor is malformed or was altered.")
-        })?),
-    };
+    let after = paging::after(state, q.cursor.as_deref())?;
     let filter = CommissionFilter {
         partner,
         program,
@@ -181,22 +179,12 @@ async fn page(
         after: after.as_ref().map(|p| (p.created_at, p.id.as_str())),
     };
     let mut rows = state.db.list_commissions(&filter, limit + 1).await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|c| {
-            cursor::encode(
-                &state.cursor_key[..],
-                &Position {
-                    created_at: c.accrued_at.millis(),
-                    id: c.id.clone(),
-                },
-            )
-        })
-    } else {
-        None
-    };
+    let next = paging::next_cursor(state, &mut rows, limit, |c| Position {
+        created_at: c.accrued_at.millis(),
+        id: c.id.clone(),
+    });
     Ok(Json(CommissionPage {
-        commissions: rows.iter().map(CommissionView::from).collect(),
+        commissions: with_sales(state, &rows).await?,
         next_cursor: next,
     }))
 }

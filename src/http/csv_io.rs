@@ -515,11 +515,11 @@ async fn import_partners(
         match created {
             Ok(_) => results.push(result("created", None)),
             // A concurrent create took the email between the check and the insert.
-            Err(e) if e.status() == StatusCode::CONFLICT => results.push(result("exists", None)),
-            Err(e) if e.status().is_client_error() => {
+            Err(svc::CreateError::EmailTaken(_)) => results.push(result("exists", None)),
+            Err(svc::CreateError::Refused(e)) if e.status().is_client_error() => {
                 results.push(result("invalid", Some(e.code().to_string())));
             }
-            Err(e) => return Err(e),
+            Err(svc::CreateError::Refused(e)) => return Err(e),
         }
     }
     Ok((StatusCode::OK, Json(ImportAnswer { results })))

@@ -1,5 +1,7 @@
 //! `/partners/:id/links`: program-scoped share links.
 
+use std::collections::{BTreeMap, HashMap};
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,6 +15,7 @@ use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath};
+use crate::http::timeseries::format_money;
 use crate::service::links::{self as svc, NewLink};
 use crate::service::partners as partners_svc;
 use crate::state::AppState;
@@ -67,9 +70,23 @@ impl LinkView {
     }
 }
 
+/// A link with its figures since it was made.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkWithFigures {
+    #[serde(flatten)]
+    link: LinkView,
+    clicks: i64,
+    /// Attributed conversions, in every currency.
+    conversions: i64,
+    /// Attributed revenue per currency, decimal strings in major units (`{"USD": "120.00"}`);
+    /// currencies are never added together.
+    revenue: BTreeMap<String, String>,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LinkList {
-    links: Vec<LinkView>,
+    links: Vec<LinkWithFigures>,
 }
 
 /// Create a share link: admin, `links:write`, or the partner itself (granted programs only).
@@ -126,7 +143,8 @@ async fn create_link(
     ))
 }
 
-/// List a partner's links: admin, `links:read`, or the partner itself.
+/// List a partner's links with their clicks, conversions and revenue: admin, `links:read`, or
+/// the partner itself.
 #[utoipa::path(get, path = "/partners/{id}/links", tag = "links", security(("bearer" = [])),
     params(("id" = String, Path)),
     responses((status = 200, body = LinkList),
@@ -142,10 +160,31 @@ async fn list_links(
     auth.require_partner_access(&partner, Scope::LinksRead)?;
     partners_svc::get_existing(&state, &partner).await?;
     let links = state.db.list_partner_links(&partner).await?;
-    Ok(Json(LinkList {
-        links: links
-            .into_iter()
-            .map(|l| LinkView::new(l, &state.config.public_url))
-            .collect(),
-    }))
+    state.clicks.flush().await;
+    // Two grouped queries for every link, whatever their number.
+    let clicks: HashMap<String, i64> = state
+        .db
+        .clicks_by_link(&partner, Timestamp::from_millis(0))
+        .await?
+        .into_iter()
+        .collect();
+    let mut sales: HashMap<String, (i64, BTreeMap<String, i64>)> = HashMap::new();
+    for row in state.db.link_conversions(&partner).await? {
+        let entry = sales.entry(row.id).or_default();
+        entry.0 += row.conversions;
+        entry.1.insert(row.currency, row.revenue_minor);
+    }
+    let links = links
+        .into_iter()
+        .map(|l| {
+            let (conversions, revenue) = sales.remove(&l.id).unwrap_or_default();
+            LinkWithFigures {
+                clicks: clicks.get(&l.id).copied().unwrap_or(0),
+                conversions,
+                revenue: format_money(&revenue),
+                link: LinkView::new(l, &state.config.public_url),
+            }
+        })
+        .collect();
+    Ok(Json(LinkList { links }))
 }

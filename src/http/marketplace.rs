@@ -199,7 +199,7 @@ async fn approve(
 
 /// Records a decision taken on the Network (its own transaction: the change is the
 /// Network's); `fields` are what was sent, never the federation token.
-async fn audit(
+pub(crate) async fn audit(
     state: &AppState,
     action: &str,
     target_type: &str,

@@ -62,7 +62,7 @@ async fn get_config(
     auth: Auth,
 ) -> ApiResult<Json<NetworkConfigView>> {
     auth.require_admin()?;
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     Ok(Json(NetworkConfigView {
         enabled: conn.connected(),
         network_url: state.config.network_url.clone(),

@@ -15,7 +15,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath, MaybeJson};
-use crate::http::marketplace::{network_id, proxy_as};
+use crate::http::marketplace::{audit, network_id, proxy_as};
 use crate::http::me::partner_only;
 use crate::state::AppState;
 
@@ -50,6 +50,20 @@ async fn act(
 ) -> Answer {
     let me = partner_only(auth)?;
     proxy_as(state, method, path, Some(me.as_str()), body).await
+}
+
+/// A write the partner made on the Network, done: recorded in the audit log (the partner is
+/// the actor) with what was sent.
+async fn act_audited(
+    state: &AppState,
+    auth: &Auth,
+    (method, path): (Method, &str),
+    body: Value,
+    (action, target_type, target_id): (&str, &str, &str),
+) -> Answer {
+    let answer = act(state, auth, method, path, Some(body.clone())).await?;
+    audit(state, action, target_type, target_id, &body).await?;
+    Ok(answer)
 }
 
 /// Documents the query; the handler passes only these keys on.
@@ -189,12 +203,12 @@ async fn network_apply(
         "message": bounded("message", body.message, 2000)?,
         "preferredSlug": bounded("preferredSlug", body.preferred_slug, 100)?,
     });
-    let (_, answer) = act(
+    let (_, answer) = act_audited(
         &state,
         &auth,
-        Method::POST,
-        &format!("/offerings/{id}/apply"),
-        Some(payload),
+        (Method::POST, &format!("/offerings/{id}/apply")),
+        payload,
+        ("network.apply", "network_offering", id),
     )
     .await?;
     Ok((StatusCode::CREATED, answer))
@@ -259,7 +273,14 @@ async fn network_cancel(
     partner_only(&auth)?;
     let id = network_id(&id)?;
     let path = format!("/creators/me/requests/{id}/cancel");
-    act(&state, &auth, Method::POST, &path, Some(json!({}))).await
+    act_audited(
+        &state,
+        &auth,
+        (Method::POST, &path),
+        json!({}),
+        ("network.request_cancel", "network_request", id),
+    )
+    .await
 }
 
 /// My creator profile on the Network (→ `GET /creators/me`).
@@ -323,12 +344,13 @@ async fn network_update_profile(
         }
         changes.insert(field.to_string(), Value::String(value));
     }
-    act(
+    let me = partner_only(&auth)?.to_string();
+    act_audited(
         &state,
         &auth,
-        Method::PATCH,
-        "/creators/me",
-        Some(Value::Object(changes)),
+        (Method::PATCH, "/creators/me"),
+        Value::Object(changes),
+        ("network.profile_update", "partner", &me),
     )
     .await
 }

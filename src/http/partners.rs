@@ -9,7 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::partners::{Partner, PartnerChanges, PartnerFilter, PartnerStatus};
 use crate::domain::commission::CommissionRule;
-use crate::domain::cursor::{self, Position};
+use crate::domain::cursor::Position;
 use crate::domain::email::Email;
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::domain::rules::RuleSet;
@@ -18,6 +18,7 @@ use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
+use crate::http::paging;
 use crate::http::rules::{RuleBody, Strictness, parse_rules};
 use crate::service::partners::{self as svc, CreatePartner, NewSnapshot, Source};
 use crate::state::AppState;
@@ -353,13 +354,7 @@ async fn create_partner(
     )
     .await
     // Only a caller that may read partners learns which partner holds the email.
-    .map_err(|e| {
-        if auth.0.has_scope(Scope::PartnersRead) {
-            e
-        } else {
-            e.without("partnerId").without("existing")
-        }
-    })?;
+    .map_err(|e| e.into_api(auth.0.has_scope(Scope::PartnersRead)))?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedPartner {
@@ -421,12 +416,7 @@ async fn list_partners(
 ) -> ApiResult<Json<PartnerList>> {
     auth.require_scope(Scope::PartnersRead)?;
     let limit = parse_limit(q.limit.as_deref(), 100, 200)?;
-    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(cursor::decode(&state.cursor_key[..], c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "The cursor is malformed or was altered.")
-        })?),
-    };
+    let after = paging::after(&state, q.cursor.as_deref())?;
     let email = q.email.map(|e| e.trim().to_lowercase());
     let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
         None => None,
@@ -457,20 +447,10 @@ async fn list_partners(
             limit + 1,
         )
         .await?;
-    let next_cursor = if page.len() as i64 > limit {
-        page.truncate(limit as usize);
-        page.last().map(|p| {
-            cursor::encode(
-                &state.cursor_key[..],
-                &Position {
-                    created_at: p.created_at.millis(),
-                    id: p.id.to_string(),
-                },
-            )
-        })
-    } else {
-        None
-    };
+    let next_cursor = paging::next_cursor(&state, &mut page, limit, |p| Position {
+        created_at: p.created_at.millis(),
+        id: p.id.to_string(),
+    });
     Ok(Json(PartnerList {
         partners: page.into_iter().map(PartnerView::from).collect(),
         next_cursor,

@@ -11,6 +11,7 @@ use qrcode::render::svg;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::http::brand::with_brand;
 use crate::http::json::ApiPath;
 use crate::state::AppState;
 
@@ -36,13 +37,14 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const POLICY: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'";
 
-fn shell() -> Response {
+/// The shell, with the brand's name in its header.
+async fn shell(state: &AppState) -> Response {
     (
         [
             (CACHE_CONTROL, "no-store"),
             (CONTENT_SECURITY_POLICY, POLICY),
         ],
-        Html(include_str!("portal/portal.html")),
+        Html(with_brand(state, include_str!("portal/portal.html")).await),
     )
         .into_response()
 }
@@ -58,8 +60,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// The portal's home page (signed out: the sign-in form).
 #[utoipa::path(get, path = "/portal", tag = "portal",
     responses((status = 200, description = "HTML page", content_type = "text/html")))]
-async fn portal_home() -> Response {
-    shell()
+async fn portal_home(State(state): State<AppState>) -> Response {
+    shell(&state).await
 }
 
 /// One portal page: `links`, `programs`, `commissions`, `payouts`, `network` or `profile`.
@@ -67,9 +69,12 @@ async fn portal_home() -> Response {
     params(("page" = String, Path, description = "The page's name")),
     responses((status = 200, description = "HTML page", content_type = "text/html"),
         (status = 404, description = "`not_found`", body = ErrorBody)))]
-async fn portal_page(ApiPath(page): ApiPath<String>) -> ApiResult<Response> {
+async fn portal_page(
+    State(state): State<AppState>,
+    ApiPath(page): ApiPath<String>,
+) -> ApiResult<Response> {
     if PAGES.contains(&page.as_str()) {
-        Ok(shell())
+        Ok(shell(&state).await)
     } else {
         Err(ApiError::not_found("No such portal page."))
     }

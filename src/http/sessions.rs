@@ -15,6 +15,7 @@ use crate::domain::ids::PartnerId;
 use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::api_keys::ScopeName;
 use crate::http::auth::{Auth, SESSION_COOKIE, cookie, csrf_token, session_cookie};
+use crate::http::brand::html_escape;
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::partners::PartnerView;
 use crate::http::rate_limit::{ClientIp, check};
@@ -56,7 +57,7 @@ async fn magic_page(
                 == Some(crate::domain::tokens::TokenKind::MagicLink)
         })
         .unwrap_or_default();
-    let brand = html_escape(&state.config.brand_name);
+    let brand = crate::http::brand::page_brand(&state).await;
     // A revoked partner's link says why instead of offering to sign in (seed 004).
     let suspended = match magic::suspended_reason(&state, &token).await {
         Ok(reason) => reason,
@@ -123,14 +124,6 @@ const SUSPENDED_PAGE: &str = r#"<!doctype html>
 <p><strong>Reason:</strong> <span id="reason">{{reason}}</span></p>
 <p>If you think this is a mistake, reply to {{brand}}.</p>
 </main></body></html>"#;
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -155,8 +155,8 @@ async fn partner_signup(
     match created {
         Ok(_) => Ok(answer()),
         // A concurrent sign-up with the same email won the race.
-        Err(e) if e.code() == "email_taken" => Ok(answer()),
-        Err(e) => Err(e),
+        Err(svc::CreateError::EmailTaken(_)) => Ok(answer()),
+        Err(e) => Err(e.into_api(false)),
     }
 }
 

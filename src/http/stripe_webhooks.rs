@@ -11,11 +11,12 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::stripe::{NewStripeEvent, StripeEvent};
-use crate::domain::cursor::{self, Position};
+use crate::domain::cursor::Position;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, ApiQuery, payload_too_large};
+use crate::http::paging;
 use crate::http::partners::parse_limit;
 use crate::state::AppState;
 use crate::stripe::events;
@@ -143,7 +144,8 @@ pub struct StripeEventView {
     /// `pending`, `processed`, `ignored` or `dead`.
     status: String,
     /// What processing concluded: `recorded`, `duplicate`, `ignored`,
-    /// `ignored_no_attribution` or `dead`; null while pending.
+    /// `ignored_no_attribution`, `ignored_livemode_mismatch` (a live event at a test key, or the
+    /// reverse) or `dead`; null while pending.
     outcome: Option<String>,
     /// `data.object.id` (the account, invoice… the event is about).
     object_id: Option<String>,
@@ -234,12 +236,7 @@ async fn list_events(
         )));
     }
     let limit = parse_limit(q.limit.as_deref(), 50, 200)?;
-    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(cursor::decode(&state.cursor_key[..], c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "The cursor is malformed or was altered.")
-        })?),
-    };
+    let after = paging::after(&state, q.cursor.as_deref())?;
     let mut page = state
         .db
         .list_stripe_events(
@@ -250,18 +247,10 @@ async fn list_events(
             limit + 1,
         )
         .await?;
-    let next_cursor = if page.len() as i64 > limit {
-        page.truncate(limit as usize);
-        page.last().map(|e| {
-            let position = Position {
-                created_at: e.received_at.millis(),
-                id: e.id.clone(),
-            };
-            cursor::encode(&state.cursor_key[..], &position)
-        })
-    } else {
-        None
-    };
+    let next_cursor = paging::next_cursor(&state, &mut page, limit, |e| Position {
+        created_at: e.received_at.millis(),
+        id: e.id.clone(),
+    });
     Ok(Json(StripeEventList {
         events: page.into_iter().map(StripeEventView::from).collect(),
         next_cursor,

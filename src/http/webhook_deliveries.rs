@@ -7,11 +7,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::webhook_deliveries::Delivery;
 use crate::db::webhooks::Endpoint;
-use crate::domain::cursor::{self, Position};
+use crate::domain::cursor::Position;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, ApiQuery};
+use crate::http::paging;
 use crate::http::partners::parse_limit;
 use crate::state::AppState;
 use crate::webhooks::{self, deliver};
@@ -134,37 +135,15 @@ async fn list_deliveries(
             ));
         }
     };
-    let before = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(
-            cursor::decode(&state.cursor_key[..], c)
-                .ok_or_else(|| {
-                    ApiError::bad_request(
-                        "invalid_cursor",
-                        "The cursor is malformed or was altered.",
-                    )
-                })?
-                .created_at,
-        ),
-    };
+    let before = paging::after(&state, q.cursor.as_deref())?.map(|p| p.created_at);
     let mut rows = state
         .db
         .list_webhook_deliveries(&id, status, before, limit + 1)
         .await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|d| {
-            cursor::encode(
-                &state.cursor_key[..],
-                &Position {
-                    created_at: d.seq,
-                    id: d.id.clone(),
-                },
-            )
-        })
-    } else {
-        None
-    };
+    let next_cursor = paging::next_cursor(&state, &mut rows, limit, |d| Position {
+        created_at: d.seq,
+        id: d.id.clone(),
+    });
     Ok(Json(DeliveryPage {
         deliveries: rows.into_iter().map(DeliveryView::from).collect(),
         next_cursor,

@@ -103,7 +103,7 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
         return Ok(true);
     };
     tracing::info!(run = %run_id, total = run.total, pushed = run.pushed, "backfill running");
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     let token = vendor_token(state, &conn).map_err(|e| anyhow::anyhow!(e))?;
     let gate = Arc::new(Semaphore::new(CONCURRENCY));
     let mut renewed_at = now;

@@ -199,9 +199,10 @@ pub async fn one_click(state: &AppState, contact: Contact) -> ApiResult<String> 
         ));
     }
     let key = mint_federation_key(state).await?;
-    let name = contact
-        .display_name
-        .unwrap_or_else(|| state.config.brand_name.clone());
+    let name = match contact.display_name {
+        Some(n) => n,
+        None => state.db.brand_name(&state.config.brand_name).await?,
+    };
     let body = signup_body(
         state,
         &key.plaintext,
@@ -271,7 +272,10 @@ pub async fn start(
 ) -> ApiResult<Started> {
     encryption_key(state)?;
     let key = mint_federation_key(state).await?;
-    let display = display_name.unwrap_or(&state.config.brand_name).to_string();
+    let display = match display_name {
+        Some(n) => n.to_string(),
+        None => state.db.brand_name(&state.config.brand_name).await?,
+    };
     let body = signup_body(
         state,
         &key.plaintext,
@@ -304,7 +308,7 @@ pub async fn start(
         ));
     };
     // A restarted flow supersedes the earlier pending key.
-    let earlier = state.db.get_connection().await?.pending_scoped_key_id;
+    let earlier = state.db.network_connection().await?.pending_scoped_key_id;
     state
         .db
         .set_pending_connection(vendor_id, key.row.id.as_str(), state.clock.now())
@@ -330,7 +334,7 @@ fn no_pending_connect() -> ApiError {
 /// federation key.
 pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Completed> {
     encryption_key(state)?;
-    let Some(pending) = state.db.get_connection().await?.pending_vendor_id else {
+    let Some(pending) = state.db.network_connection().await?.pending_vendor_id else {
         return Err(no_pending_connect());
     };
     let answer = state
@@ -360,10 +364,10 @@ pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Completed> {
             "This verification link belongs to another vendor than the connect this instance started. Nothing was changed.",
         ));
     }
-    let display = answer["displayName"]
-        .as_str()
-        .unwrap_or(&state.config.brand_name)
-        .to_string();
+    let display = match answer["displayName"].as_str() {
+        Some(n) => n.to_string(),
+        None => state.db.brand_name(&state.config.brand_name).await?,
+    };
     finish(
         state,
         vendor_id,

@@ -47,13 +47,13 @@ pub async fn send(state: &AppState) -> Outcome {
 }
 
 async fn attempt(state: &AppState) -> Outcome {
-    let conn = match state.db.get_connection().await {
+    let conn = match state.db.network_connection().await {
         Ok(c) => c,
         Err(e) => return Outcome::Failed(format!("local_partner_count_failed: {e}")),
     };
     let token = match vendor_token(state, &conn) {
         Ok(t) => t,
-        Err(reason) => return Outcome::Failed(reason),
+        Err(reason) => return Outcome::Failed(reason.to_string()),
     };
     let partner_count = match state.db.count_live_partners().await {
         Ok(n) => n,

@@ -53,32 +53,47 @@ pub fn tier(state: &AppState) -> &'static str {
     }
 }
 
+/// Why there is no vendor token to call the Network with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("network_not_configured")]
+    NotConnected,
+    #[error("secrets_encryption_key_missing: SECRETS_ENCRYPTION_KEY is not set")]
+    KeyMissing,
+    #[error("vendor_token_unreadable: SECRETS_ENCRYPTION_KEY does not match the stored token")]
+    Unreadable,
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::NotConnected => ApiError::unavailable(
+                "network_not_configured",
+                "This instance is not connected to the OpenPartner Network.",
+            ),
+            other => ApiError::unavailable("network_not_configured", other.to_string()),
+        }
+    }
+}
+
 /// The decrypted vendor token of a connected instance.
-pub fn vendor_token(state: &AppState, conn: &Connection) -> Result<String, String> {
+pub fn vendor_token(state: &AppState, conn: &Connection) -> Result<String, TokenError> {
     let Some(enc) = conn
         .vendor_token_enc
         .as_deref()
         .filter(|_| conn.connected())
     else {
-        return Err("network_not_configured".into());
+        return Err(TokenError::NotConnected);
     };
     let Some(key) = &state.config.encryption_key else {
-        return Err("secrets_encryption_key_missing: SECRETS_ENCRYPTION_KEY is not set".into());
+        return Err(TokenError::KeyMissing);
     };
-    crate::secrets::decrypt(key.expose(), enc).ok_or_else(|| {
-        "vendor_token_unreadable: SECRETS_ENCRYPTION_KEY does not match the stored token".into()
-    })
+    crate::secrets::decrypt(key.expose(), enc).ok_or(TokenError::Unreadable)
 }
 
 /// The connection and its token, or 503 `network_not_configured`.
 pub async fn connected(state: &AppState) -> ApiResult<(Connection, String)> {
-    let conn = state.db.get_connection().await?;
-    match vendor_token(state, &conn) {
-        Ok(token) => Ok((conn, token)),
-        Err(reason) if reason == "network_not_configured" => Err(ApiError::unavailable(
-            "network_not_configured",
-            "This instance is not connected to the OpenPartner Network.",
-        )),
-        Err(reason) => Err(ApiError::unavailable("network_not_configured", reason)),
-    }
+    let conn = state.db.network_connection().await?;
+    let token = vendor_token(state, &conn)?;
+    Ok((conn, token))
 }

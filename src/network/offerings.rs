@@ -40,7 +40,7 @@ const LEASE_MS: i64 = 5 * 60_000;
 
 /// Sends every pending offering change. Returns how many were sent.
 pub async fn sync(state: &AppState) -> anyhow::Result<usize> {
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     let Ok(token) = vendor_token(state, &conn) else {
         return Ok(0);
     };

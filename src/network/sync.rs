@@ -179,7 +179,7 @@ enum Delivery {
 
 /// Delivers one claimed row.
 async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
-    let conn = match state.db.get_connection().await {
+    let conn = match state.db.network_connection().await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "could not read the Network connection");
@@ -231,7 +231,7 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
 
 /// The drain job's body: delivers every due row. Returns how many were attempted.
 pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     let Ok(token) = vendor_token(state, &conn) else {
         return Ok(0);
     };

@@ -48,7 +48,8 @@ pub async fn issue_link(
     }
     let mail = state
         .mailer
-        .render(template, &partner.email, ctx)
+        .render(tx, template, &partner.email, ctx)
+        .await
         .map_err(ApiError::internal)?;
     state.mailer.enqueue(tx, &mail).await?;
     Ok(mail.id)
@@ -58,15 +59,17 @@ pub async fn issue_link(
 /// why (seed 004: the reason is visible when they try to sign in again). The caller answers
 /// as it does for anyone, so the address's state is never revealed to the requester.
 pub async fn send_suspended_notice(state: &AppState, partner: &Partner) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
     let mail = state
         .mailer
         .render(
+            &mut tx,
             Template::Suspended,
             &partner.email,
             json!({ "name": partner.name, "reason": partner.revoke_reason }),
         )
+        .await
         .map_err(ApiError::internal)?;
-    let mut tx = state.db.begin().await?;
     state.mailer.enqueue(&mut tx, &mail).await?;
     tx.commit().await?;
     state.mailer.kick(mail.id);

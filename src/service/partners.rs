@@ -83,14 +83,49 @@ pub async fn resolve_programs(
     }
 }
 
-/// Creates a partner. 409 `email_taken` when the email exists (also under concurrent creates:
-/// the unique index decides).
-pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> {
+/// Why a partner was not created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The email belongs to this partner already (also under concurrent creates: the unique
+    /// index decides).
+    #[error("a partner with this email already exists")]
+    EmailTaken(PartnerId),
+    #[error(transparent)]
+    Refused(#[from] ApiError),
+}
+
+impl From<sqlx::Error> for CreateError {
+    fn from(e: sqlx::Error) -> Self {
+        CreateError::Refused(e.into())
+    }
+}
+
+impl CreateError {
+    /// The answer: 409 `email_taken`, naming the existing partner (`partnerId`) only when
+    /// `reveal` (a caller that may read partners, such as the Network, carries on with it).
+    pub fn into_api(self, reveal: bool) -> ApiError {
+        match self {
+            CreateError::EmailTaken(existing) => {
+                let e =
+                    ApiError::conflict("email_taken", "A partner with this email already exists.");
+                if reveal {
+                    e.with("partnerId", existing).with("existing", true)
+                } else {
+                    e
+                }
+            }
+            CreateError::Refused(e) => e,
+        }
+    }
+}
+
+/// Creates a partner.
+pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, CreateError> {
     let program_ids = resolve_programs(&state.db, req.program_ids).await?;
     let now = state.clock.now();
     let id = PartnerId::generate();
     let metadata = Value::Object(req.metadata).to_string();
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     let mut tx = state.db.begin().await?;
     let inserted = Db::insert_partner(
         &mut tx,
@@ -114,7 +149,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
             drop(tx);
             // A concurrent create won; name its partner.
             if let Some(existing) = state.db.get_partner_by_email(req.email.as_str()).await? {
-                return Err(email_taken(&existing.id));
+                return Err(CreateError::EmailTaken(existing.id));
             }
         }
         return Err(e.into());
@@ -189,7 +224,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> ApiResult<Partner> 
     }
     if pushed || req.source == Source::Network {
         // Answer with the Network identity just stored.
-        return get_existing(state, &partner.id).await;
+        return Ok(get_existing(state, &partner.id).await?);
     }
     Ok(partner)
 }
@@ -210,14 +245,6 @@ async fn remember_network_identity(state: &AppState, partner: &Partner) {
             tracing::warn!(error = %e, "could not record a federated partner's Network identity");
         }
     }
-}
-
-/// 409 `email_taken`, naming the existing partner (`partnerId`) so a caller such as the
-/// Network can carry on with it (e.g. create its link) instead of failing.
-fn email_taken(existing: &PartnerId) -> ApiError {
-    ApiError::conflict("email_taken", "A partner with this email already exists.")
-        .with("partnerId", existing)
-        .with("existing", true)
 }
 
 pub async fn get_existing(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
@@ -307,7 +334,7 @@ pub async fn revoke(
     notify: bool,
 ) -> ApiResult<Revoked> {
     let now = state.clock.now();
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     let mut tx = state.db.begin().await?;
     let Some(partner) = Db::get_partner_tx(&mut tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));
@@ -323,10 +350,12 @@ pub async fn revoke(
         let mail = state
             .mailer
             .render(
+                &mut tx,
                 Template::Revoked,
                 &partner.email,
                 json!({ "name": partner.name, "reason": reason }),
             )
+            .await
             .map_err(ApiError::internal)?;
         state.mailer.enqueue(&mut tx, &mail).await?;
         Some(mail.id)
@@ -356,7 +385,7 @@ pub async fn revoke(
 
 pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let now = state.clock.now();
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     let mut tx = state.db.begin().await?;
     let Some(before) = Db::get_partner_tx(&mut tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));

@@ -35,7 +35,7 @@ const REPORT_MARGIN_MS: i64 = 60_000;
 /// accepted report. The mark advances only on a 2xx (or a zero amount, which sends nothing).
 /// Other currencies are not converted (we hold no exchange rates): they are left out.
 pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     let Ok(token) = crate::network::vendor_token(state, &conn) else {
         return Ok(None);
     };

@@ -349,6 +349,7 @@ pub async fn mark_paid(
             let mail = state
                 .mailer
                 .render(
+                    &mut tx,
                     Template::Paid,
                     &partner.email,
                     json!({
@@ -359,6 +360,7 @@ pub async fn mark_paid(
                         "reference": payout.reference,
                     }),
                 )
+                .await
                 .map_err(ApiError::internal)?;
             state.mailer.enqueue(&mut tx, &mail).await?;
             Some(mail.id)

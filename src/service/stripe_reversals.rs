@@ -89,9 +89,9 @@ fn concluded(done: PartReversal, commission: &str) -> Result<Handled, String> {
     match done {
         PartReversal::Reversed { .. } => Ok(Handled::Recorded),
         PartReversal::Nothing => Ok(Handled::Duplicate),
-        PartReversal::InPayout => Err(format!(
-            "commission {commission} is in a payout not yet paid; retried until it is paid or freed"
-        )),
+        PartReversal::InPayout => Ok(Handled::Blocked(format!(
+            "commission {commission} is in a payout not yet paid; looked at again until it is paid or freed"
+        ))),
         PartReversal::Raced => Err(format!(
             "commission {commission} changed meanwhile; retried"
         )),
@@ -148,6 +148,18 @@ pub async fn dispute(
         let held = Db::hold_commission(&mut tx, &commission, now)
             .await
             .map_err(db_err)?;
+        // Stripe does not promise order: a closure already received (won, lost or closed with
+        // a warning) has decided this dispute, so no hold is left behind for it. Checked after
+        // the hold, under its row lock: a closure processed meanwhile waits for this
+        // transaction and then finds whatever it left.
+        if held
+            && Db::stripe_event_received(&mut tx, "charge.dispute.closed", dispute)
+                .await
+                .map_err(db_err)?
+        {
+            tx.rollback().await.map_err(db_err)?;
+            return Ok(Handled::Duplicate);
+        }
         let current = Db::get_commission_tx(&mut tx, &commission)
             .await
             .map_err(db_err)?;

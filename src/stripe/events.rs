@@ -52,7 +52,13 @@ pub enum Handled {
         reason: String,
         give_up: &'static str,
     },
+    /// Blocked by something that ends on its own (a payout not yet settled): looked at again
+    /// every [`BLOCKED_RECHECK`], without using up the event's attempts.
+    Blocked(String),
 }
+
+/// How often an event blocked by an unsettled payout is looked at again.
+pub const BLOCKED_RECHECK: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 /// Attempts one stored event now, in the background.
 pub fn kick(state: &AppState, id: String) {
@@ -129,6 +135,10 @@ async fn attempt(state: &AppState, event: StripeEvent) {
             db.finish_stripe_event(&event.id, "ignored", outcome, None, now)
                 .await
         }
+        Ok(Handled::Blocked(reason)) => {
+            let next = now.plus_millis(BLOCKED_RECHECK.as_millis() as i64);
+            db.defer_stripe_event(&event.id, &reason, next).await
+        }
         Ok(Handled::Wait { reason, give_up }) if event.attempts + 1 >= WAIT_ATTEMPTS => {
             db.finish_stripe_event(&event.id, "ignored", give_up, Some(&reason), now)
                 .await
@@ -157,6 +167,11 @@ async fn dispatch(
     event: &StripeEvent,
     payload: &Value,
 ) -> Result<Handled, String> {
+    // A test-mode event at a live key's endpoint (or the reverse) is another account's world:
+    // acting on it would pay commissions on sales that never happened.
+    if live_key(state).is_some_and(|live| live != event.livemode) {
+        return Ok(Handled::Ignored("ignored_livemode_mismatch"));
+    }
     match event.event_type.as_str() {
         "account.updated" => account_updated(state, event, payload).await,
         "checkout.session.completed" => stripe_billing::checkout_completed(state, payload).await,
@@ -172,6 +187,13 @@ async fn dispatch(
         }
         _ => Ok(Handled::Ignored("ignored")),
     }
+}
+
+/// Whether the configured secret key is a live-mode one (`sk_live_…`, restricted `rk_live_…`);
+/// without a key (webhooks only) there is nothing to compare against.
+fn live_key(state: &AppState) -> Option<bool> {
+    let key = state.config.stripe_secret_key.as_ref()?.expose();
+    Some(key.starts_with("sk_live_") || key.starts_with("rk_live_"))
 }
 
 /// `account.updated`: the connected account's `details_submitted` and `payouts_enabled` go on

@@ -239,7 +239,11 @@ async fn notify_admin(
         return Ok(None);
     };
     let ctx = json!({ "url": endpoint.url, "reason": reason, "endpoint_id": endpoint.id });
-    let mail = match state.mailer.render(Template::WebhookDisabled, admin, ctx) {
+    let rendered = state
+        .mailer
+        .render(tx, Template::WebhookDisabled, admin, ctx)
+        .await;
+    let mail = match rendered {
         Ok(m) => m,
         Err(e) => {
             tracing::error!(error = %e, "could not render the webhook-disabled email");

@@ -11,7 +11,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::both_backends;
-use crate::helpers::{Backend, spawn_app, spawn_reachable};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_reachable};
 
 async fn console_session_and_csrf(b: Backend) {
     let app = spawn_app(b).await;
@@ -274,6 +274,18 @@ impl Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
+}
+
+/// Opens `path` in the console, signing in on the way.
+pub(crate) async fn open_signed_in(b: Backend, app: &TestApp, prefix: &str, path: &str) -> Browser {
+    let browser = Browser::start(&format!("{b:?}-{prefix}").to_lowercase()).await;
+    browser.client.goto(&app.url(path)).await.unwrap();
+    browser.visible("#signin-form").await;
+    browser.fill("#key", &app.admin_key).await;
+    browser.click("#signin-button").await;
+    let want = app.url(path);
+    browser.url_until(path, |u| u == want).await;
+    browser
 }
 
 async fn admin_runs_the_program_from_the_console(b: Backend) {

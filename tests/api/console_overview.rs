@@ -2,7 +2,7 @@
 //! the figures over HTTP, the pages in headless Chromium with screenshots at desktop and phone
 //! width (`target/screenshots/console-extra-*`).
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::console::Browser;
@@ -70,15 +70,29 @@ async fn overview_figures(b: Backend) {
         json!({"USD": "4.00", "EUR": "2.00"})
     );
     assert_eq!(o["payoutsDue"], json!({"USD": "10.00"}));
-    let top = o["topPartners"].as_array().unwrap();
+    // Ranked within each currency (EUR first, then USD), never across them.
+    let currencies: Vec<&str> = o["topPartners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["currency"].as_str().unwrap())
+        .collect();
+    assert_eq!(currencies, ["EUR", "USD", "USD"], "{o}");
+    let top: Vec<&Value> = o["topPartners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["currency"] == "USD")
+        .collect();
     assert_eq!(top[0]["id"], a.as_str());
     assert_eq!(top[0]["name"], "Top <Seller>");
     assert_eq!(top[0]["revenue"], "100.00");
     assert_eq!(top[0]["currency"], "USD");
     assert_eq!(top[1]["id"], second.as_str());
     let links = o["topLinks"].as_array().unwrap();
-    assert_eq!(links[0]["linkKey"], "top-link");
-    assert_eq!(links[0]["partnerId"], a.as_str());
+    assert_eq!(links[1]["linkKey"], "top-link");
+    assert_eq!(links[1]["currency"], "USD");
+    assert_eq!(links[1]["partnerId"], a.as_str());
     assert_eq!(links.len(), 3, "{o}");
     // The partner list filters by program and status.
     app.call(
@@ -102,6 +116,11 @@ async fn overview_figures(b: Backend) {
         .await;
     in_program.assert_status(200);
     assert_eq!(ids(&in_program), vec![a.clone()]);
+    // Ids match exactly, on both backends: another case is another program.
+    let upper = app
+        .admin_get(&format!("/partners?programId={}", program.to_uppercase()))
+        .await;
+    assert!(ids(&upper).is_empty(), "{}", upper.text);
     app.admin_post(&format!("/partners/{second}/revoke"), json!({}))
         .await
         .assert_status(200);
@@ -253,10 +272,47 @@ async fn admin_uses_overview_keys_and_settings(b: Backend) {
     let payouts = payouts.assert_status(200);
     assert_eq!(payouts["schedule"], "weekly");
     assert_eq!(payouts["minimumAmounts"], json!({"USD": "50.00"}));
+    // The brand name: shown, changed, refused when empty, and the header follows.
+    let shown = web
+        .find(fantoccini::Locator::Css("#brand-name"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(shown.as_deref(), Some("OpenPartner"));
+    browser.fill("#brand-name", "Acme Shoes").await;
+    browser.click("#brand-button").await;
     browser
-        .text_until("#brand-name", "the brand name", |t| !t.is_empty())
+        .text_until("#brand-status", "saved", |t| {
+            t == "Saved: partners now see Acme Shoes."
+        })
         .await;
+    browser
+        .text_until("#brand", "the header", |t| t == "Acme Shoes")
+        .await;
+    let brand = app.admin_get("/config/brand").await;
+    assert_eq!(brand.assert_status(200)["brandName"], "Acme Shoes");
     browser.shots("settings").await;
+    web.execute(
+        "document.getElementById('brand-name').removeAttribute('required');",
+        vec![],
+    )
+    .await
+    .unwrap();
+    browser.fill("#brand-name", "   ").await;
+    browser.click("#brand-button").await;
+    browser
+        .text_until("#brand-status", "the refusal", |t| {
+            t.starts_with("Failed: brandName: must not be empty")
+        })
+        .await;
+    web.refresh().await.unwrap();
+    browser
+        .text_until("#brand", "the stored name after a reload", |t| {
+            t == "Acme Shoes"
+        })
+        .await;
 
     // A partner signs up (the policy now asks for review): the Partners page filters the
     // pending ones and approves.

@@ -8,20 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::console::Browser;
+use crate::console::open_signed_in;
 use crate::helpers::{Backend, TestApp, spawn_app, spawn_with_stripe};
-
-/// Opens `path` in the console, signing in on the way.
-async fn open_signed_in(b: Backend, app: &TestApp, prefix: &str, path: &str) -> Browser {
-    let browser = Browser::start(&format!("{b:?}-{prefix}").to_lowercase()).await;
-    browser.client.goto(&app.url(path)).await.unwrap();
-    browser.visible("#signin-form").await;
-    browser.fill("#key", &app.admin_key).await;
-    browser.click("#signin-button").await;
-    let want = app.url(path);
-    browser.url_until(path, |u| u == want).await;
-    browser
-}
 
 /// A partner named `name` with a link on `program`; returns (partner id, link key).
 async fn partner_on(app: &TestApp, email: &str, name: &str, programs: &[&str]) -> (String, String) {

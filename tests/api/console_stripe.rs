@@ -8,7 +8,7 @@ use openpartner::stripe::signature::sign;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::console::Browser;
+use crate::console::open_signed_in;
 use crate::helpers::{Backend, STRIPE_WEBHOOK_SECRET, TestApp, answer, spawn_with_stripe};
 
 async fn deliver(app: &TestApp, id: &str, event_type: &str, object: Value) {
@@ -65,17 +65,7 @@ async fn admin_reads_stripe_events_and_retries_a_dead_one(b: Backend) {
     )
     .await;
 
-    let browser = Browser::start(&format!("{b:?}-stripe").to_lowercase()).await;
-    browser
-        .client
-        .goto(&app.url("/admin/stripe"))
-        .await
-        .unwrap();
-    browser.visible("#signin-form").await;
-    browser.fill("#key", &app.admin_key).await;
-    browser.click("#signin-button").await;
-    let want = app.url("/admin/stripe");
-    browser.url_until("the Stripe page", |u| u == want).await;
+    let browser = open_signed_in(b, &app, "stripe", "/admin/stripe").await;
     browser
         .text_until("#stripe-webhook-url", "the webhook URL", |t| {
             t == "http://localhost:8080/webhooks/stripe"

@@ -235,6 +235,11 @@ async fn openapi_documents_the_endpoints(b: Backend) {
         ("/admin/network", "get"),
         ("/admin/partners", "get"),
         ("/admin/programs", "get"),
+        ("/admin/mail", "get"),
+        ("/admin/mail/messages", "get"),
+        ("/admin/mail/messages/{id}/retry", "post"),
+        ("/config/brand", "get"),
+        ("/config/brand", "put"),
     ] {
         let op = &paths[path][method];
         assert!(op.is_object(), "{method} {path} missing from /openapi.json");

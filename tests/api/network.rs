@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::helpers::{
-    ADMIN_EMAIL, Backend, captured_logs, eventually, spawn_replica, spawn_with_network,
+    ADMIN_EMAIL, Backend, TestApp, captured_logs, eventually, spawn_replica, spawn_with_network,
 };
 
 async fn both_connect_flows_end_in_the_same_state(b: Backend) {
@@ -142,6 +142,18 @@ async fn both_connect_flows_end_in_the_same_state(b: Backend) {
     );
 }
 
+/// Every scoped key (the federation keys minted for connect attempts) is revoked.
+async fn assert_no_live_scoped_key(app: &TestApp) {
+    let keys = app.admin_get("/api-keys").await.body["apiKeys"].clone();
+    assert!(
+        keys.as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["kind"] == "scoped")
+            .all(|k| k["revokedAt"].is_string())
+    );
+}
+
 async fn network_errors_during_connect_are_reported(b: Backend) {
     let (app, sim) = spawn_with_network(b, true, &[]).await;
     sim.inject(Fault {
@@ -157,14 +169,7 @@ async fn network_errors_during_connect_are_reported(b: Backend) {
     let e = a.assert_error(502, "network_signup_failed");
     assert_eq!(e["detail"], "500: signup exploded");
     // The key minted for the failed attempt is revoked; nothing is connected.
-    let keys = app.admin_get("/api-keys").await.body["apiKeys"].clone();
-    assert!(
-        keys.as_array()
-            .unwrap()
-            .iter()
-            .filter(|k| k["kind"] == "scoped")
-            .all(|k| k["revokedAt"].is_string())
-    );
+    assert_no_live_scoped_key(&app).await;
     assert_eq!(
         app.admin_get("/config/network").await.body["enabled"],
         false
@@ -194,14 +199,7 @@ async fn network_errors_during_connect_are_reported(b: Backend) {
     let e = a.assert_error(400, "network_signup_refused");
     assert_eq!(e["networkStatus"], 422);
     assert!(e["detail"].as_str().unwrap().contains("invalid_email"));
-    let keys = app.admin_get("/api-keys").await.body["apiKeys"].clone();
-    assert!(
-        keys.as_array()
-            .unwrap()
-            .iter()
-            .filter(|k| k["kind"] == "scoped")
-            .all(|k| k["revokedAt"].is_string())
-    );
+    assert_no_live_scoped_key(&app).await;
     // Without an encryption key there is no connecting.
     let (plain, _) = spawn_with_network(b, true, &[("SECRETS_ENCRYPTION_KEY", "")]).await;
     plain
@@ -389,7 +387,7 @@ async fn push_now_reports_each_failure_exactly(b: Backend) {
         .await
         .unwrap();
     // The result is recorded (read without triggering another heartbeat)...
-    let conn = app.state.db.get_connection().await.unwrap();
+    let conn = app.state.db.network_connection().await.unwrap();
     assert_eq!(conn.last_heartbeat_sent, Some(false));
     assert!(
         conn.last_heartbeat_reason

@@ -29,7 +29,7 @@ async fn start(app: &TestApp, sim: &NetworkSim, body: Value) -> (String, String)
 
 /// What a refused completion must leave exactly as it was.
 async fn connection_row(app: &TestApp) -> String {
-    let c = app.state.db.get_connection().await.unwrap();
+    let c = app.state.db.network_connection().await.unwrap();
     format!(
         "{:?}",
         (

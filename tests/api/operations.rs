@@ -214,7 +214,7 @@ async fn audit_log_records_changes_without_secrets(b: Backend) {
     let hook = app
         .admin_post(
             "/webhooks",
-            json!({"url": "https://hooks.example.com/in", "events": ["partner.created"]}),
+            json!({"url": "https://bob:hunter2pass@hooks.example.com/in?token=tok_SECRET9", "events": ["partner.created"]}),
         )
         .await;
     let hook = hook.assert_status(201).clone();
@@ -250,6 +250,13 @@ async fn audit_log_records_changes_without_secrets(b: Backend) {
     ] {
         assert!(actions.contains(&action), "{action} missing: {actions:?}");
     }
+    // A credential inside a webhook URL stays out of the log.
+    assert!(!log.text.contains("hunter2pass") && !log.text.contains("tok_SECRET9"));
+    let created = app.audit_rows("webhook_endpoint.create").await;
+    assert_eq!(
+        created[0]["changes"]["url"]["after"],
+        "https://***@hooks.example.com/in?token=***"
+    );
     // Newest first.
     let ats: Vec<&str> = all.iter().map(|e| e["at"].as_str().unwrap()).collect();
     let mut sorted = ats.clone();

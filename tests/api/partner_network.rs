@@ -120,6 +120,18 @@ async fn partner_network_routes_act_for_the_caller(b: Backend) {
         )
         .await;
     assert_eq!(patched.assert_status(200)["bio"], "<b>Runner</b>");
+    // The partner's writes on the Network are in the audit log, with what was sent; the
+    // refused second application is not.
+    let applied = app.audit_rows("network.apply").await;
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert_eq!(applied[0]["targetId"], offering.as_str());
+    assert_eq!(applied[0]["changes"]["preferredSlug"]["after"], "runner");
+    assert_ne!(applied[0]["actor"], "admin");
+    let cancelled = app.audit_rows("network.request_cancel").await;
+    assert_eq!(cancelled[0]["targetId"], rid.as_str());
+    let profile = app.audit_rows("network.profile_update").await;
+    assert_eq!(profile[0]["targetId"], partner.as_str());
+    assert_eq!(profile[0]["changes"]["handle"]["after"], "runner");
     app.call(
         Method::PATCH,
         "/network/me/profile",

@@ -241,7 +241,13 @@ async fn partner_uses_the_portal(b: Backend) {
         .goto(&app.url("/portal/links"))
         .await
         .unwrap();
-    browser.visible("[data-key='ada-shoes']").await;
+    browser
+        .text_until("[data-key='ada-shoes']", "the link's figures", |t| {
+            t.contains("2 clicks")
+                && t.contains("2 conversions")
+                && t.contains("Revenue 150.00 USD")
+        })
+        .await;
     browser.fill("#link-key", "ada-blog").await;
     browser.fill("#link-path", "/blog/summer").await;
     browser.click("#link-button").await;
@@ -299,9 +305,18 @@ async fn partner_uses_the_portal(b: Backend) {
         .await
         .unwrap();
     browser
-        .text_until("#commissions-body", "both commissions", |t| {
-            t.contains("30.00 USD") && t.contains("5.00 USD")
-        })
+        .text_until(
+            "#commissions-body",
+            "both commissions and their sales",
+            |t| {
+                t.contains("30.00 USD")
+                    && t.contains("5.00 USD")
+                    && t.contains("100.00 USD on")
+                    && t.contains("Order s-1")
+                    && t.contains("50.00 USD on")
+                    && t.contains("Order s-2")
+            },
+        )
         .await;
     browser
         .client

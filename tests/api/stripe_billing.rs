@@ -14,9 +14,13 @@ use crate::helpers::{Backend, STRIPE_WEBHOOK_SECRET, TestApp, answer, spawn_with
 
 /// An event envelope as Stripe sends it.
 fn envelope(id: &str, event_type: &str, object: Value) -> String {
+    envelope_in(id, event_type, object, false)
+}
+
+fn envelope_in(id: &str, event_type: &str, object: Value, livemode: bool) -> String {
     json!({"id": id, "object": "event", "api_version": "2024-06-20",
         "created": chrono::Utc::now().timestamp(), "data": {"object": object},
-        "livemode": false, "pending_webhooks": 1,
+        "livemode": livemode, "pending_webhooks": 1,
         "request": {"id": null, "idempotency_key": null}, "type": event_type})
     .to_string()
 }
@@ -30,7 +34,10 @@ async fn send(app: &TestApp, id: &str, event_type: &str, object: Value) -> Value
 }
 
 async fn post(app: &TestApp, id: &str, event_type: &str, object: Value) {
-    let body = envelope(id, event_type, object);
+    post_body(app, envelope(id, event_type, object)).await;
+}
+
+async fn post_body(app: &TestApp, body: String) {
     let t = app.state.clock.now().millis() / 1000;
     let res = app
         .client
@@ -135,7 +142,6 @@ async fn invoices_priced_first_then_subsequent_once_per_pair(b: Backend) {
         .to_string();
     let (pid, link) = partner(&app, "saas@example.com", &program).await;
     let click = app.click(&link).await;
-
     // The customer carries the click in its metadata.
     let e = send(
         &app,
@@ -356,15 +362,21 @@ async fn checkout_attribution_in_jpy_and_kwd(b: Backend) {
 }
 
 /// An identified customer with one invoice of `amount` USD cents; returns its commission id.
-async fn sold(app: &TestApp, link: &str, n: &str, amount: i64) -> String {
+/// A click on `link`, then the Stripe customer it became (`customer.created` as event `evt`);
+/// returns the event's listing.
+async fn identified(app: &TestApp, link: &str, evt: &str, cus: &str) -> Value {
     let click = app.click(link).await;
     send(
         app,
-        &format!("evt_cus_{n}"),
+        evt,
         "customer.created",
-        customer(&format!("cus_{n}"), json!({"op_click": click})),
+        customer(cus, json!({"op_click": click})),
     )
-    .await;
+    .await
+}
+
+async fn sold(app: &TestApp, link: &str, n: &str, amount: i64) -> String {
+    identified(app, link, &format!("evt_cus_{n}"), &format!("cus_{n}")).await;
     let e = send(
         app,
         &format!("evt_inv_{n}"),
@@ -397,6 +409,26 @@ async fn refunds_full_partial_and_after_payout(b: Backend) {
         (v["status"].as_str(), v["reversedAmount"].as_str()),
         (Some("accrued"), Some("1.11"))
     );
+    // Every total counts what is left of it: 3.33 - 1.11.
+    let d = app.admin_get(&format!("/partners/{pid}/dashboard")).await;
+    assert_eq!(
+        d.assert_status(200)["commissionByStatus"]["accrued"],
+        json!(2.22)
+    );
+    let o = app.admin_get("/stats/overview").await;
+    assert_eq!(
+        o.assert_status(200)["commissions"]["accrued"],
+        json!({"USD": "2.22"})
+    );
+    let t = app.admin_get(&format!("/partners/{pid}/timeseries")).await;
+    let earned: Vec<&Value> = t.assert_status(200)["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| &b["commission"])
+        .filter(|c| c.as_object().is_some_and(|c| !c.is_empty()))
+        .collect();
+    assert_eq!(earned, [&json!({"USD": "2.22"})]);
     // A second partial refund (Stripe's amount_refunded is cumulative) reverses the difference.
     send(
         &app,
@@ -497,14 +529,7 @@ async fn refunds_full_partial_and_after_payout(b: Backend) {
 async fn a_refund_before_its_invoice_waits(b: Backend) {
     let (app, _sim) = spawn_with_stripe(b, &[]).await;
     let (_, link) = partner(&app, "late@example.com", "cmp_default").await;
-    let click = app.click(&link).await;
-    send(
-        &app,
-        "evt_cus",
-        "customer.created",
-        customer("cus_o", json!({"op_click": click})),
-    )
-    .await;
+    identified(&app, &link, "evt_cus", "cus_o").await;
     // The refund first: nothing to reverse yet, so it waits.
     post(
         &app,
@@ -538,14 +563,7 @@ async fn a_refund_before_its_invoice_waits(b: Backend) {
 
     // A dispute whose invoice is very late: it gives up waiting, and is still applied when
     // the invoice finally comes.
-    let click = app.click(&link).await;
-    send(
-        &app,
-        "evt_cus2",
-        "customer.created",
-        customer("cus_p", json!({"op_click": click})),
-    )
-    .await;
+    identified(&app, &link, "evt_cus2", "cus_p").await;
     post(
         &app,
         "evt_dsp",
@@ -691,6 +709,25 @@ async fn disputes_hold_release_and_reverse(b: Backend) {
     )
     .await;
     assert_eq!(commission(&app, &c2).await["status"], "reversed");
+    // Out of order: the closure (won) arrives before the opening. No hold is left behind.
+    let c4 = sold(&app, &link, "d4", 10_000).await;
+    let e = send(
+        &app,
+        "evt_d4w",
+        "charge.dispute.closed",
+        dispute("dp_4", "in_d4", "won"),
+    )
+    .await;
+    assert_eq!(outcome(&e), ("processed", "duplicate"));
+    let e = send(
+        &app,
+        "evt_d4",
+        "charge.dispute.created",
+        dispute("dp_4", "in_d4", "needs_response"),
+    )
+    .await;
+    assert_eq!(outcome(&e), ("processed", "duplicate"));
+    assert_eq!(commission(&app, &c4).await["status"], "accrued");
 }
 
 /// Refund events of one charge delivered at the same moment (distinct ids, as when Stripe
@@ -768,14 +805,7 @@ async fn concurrent_refunds_reverse_once(b: Backend) {
 async fn an_invoice_paid_before_the_click_earns_nothing(b: Backend) {
     let (app, _sim) = spawn_with_stripe(b, &[]).await;
     let (_pid, link) = partner(&app, "late@example.com", "cmp_default").await;
-    let click = app.click(&link).await;
-    let e = send(
-        &app,
-        "evt_lc",
-        "customer.created",
-        customer("cus_late", json!({"op_click": click})),
-    )
-    .await;
+    let e = identified(&app, &link, "evt_lc", "cus_late").await;
     assert_eq!(outcome(&e), ("processed", "recorded"));
     let mut old = invoice("in_old", "cus_late", 10_000, "usd");
     let paid = app.state.clock.now().millis() / 1000 - 90 * 86_400;
@@ -797,7 +827,93 @@ async fn an_invoice_paid_before_the_click_earns_nothing(b: Backend) {
     assert_eq!(commissions(&app).await.len(), 1);
 }
 
+/// A live-mode event at an instance holding a test key (a misrouted endpoint) pays nothing.
+async fn events_of_the_other_mode_are_ignored(b: Backend) {
+    let (app, _sim) = spawn_with_stripe(b, &[]).await;
+    let (_, link) = partner(&app, "mode@example.com", "cmp_default").await;
+    identified(&app, &link, "evt_cus_mode", "cus_mode").await;
+    let live = envelope_in(
+        "evt_inv_live",
+        "invoice.paid",
+        invoice("in_live", "cus_mode", 5_000, "usd"),
+        true,
+    );
+    post_body(&app, live).await;
+    let e = app
+        .stripe_event_when("evt_inv_live", |e| e["status"] != "pending")
+        .await;
+    assert_eq!(outcome(&e), ("ignored", "ignored_livemode_mismatch"));
+    assert!(commissions(&app).await.is_empty());
+    // The same sale in test mode, the key's own, earns.
+    let e = send(
+        &app,
+        "evt_inv_test",
+        "invoice.paid",
+        invoice("in_live", "cus_mode", 5_000, "usd"),
+    )
+    .await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    assert_eq!(commissions(&app).await.len(), 1);
+}
+
+/// A refund of a commission held by a payout not yet paid waits for the payout, however long
+/// that takes, without using up its attempts; once paid, the refund is a clawback.
+async fn a_refund_waits_for_its_payout_to_settle(b: Backend) {
+    let (app, _sim) = spawn_with_stripe(b, &[]).await;
+    let (pid, link) = partner(&app, "held@example.com", "cmp_default").await; // 10 %
+    let c = sold(&app, &link, "h1", 20_000).await;
+    app.admin_post(&format!("/commissions/{c}/approve"), json!({"force": true}))
+        .await
+        .assert_status(200);
+    let run = app.admin_post("/payouts/run", json!({})).await;
+    let payout = run.assert_status(201)["payouts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    post(
+        &app,
+        "evt_h1",
+        "charge.refunded",
+        charge("in_h1", 20_000, 20_000),
+    )
+    .await;
+    let e = app
+        .stripe_event_when("evt_h1", |e| e["lastError"].is_string())
+        .await;
+    assert_eq!(
+        (e["status"].as_str(), e["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+    // Days pass (past every retry of the usual schedule): still waiting, nothing used up.
+    for _ in 0..10 {
+        next_round(&app).await;
+    }
+    let e = app.stripe_event_when("evt_h1", |_| true).await;
+    assert_eq!(
+        (e["status"].as_str(), e["attempts"].as_i64()),
+        (Some("pending"), Some(0))
+    );
+    assert_eq!(commission(&app, &c).await["status"], "approved");
+    app.admin_post(&format!("/payouts/{payout}/mark-paid"), json!({}))
+        .await
+        .assert_status(200);
+    next_round(&app).await;
+    let e = app
+        .stripe_event_when("evt_h1", |e| e["status"] != "pending")
+        .await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    let v = commission(&app, &c).await;
+    assert_eq!(
+        (v["status"].as_str(), v["reversedAmount"].as_str()),
+        (Some("reversed"), Some("20.00"))
+    );
+    let bal = app.admin_get(&format!("/partners/{pid}/balance")).await;
+    assert_eq!(bal.assert_status(200)["balances"][0]["clawback"], "20.00");
+}
+
 both_backends!(
+    a_refund_waits_for_its_payout_to_settle,
+    events_of_the_other_mode_are_ignored,
     an_invoice_paid_before_the_click_earns_nothing,
     concurrent_refunds_reverse_once,
     invoices_priced_first_then_subsequent_once_per_pair,

@@ -18,6 +18,7 @@ both_backends!(
     every_table_is_in_the_export_list,
     round_trip_through_the_other_backend,
     import_refuses_a_non_empty_database_and_bad_files,
+    an_older_export_gets_defaults_and_a_rebuilt_rollup,
 );
 
 fn bin(db_url: &str, data_dir: &Path) -> Command {
@@ -29,6 +30,10 @@ fn bin(db_url: &str, data_dir: &Path) -> Command {
         .env("OPENPARTNER_DATA_DIR", data_dir)
         .env("OPENPARTNER_LOG", "warn");
     cmd
+}
+
+fn mode(path: &Path) -> u32 {
+    std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(path).unwrap().permissions()) & 0o777
 }
 
 fn run(cmd: &mut Command) -> (bool, String) {
@@ -219,6 +224,17 @@ async fn import_refuses_a_non_empty_database_and_bad_files(b: Backend) {
         .arg(&file));
     assert!(ok, "{out}");
 
+    assert_eq!(mode(&file), 0o600);
+    // Over an existing, world-readable file: narrowed to its owner too.
+    let shared = dir.path().join("shared.jsonl");
+    std::fs::write(&shared, "old").unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (ok, out) = run(bin(&db_url(&app), dir.path())
+        .args(["export", "--out"])
+        .arg(&shared));
+    assert!(ok, "{out}");
+    assert_eq!(mode(&shared), 0o600);
+
     // Not into a database that holds data.
     let (ok, out) = run(bin(&db_url(&app), dir.path())
         .args(["import", "--in"])
@@ -274,7 +290,13 @@ async fn import_refuses_a_non_empty_database_and_bad_files(b: Backend) {
     match b {
         Backend::Sqlite => {
             assert!(ok, "{out}");
-            assert!(copy.exists());
+            assert_eq!(mode(&copy), 0o600, "the backup is its owner's only");
+            // Never over another file.
+            let (ok, out) = run(bin(&db_url(&app), dir.path())
+                .args(["backup", "--out"])
+                .arg(&copy));
+            assert!(!ok);
+            assert!(out.contains("exists"), "{out}");
             let restored = format!("sqlite://{}", copy.display());
             let again = dir.path().join("from-backup.jsonl");
             let (ok, out) = run(bin(&restored, dir.path())
@@ -288,4 +310,78 @@ async fn import_refuses_a_non_empty_database_and_bad_files(b: Backend) {
             assert!(out.contains("pg_dump"), "{out}");
         }
     }
+}
+
+/// An export from before a column or the click rollup existed: missing columns take their
+/// defaults (never NULL), and the rollup is derived from the clicks.
+async fn an_older_export_gets_defaults_and_a_rebuilt_rollup(b: Backend) {
+    let app = spawn_app(b).await;
+    let partner = app.create_partner("older@example.com", false).await;
+    let pid = partner["id"].as_str().unwrap().to_string();
+    app.create_link(&pid, "oldlink", "cmp_default").await;
+    app.click("oldlink").await;
+    let click = app.click("oldlink").await;
+    app.sale("old-1", "10.00", &click).await.assert_status(201);
+    let clicks_of = |a: &Value| -> i64 {
+        a["buckets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| b["clicks"].as_i64().unwrap())
+            .sum()
+    };
+    let before = app.admin_get(&format!("/partners/{pid}/timeseries")).await;
+    assert_eq!(clicks_of(before.assert_status(200)), 2);
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("export.jsonl");
+    let (ok, out) = run(bin(&db_url(&app), dir.path())
+        .args(["export", "--out"])
+        .arg(&file));
+    assert!(ok, "{out}");
+    // Make it look like schema 16: no click_daily, no commissions.reversed_minor.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut lines = Vec::new();
+    let mut rows = 0;
+    for (i, line) in text.lines().enumerate() {
+        let mut record: Value = serde_json::from_str(line).unwrap();
+        if i == 0 {
+            record["schemaVersion"] = json!(16);
+        } else if record["table"] == "click_daily" {
+            continue;
+        } else if record["table"] == "commissions" {
+            record["row"]
+                .as_object_mut()
+                .unwrap()
+                .remove("reversed_minor")
+                .expect("the column is exported");
+        }
+        if record["end"] == true {
+            record["rows"] = json!(rows);
+        } else if i > 0 {
+            rows += 1;
+        }
+        lines.push(record.to_string());
+    }
+    let older = dir.path().join("older.jsonl");
+    std::fs::write(&older, lines.join("\n")).unwrap();
+    let url = empty_database(b, dir.path(), "older").await;
+    let (ok, out) = run(bin(&url, dir.path()).args(["import", "--in"]).arg(&older));
+    assert!(ok, "{out}");
+
+    let copy = spawn_app_with(b, &[("DATABASE_URL", url.as_str())]).await;
+    let after = copy
+        .get(&format!("/partners/{pid}/timeseries"), &app.admin_key)
+        .await;
+    assert_eq!(
+        clicks_of(after.assert_status(200)),
+        2,
+        "the rollup was rebuilt"
+    );
+    let list = copy.get("/commissions", &app.admin_key).await;
+    let c = &list.assert_status(200)["commissions"][0];
+    assert_eq!(
+        (c["amount"].as_str(), c["reversedAmount"].as_str()),
+        (Some("1.00"), Some("0.00"))
+    );
 }

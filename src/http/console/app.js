@@ -580,12 +580,13 @@ document.addEventListener("DOMContentLoaded", async () => {
   } catch (_) {
     return; // redirected to sign-in
   }
-  // webhooksPage, payoutsPage, commissionsPage, stripePage, auditPage, overviewPage,
+  // webhooksPage, payoutsPage, commissionsPage, stripePage, mailPage, auditPage, overviewPage,
   // apiKeysPage and settingsPage live in their own scripts, loaded by their page only.
   ({
     network: networkPage, partners: partnersPage, partner: partnerPage, programs: programsPage,
     webhooks: () => webhooksPage(), payouts: () => payoutsPage(), commissions: () => commissionsPage(),
     stripe: () => stripePage(),
+    mail: () => mailPage(),
     audit: () => auditPage(),
     overview: () => overviewPage(), "api-keys": () => apiKeysPage(), settings: () => settingsPage(),
   })[page]();

@@ -1,6 +1,6 @@
 // The console's API keys page (list, create an admin or scoped key shown once with a copy
 // button, revoke) and Settings page (partner sign-up, the programs open to it, payout schedule
-// and minimums, brand logo). Uses app.js's helpers ($, api, run, say, el, when).
+// and minimums, brand name and logo). Uses app.js's helpers ($, api, run, say, el, when).
 "use strict";
 
 const SCOPES = ["partners:read", "partners:write", "links:read", "links:write", "commissions:read", "clicks:write", "events:write"];
@@ -64,8 +64,8 @@ async function loadKeys() {
 }
 
 async function settingsPage() {
-  const [policy, programs, payouts, overview] = await Promise.all([
-    api("GET", "/config/partner-signup"), api("GET", "/programs"), api("GET", "/config/payouts"), api("GET", "/stats/overview"),
+  const [policy, programs, payouts, brand] = await Promise.all([
+    api("GET", "/config/partner-signup"), api("GET", "/programs"), api("GET", "/config/payouts"), api("GET", "/config/brand"),
   ]);
   $("signup-enabled").checked = !policy.disabled;
   $("signup-policy").value = policy.policy;
@@ -105,7 +105,17 @@ async function settingsPage() {
     if (saved) { showPayouts(saved); say($("payout-status"), "Saved.", "ok"); }
   });
 
-  $("brand-name").textContent = overview.brandName;
+  $("brand-name").value = brand.brandName;
+  $("brand-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const saved = await run($("brand-button"), $("brand-status"), "Saving…", () =>
+      api("PUT", "/config/brand", { brandName: $("brand-name").value }));
+    if (saved) {
+      $("brand-name").value = saved.brandName;
+      $("brand").textContent = saved.brandName;
+      say($("brand-status"), "Saved: partners now see " + saved.brandName + ".", "ok");
+    }
+  });
   const preview = $("logo-preview");
   const show = (url) => { preview.src = url; preview.classList.remove("hidden"); };
   fetch("/uploads/logo", { method: "HEAD" }).then((r) => { if (r.ok) show("/uploads/logo?t=" + Date.now()); });

@@ -146,7 +146,7 @@ pub struct NetworkVendorView {
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<NetworkPanel>> {
     auth.require_admin()?;
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     if !conn.connected() {
         return Ok(Json(NetworkPanel::NotConnected(NotConnectedPanel {
             connected: false,
@@ -171,9 +171,9 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Network
             }
             Err(e) => (None, Some(e.reason())),
         },
-        Err(reason) => (None, Some(reason)),
+        Err(reason) => (None, Some(reason.to_string())),
     };
-    let conn = state.db.get_connection().await?;
+    let conn = state.db.network_connection().await?;
     let mut figures = serde_json::to_value(crate::http::network_sync::panel_figures(&state).await?)
         .unwrap_or_default();
     Ok(Json(NetworkPanel::Connected(Box::new(ConnectedPanel {

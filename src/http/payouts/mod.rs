@@ -13,7 +13,7 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::payouts::{Payout, PayoutFilter, PayoutWithItems};
-use crate::domain::cursor::{self, Position};
+use crate::domain::cursor::Position;
 use crate::domain::ids::PartnerId;
 use crate::domain::money::Currency;
 use crate::domain::payouts::{PayoutMethod, PayoutStatus, Schedule};
@@ -22,6 +22,7 @@ use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath, ApiQuery, MaybeJson};
+use crate::http::paging;
 use crate::http::partners::parse_limit;
 use crate::service::partners as partners_svc;
 use crate::service::payouts::{self as svc, RunRequest, Settings};
@@ -142,32 +143,17 @@ async fn page(
 ) -> ApiResult<Json<PayoutPage>> {
     let limit = parse_limit(limit, 50, 200)?;
     let status = parse_status(status)?;
-    let after = match cursor_raw.filter(|c| !c.is_empty()) {
-        None => None,
-        Some(c) => Some(cursor::decode(&state.cursor_key[..], c).ok_or_else(|| {
-            ApiError::bad_request("invalid_cursor", "The cursor is malformed or was altered.")
-        })?),
-    };
+    let after = paging::after(state, cursor_raw)?;
     let filter = PayoutFilter {
         status,
         partner,
         after: after.as_ref().map(|p| (p.created_at, p.id.as_str())),
     };
     let mut rows = state.db.list_payouts(&filter, limit + 1).await?;
-    let next = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last().map(|p| {
-            cursor::encode(
-                &state.cursor_key[..],
-                &Position {
-                    created_at: p.created_at.millis(),
-                    id: p.id.clone(),
-                },
-            )
-        })
-    } else {
-        None
-    };
+    let next = paging::next_cursor(state, &mut rows, limit, |p| Position {
+        created_at: p.created_at.millis(),
+        id: p.id.clone(),
+    });
     let mut payouts = Vec::with_capacity(rows.len());
     for p in rows {
         payouts.push(full_view(state, p).await?);

@@ -245,12 +245,18 @@ async function linksPage() {
   await loadLinks();
 }
 
+/** "120.00 USD · 15.50 EUR": each currency on its own, never added together. */
+function perCurrency(amounts) {
+  const parts = Object.entries(amounts || {}).map(([c, v]) => v + " " + c);
+  return parts.length ? parts.join(" · ") : "0";
+}
+
+function plural(n, one, many) {
+  return n + " " + (n === 1 ? one : many);
+}
+
 async function loadLinks() {
-  const [list, dash] = await Promise.all([
-    api("GET", `/partners/${me.id}/links`),
-    api("GET", `/partners/${me.id}/dashboard?since=1970-01-01T00:00:00Z`),
-  ]);
-  const clicks = new Map((dash.links || []).map((l) => [l.id, l.clicks]));
+  const list = await api("GET", `/partners/${me.id}/links`);
   const cards = list.links.map((l) => {
     const copy = el("button", { type: "button", class: "secondary", text: "Copy link" });
     copy.addEventListener("click", () => copyText(l.shareUrl));
@@ -259,7 +265,10 @@ async function loadLinks() {
         el("h3", { text: l.linkKey }),
         el("p", { class: "share", text: l.shareUrl }),
         el("p", { class: "muted", text: programName(l.programId) + " → " + l.destinationUrl }),
-        el("p", { text: `${clicks.get(l.id) || 0} clicks` }),
+        el("p", { class: "figures-line" },
+          el("span", { "data-figure": "clicks", text: plural(l.clicks, "click", "clicks") }),
+          el("span", { "data-figure": "conversions", text: plural(l.conversions, "conversion", "conversions") }),
+          el("span", { "data-figure": "revenue", text: "Revenue " + perCurrency(l.revenue) })),
         el("div", { class: "row" }, copy)),
       el("img", { src: "/portal/qr/" + encodeURIComponent(l.linkKey), alt: "QR code for " + l.shareUrl, width: "120", height: "120" }));
   });
@@ -317,13 +326,24 @@ async function loadCommissions(more) {
     return;
   }
   const rows = page.commissions.map((c) => el("tr", {},
-    el("td", { text: programName(c.programId) }), el("td", { text: c.amount + " " + c.currency }),
-    el("td", { text: c.status }), el("td", { text: day(c.matureAt) }), el("td", { text: c.eventId })));
+    el("td", { "data-label": "Program", text: programName(c.programId) }),
+    el("td", { "data-label": "Amount", text: c.amount + " " + c.currency }),
+    el("td", { "data-label": "Status", text: c.status }), el("td", { "data-label": "Matures", text: day(c.matureAt) }),
+    saleCell(c.sale)));
   if (more) $("commissions-body").append(...rows);
   else $("commissions-body").replaceChildren(...rows);
   commissionCursor = page.nextCursor || null;
   $("commissions-more").classList.toggle("hidden", !commissionCursor);
   say($("commissions-status"), $("commissions-body").children.length ? "" : "No commissions" + (status ? " with status " + status : "") + ".");
+}
+
+/** The sale a commission came from: its amount, date and the brand's order reference. */
+function saleCell(sale) {
+  if (!sale) return el("td", { "data-label": "Sale", text: "—" });
+  const what = sale.type === "sale" ? "" : sale.type + ": ";
+  return el("td", { "data-label": "Sale" }, el("div", {},
+    el("div", { text: what + sale.amount + " " + sale.currency + " on " + day(sale.at) }),
+    el("div", { class: "muted", text: "Order " + sale.reference })));
 }
 
 // ---- payouts ----
