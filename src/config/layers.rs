@@ -77,6 +77,7 @@ pub(super) const ENV_MAP: &[(&str, &str)] = &[
     ("STRIPE_SECRET_KEY", "stripe.secret_key"),
     ("STRIPE_API_BASE", "stripe.api_base"),
     ("STRIPE_WEBHOOK_SECRET", "stripe.webhook_secret"),
+    ("STRIPE_LIVEMODE", "stripe.livemode"),
     ("OPENPARTNER_STRIPE_EVENTS_CRON", "stripe.events_cron"),
     (
         "OPENPARTNER_WEBHOOKS_ALLOW_PRIVATE",
@@ -191,6 +192,29 @@ impl Layers {
                 _ => Err(err(source, format!("expected true or false, got {s:?}"))),
             },
             other => Err(err(source, format!("expected true or false, got {other}"))),
+        }
+    }
+
+    /// Which Stripe mode's events count: the setting, else the secret key's mode; a setting
+    /// that contradicts the key is refused.
+    fn stripe_livemode(&self) -> Result<Option<bool>, ConfigError> {
+        let key_mode = self
+            .optional("stripe.secret_key")?
+            .map(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_"));
+        let set = match self.optional("stripe.livemode")? {
+            None => None,
+            Some(_) => Some(self.boolean("stripe.livemode")?),
+        };
+        match (set, key_mode) {
+            (Some(s), Some(k)) if s != k => Err(err(
+                &self.source("stripe.livemode"),
+                format!(
+                    "says {} mode but STRIPE_SECRET_KEY is a {} key",
+                    if s { "live" } else { "test" },
+                    if k { "live" } else { "test" }
+                ),
+            )),
+            (set, key_mode) => Ok(set.or(key_mode)),
         }
     }
 
@@ -389,6 +413,7 @@ impl Layers {
                 3600,
             )?),
             encryption_key,
+            stripe_livemode: self.stripe_livemode()?,
             stripe_secret_key: self.optional("stripe.secret_key")?.map(Secret::new),
             stripe_api_base: http_url(&self, "stripe.api_base")?,
             stripe_webhook_secrets: Secret::new(

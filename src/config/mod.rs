@@ -96,6 +96,9 @@ pub struct Config {
     pub encryption_key: Option<Secret<[u8; 32]>>,
     /// Without it, payouts are manual and Stripe onboarding answers 503.
     pub stripe_secret_key: Option<Secret<String>>,
+    /// Which mode's Stripe events count (`STRIPE_LIVEMODE`, else the key's mode); `None`:
+    /// both (webhooks only, mode unstated).
+    pub stripe_livemode: Option<bool>,
     /// Without a trailing slash.
     pub stripe_api_base: String,
     /// Webhook signing secrets (several, comma-separated, while one is rotated).

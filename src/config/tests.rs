@@ -79,3 +79,21 @@ fn secrets_are_redacted_in_debug() {
     let c = load(&[("ADMIN_API_KEY", "super-secret-admin-key")]).unwrap();
     assert!(!format!("{c:?}").contains("super-secret"));
 }
+
+#[test]
+fn stripe_mode_comes_from_the_setting_or_the_key() {
+    assert_eq!(load(&[]).unwrap().stripe_livemode, None);
+    let c = load(&[("STRIPE_SECRET_KEY", "sk_live_abc")]).unwrap();
+    assert_eq!(c.stripe_livemode, Some(true));
+    let c = load(&[("STRIPE_SECRET_KEY", "sk_test_abc")]).unwrap();
+    assert_eq!(c.stripe_livemode, Some(false));
+    let c = load(&[("STRIPE_LIVEMODE", "true")]).unwrap();
+    assert_eq!(c.stripe_livemode, Some(true));
+    let e = load(&[
+        ("STRIPE_LIVEMODE", "true"),
+        ("STRIPE_SECRET_KEY", "sk_test_abc"),
+    ])
+    .unwrap_err();
+    assert!(e.to_string().contains("STRIPE_LIVEMODE"), "{e}");
+    assert!(load(&[("STRIPE_LIVEMODE", "maybe")]).is_err());
+}
