@@ -13,7 +13,6 @@ pub mod events;
 pub mod health;
 pub mod introspect;
 pub mod json;
-pub mod links;
 pub mod mail;
 pub mod marketplace;
 pub mod me;
@@ -23,8 +22,6 @@ pub mod network_sync;
 pub mod openapi;
 pub mod overview;
 pub mod paging;
-pub mod partner_actions;
-pub mod partner_keys;
 pub mod partner_network;
 pub mod partners;
 pub mod payouts;
@@ -36,7 +33,6 @@ pub mod rules;
 pub mod sales;
 pub mod sessions;
 pub mod signup;
-pub mod snapshots;
 pub mod stripe_connect;
 pub mod stripe_webhooks;
 pub mod timeseries;
@@ -76,12 +72,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(introspect::router())
         .merge(programs::router())
         .merge(partners::router())
-        .merge(partner_actions::router())
-        .merge(snapshots::router())
-        .merge(partner_keys::router())
+        .merge(partners::lifecycle::router())
+        .merge(partners::snapshot::router())
+        .merge(partners::keys::router())
         .merge(sessions::router())
         .merge(signup::router())
-        .merge(links::router())
+        .merge(partners::links::router())
         .merge(redirect::router())
         .merge(events::router())
         .merge(commissions::router())
