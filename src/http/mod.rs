@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod brand;
+pub mod clicks;
 pub mod commissions;
 pub mod console;
 pub mod csv_io;
@@ -79,6 +80,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(signup::router())
         .merge(partners::links::router())
         .merge(redirect::router())
+        .merge(clicks::router())
         .merge(events::router())
         .merge(commissions::router())
         .merge(payouts::router())
