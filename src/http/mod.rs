@@ -15,15 +15,12 @@ pub mod health;
 pub mod introspect;
 pub mod json;
 pub mod mail;
-pub mod marketplace;
 pub mod me;
 pub mod metrics_page;
 pub mod network;
-pub mod network_sync;
 pub mod openapi;
 pub mod overview;
 pub mod paging;
-pub mod partner_network;
 pub mod partners;
 pub mod payouts;
 pub mod portal;
@@ -85,8 +82,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(commissions::router())
         .merge(payouts::router())
         .merge(network::router())
-        .merge(network_sync::router())
-        .merge(marketplace::router())
         .merge(console::router())
         .merge(uploads::router())
         .merge(stripe_connect::router())
@@ -97,7 +92,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(brand::router())
         .merge(me::router())
         .merge(timeseries::router())
-        .merge(partner_network::router())
         .merge(portal::router())
         .merge(overview::router())
         .merge(metrics_page::router())
