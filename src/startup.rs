@@ -40,6 +40,12 @@ impl Application {
         if config.metrics_token.is_some() || config.metrics_bind.is_some() {
             crate::instruments::install();
         }
+        if !config.stripe_webhook_secrets.expose().is_empty() && config.stripe_livemode.is_none() {
+            tracing::warn!(
+                "Stripe webhooks are on without STRIPE_SECRET_KEY or STRIPE_LIVEMODE: test-mode \
+                 and live-mode events both count; set STRIPE_LIVEMODE=true for a live account"
+            );
+        }
         let db = Db::connect(&config).await?;
         db.migrate().await?;
         let home = url::Url::parse(&config.public_url)

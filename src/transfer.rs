@@ -270,6 +270,15 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
         if present.is_empty() {
             bail!("line {line_no}: table {table}: the row has no columns");
         }
+        // Only an older schema may lack columns: from this one, a missing column is damage,
+        // not a default to fill in.
+        if version == ours && present.len() != cols.len() {
+            let missing = cols.iter().find(|c| !row.contains_key(&c.name));
+            bail!(
+                "line {line_no}: table {table} lacks column {:?} although the export is from this schema",
+                missing.map(|c| c.name.as_str()).unwrap_or_default()
+            );
+        }
         let values = present
             .iter()
             .map(|c| value_of(&row[&c.name], c))

@@ -19,6 +19,11 @@ impl BrandName {
         if name.chars().any(char::is_control) {
             return Err("must not contain control characters (line breaks, tabs, NUL)".into());
         }
+        if name.chars().any(is_invisible_format) {
+            return Err(
+                "must not contain invisible or direction-changing characters (e.g. U+202E)".into(),
+            );
+        }
         Ok(BrandName(name.to_string()))
     }
 
@@ -27,9 +32,24 @@ impl BrandName {
     }
 }
 
+/// Unicode format characters that are invisible or reorder text (zero-width, bidi
+/// controls, soft hyphen, BOM): in a name shown to partners they only serve to spoof.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refuses_invisible_and_bidi_characters() {
+        assert!(BrandName::parse("Acme\u{202E}emcA").is_err());
+        assert!(BrandName::parse("Ac\u{200B}me").is_err());
+        assert!(BrandName::parse("Café Ünïcode 東京").is_ok());
+    }
 
     #[test]
     fn trims_and_bounds() {

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod brand;
+pub mod clicks;
 pub mod commissions;
 pub mod console;
 pub mod csv_io;
@@ -13,19 +14,13 @@ pub mod events;
 pub mod health;
 pub mod introspect;
 pub mod json;
-pub mod links;
 pub mod mail;
-pub mod marketplace;
 pub mod me;
 pub mod metrics_page;
 pub mod network;
-pub mod network_sync;
 pub mod openapi;
 pub mod overview;
 pub mod paging;
-pub mod partner_actions;
-pub mod partner_keys;
-pub mod partner_network;
 pub mod partners;
 pub mod payouts;
 pub mod portal;
@@ -36,7 +31,6 @@ pub mod rules;
 pub mod sales;
 pub mod sessions;
 pub mod signup;
-pub mod snapshots;
 pub mod stripe_connect;
 pub mod stripe_webhooks;
 pub mod timeseries;
@@ -76,19 +70,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(introspect::router())
         .merge(programs::router())
         .merge(partners::router())
-        .merge(partner_actions::router())
-        .merge(snapshots::router())
-        .merge(partner_keys::router())
+        .merge(partners::lifecycle::router())
+        .merge(partners::snapshot::router())
+        .merge(partners::keys::router())
         .merge(sessions::router())
         .merge(signup::router())
-        .merge(links::router())
+        .merge(partners::links::router())
         .merge(redirect::router())
+        .merge(clicks::router())
         .merge(events::router())
         .merge(commissions::router())
         .merge(payouts::router())
         .merge(network::router())
-        .merge(network_sync::router())
-        .merge(marketplace::router())
         .merge(console::router())
         .merge(uploads::router())
         .merge(stripe_connect::router())
@@ -99,7 +92,6 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(brand::router())
         .merge(me::router())
         .merge(timeseries::router())
-        .merge(partner_network::router())
         .merge(portal::router())
         .merge(overview::router())
         .merge(metrics_page::router())

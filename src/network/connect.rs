@@ -30,13 +30,13 @@ fn encryption_key(state: &AppState) -> ApiResult<[u8; 32]> {
 }
 
 /// The Network refused what the caller supplied (an email, a token): a 4xx of ours, not a
-/// failing upstream. Its own auth refusals (our credentials) and 408/429 stay upstream failures.
+/// failing upstream. Any other status (our credentials refused, 404, 408, 429, 5xx) stays an
+/// upstream failure.
 fn caller_refused(e: &CallError) -> Option<StatusCode> {
     match e {
         CallError::Status { status: 409, .. } => Some(StatusCode::CONFLICT),
-        CallError::Status { status, .. }
-            if (400..500).contains(status) && ![401, 403, 408, 429].contains(status) =>
-        {
+        // 404/405 more likely mean a wrong Network URL than a bad token or address.
+        CallError::Status { status, .. } if [400, 410, 422].contains(status) => {
             Some(StatusCode::BAD_REQUEST)
         }
         _ => None,

@@ -57,8 +57,12 @@ pub enum Handled {
     Blocked(String),
 }
 
-/// How often an event blocked by an unsettled payout is looked at again.
-pub const BLOCKED_RECHECK: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+/// How often an event blocked by an unsettled payout is looked at again: soon enough that a
+/// cancelled or failed payout's commissions take the refund before the next payout run.
+pub const BLOCKED_RECHECK: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// How long an event may stay blocked before it is set aside as dead (and shows as such).
+pub const BLOCKED_AT_MOST: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
 
 /// Attempts one stored event now, in the background.
 pub fn kick(state: &AppState, id: String) {
@@ -135,6 +139,13 @@ async fn attempt(state: &AppState, event: StripeEvent) {
             db.finish_stripe_event(&event.id, "ignored", outcome, None, now)
                 .await
         }
+        Ok(Handled::Blocked(reason))
+            if now.millis() - event.received_at.millis() > BLOCKED_AT_MOST.as_millis() as i64 =>
+        {
+            let reason = format!("{reason}; blocked for over 90 days, set aside");
+            tracing::warn!(event_id = %event.id, %reason, "stripe event set aside");
+            db.fail_stripe_event(&event.id, &reason, None).await
+        }
         Ok(Handled::Blocked(reason)) => {
             let next = now.plus_millis(BLOCKED_RECHECK.as_millis() as i64);
             db.defer_stripe_event(&event.id, &reason, next).await
@@ -169,7 +180,11 @@ async fn dispatch(
 ) -> Result<Handled, String> {
     // A test-mode event at a live key's endpoint (or the reverse) is another account's world:
     // acting on it would pay commissions on sales that never happened.
-    if live_key(state).is_some_and(|live| live != event.livemode) {
+    if state
+        .config
+        .stripe_livemode
+        .is_some_and(|live| live != event.livemode)
+    {
         return Ok(Handled::Ignored("ignored_livemode_mismatch"));
     }
     match event.event_type.as_str() {
@@ -187,13 +202,6 @@ async fn dispatch(
         }
         _ => Ok(Handled::Ignored("ignored")),
     }
-}
-
-/// Whether the configured secret key is a live-mode one (`sk_live_…`, restricted `rk_live_…`);
-/// without a key (webhooks only) there is nothing to compare against.
-fn live_key(state: &AppState) -> Option<bool> {
-    let key = state.config.stripe_secret_key.as_ref()?.expose();
-    Some(key.starts_with("sk_live_") || key.starts_with("rk_live_"))
 }
 
 /// `account.updated`: the connected account's `details_submitted` and `payouts_enabled` go on

@@ -253,9 +253,10 @@ async fn audit_log_records_changes_without_secrets(b: Backend) {
     // A credential inside a webhook URL stays out of the log.
     assert!(!log.text.contains("hunter2pass") && !log.text.contains("tok_SECRET9"));
     let created = app.audit_rows("webhook_endpoint.create").await;
-    assert_eq!(
-        created[0]["changes"]["url"]["after"],
-        "https://***@hooks.example.com/in?token=***"
+    let shown = created[0]["changes"]["url"]["after"].as_str().unwrap();
+    assert!(
+        shown.starts_with("https://hooks.example.com/… (sha256 "),
+        "{shown}"
     );
     // Newest first.
     let ats: Vec<&str> = all.iter().map(|e| e["at"].as_str().unwrap()).collect();

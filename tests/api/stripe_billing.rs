@@ -909,6 +909,36 @@ async fn a_refund_waits_for_its_payout_to_settle(b: Backend) {
     );
     let bal = app.admin_get(&format!("/partners/{pid}/balance")).await;
     assert_eq!(bal.assert_status(200)["balances"][0]["clawback"], "20.00");
+    // A payout that never settles does not hold its refund for ever: after 90 days it is set
+    // aside as dead, where an operator sees it. (Another partner: the first one's clawback
+    // would swallow a small payout.)
+    let (_, link2) = partner(&app, "held2@example.com", "cmp_default").await;
+    let c2 = sold(&app, &link2, "h2", 10_000).await;
+    app.admin_post(
+        &format!("/commissions/{c2}/approve"),
+        json!({"force": true}),
+    )
+    .await
+    .assert_status(200);
+    app.admin_post("/payouts/run", json!({}))
+        .await
+        .assert_status(201);
+    post(
+        &app,
+        "evt_h2",
+        "charge.refunded",
+        charge("in_h2", 10_000, 10_000),
+    )
+    .await;
+    app.stripe_event_when("evt_h2", |e| e["lastError"].is_string())
+        .await;
+    app.clock.advance(Duration::from_secs(91 * 86_400));
+    next_round(&app).await;
+    let e = app
+        .stripe_event_when("evt_h2", |e| e["status"] != "pending")
+        .await;
+    assert_eq!(e["status"], "dead");
+    assert!(e["lastError"].as_str().unwrap().contains("90 days"), "{e}");
 }
 
 both_backends!(

@@ -275,6 +275,21 @@ async fn import_refuses_a_non_empty_database_and_bad_files(b: Backend) {
     let (ok, out) = import("evil_column", lines.join("\n"));
     assert!(!ok);
     assert!(out.contains("has no column"), "{out}");
+    lines.remove(1);
+    // From this schema, a row that lacks a column is damage, not an older export.
+    let damaged: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let mut r: Value = serde_json::from_str(l).unwrap();
+            if r["table"] == "partners" {
+                r["row"].as_object_mut().unwrap().remove("revoked_at");
+            }
+            r.to_string()
+        })
+        .collect();
+    let (ok, out) = import("damaged", damaged.join("\n"));
+    assert!(!ok);
+    assert!(out.contains("lacks column \"revoked_at\""), "{out}");
     let (ok, out) = import("garbage", "not json at all\n".into());
     assert!(!ok);
     assert!(

@@ -174,8 +174,9 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Network
         Err(reason) => (None, Some(reason.to_string())),
     };
     let conn = state.db.network_connection().await?;
-    let mut figures = serde_json::to_value(crate::http::network_sync::panel_figures(&state).await?)
-        .unwrap_or_default();
+    let mut figures =
+        serde_json::to_value(crate::http::network::outbox::panel_figures(&state).await?)
+            .unwrap_or_default();
     Ok(Json(NetworkPanel::Connected(Box::new(ConnectedPanel {
         connected: true,
         network_host: network_host(&state),

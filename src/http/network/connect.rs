@@ -19,8 +19,6 @@ use crate::network::connect::Contact;
 use crate::network::{connect, network_host, tier};
 use crate::state::AppState;
 
-mod panel;
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(get_config, set_config, no_disconnect))
@@ -28,7 +26,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(start_connect))
         .routes(routes!(complete_connect))
         .routes(routes!(complete_page))
-        .merge(panel::router())
 }
 
 /// The connection as configured. Never the vendor token.
@@ -306,4 +303,4 @@ async fn complete_page(ApiQuery(q): ApiQuery<CompleteQuery>) -> impl IntoRespons
     )
 }
 
-const COMPLETE_PAGE: &str = include_str!("network_complete.html");
+const COMPLETE_PAGE: &str = include_str!("complete.html");

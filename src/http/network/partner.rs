@@ -15,8 +15,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath, MaybeJson};
-use crate::http::marketplace::{audit, network_id, proxy_as};
 use crate::http::me::partner_only;
+use crate::http::network::marketplace::{audit, network_id, proxy_as};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,10 +1,7 @@
-//! Typed configuration: `config/default.toml` (compiled in), then the optional file named by
-//! `OPENPARTNER_CONFIG`, then environment variables. Every bad setting is reported by the name
-//! the operator used for it (the environment variable, or the file key), so start-up can fail
-//! with one precise line.
+//! How settings are read: the compiled-in defaults, the optional file, then the environment,
+//! flattened with the name each value came from; then checked and built into a [`Config`].
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,11 +10,10 @@ use base64::Engine;
 use lettre::message::Mailbox;
 use url::Url;
 
-/// The defaults, compiled into the binary so it runs with no files next to it.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+use super::*;
 
 /// Environment variable → setting path. These names are a public contract.
-const ENV_MAP: &[(&str, &str)] = &[
+pub(super) const ENV_MAP: &[(&str, &str)] = &[
     ("OPENPARTNER_BIND", "server.bind"),
     ("OPENPARTNER_PUBLIC_URL", "server.public_url"),
     ("OPENPARTNER_DATA_DIR", "server.data_dir"),
@@ -81,6 +77,7 @@ const ENV_MAP: &[(&str, &str)] = &[
     ("STRIPE_SECRET_KEY", "stripe.secret_key"),
     ("STRIPE_API_BASE", "stripe.api_base"),
     ("STRIPE_WEBHOOK_SECRET", "stripe.webhook_secret"),
+    ("STRIPE_LIVEMODE", "stripe.livemode"),
     ("OPENPARTNER_STRIPE_EVENTS_CRON", "stripe.events_cron"),
     (
         "OPENPARTNER_WEBHOOKS_ALLOW_PRIVATE",
@@ -101,166 +98,13 @@ const ENV_MAP: &[(&str, &str)] = &[
     ("OPENPARTNER_LOG_FORMAT", "log.format"),
 ];
 
-/// A value that must never be printed: `Debug` shows `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret<T>(T);
-
-impl<T> Secret<T> {
-    pub fn new(value: T) -> Self {
-        Secret(value)
-    }
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Secret<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Pretty,
-    Json,
-}
-
-/// The whole configuration, validated.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub bind: SocketAddr,
-    /// Public base URL without a trailing slash.
-    pub public_url: String,
-    pub data_dir: PathBuf,
-    pub brand_name: String,
-    pub shutdown_timeout: Duration,
-    pub trust_proxy: bool,
-    /// With `trust_proxy`: how many proxies of ours append to `X-Forwarded-For`; the client
-    /// address is the one the outermost of them appended.
-    pub trusted_proxy_hops: usize,
-    /// Limits at the socket: see `server.rs`.
-    pub header_read_timeout: Duration,
-    pub request_timeout: Duration,
-    pub body_read_timeout: Duration,
-    pub max_connections: usize,
-    pub database_url: Option<Secret<String>>,
-    pub db_max_connections: u32,
-    pub admin_api_key: Option<Secret<String>>,
-    pub auth_cache_ttl: Duration,
-    pub auth_cache_capacity: usize,
-    pub link_cache_ttl: Duration,
-    pub link_cache_max_bytes: u64,
-    /// How long a redirect waits for its click to be committed before it answers without one.
-    pub click_commit_timeout: Duration,
-    /// How long a read waits for buffered clicks to be written before it goes on without them.
-    pub click_flush_timeout: Duration,
-    pub smtp_url: Option<Secret<String>>,
-    pub mail_from: Mailbox,
-    pub mail_retry_cron: String,
-    /// Sent mail is deleted from the outbox (and the outbox directory) after this long.
-    pub mail_retention: Duration,
-    /// When the daily cleanup runs.
-    pub cleanup_cron: String,
-    /// Network base URL without a trailing slash.
-    pub network_url: String,
-    pub network_admin_api_key: Option<Secret<String>>,
-    /// The brand administrator's email: the contact the hosted one-click connect gives the
-    /// Network when the request names none. Never the no-reply sender.
-    pub admin_email: Option<String>,
-    pub heartbeat_cron: String,
-    pub outbox_cron: String,
-    pub network_report_cron: String,
-    pub auto_approve_cron: String,
-    pub payout_schedule_cron: String,
-    pub payout_retry_cron: String,
-    pub backfill_lease: Duration,
-    pub encryption_key: Option<Secret<[u8; 32]>>,
-    /// Without it, payouts are manual and Stripe onboarding answers 503.
-    pub stripe_secret_key: Option<Secret<String>>,
-    /// Without a trailing slash.
-    pub stripe_api_base: String,
-    /// Webhook signing secrets (several, comma-separated, while one is rotated).
-    pub stripe_webhook_secrets: Secret<Vec<String>>,
-    /// When stored Stripe events that are due are processed (each is also tried on arrival).
-    pub stripe_events_cron: String,
-    /// Webhooks may go to private, loopback, link-local and CGNAT addresses (tests, local
-    /// setups); otherwise such URLs are refused when saved and when delivered.
-    pub webhooks_allow_private: bool,
-    /// Finished webhook deliveries older than this are pruned.
-    pub webhook_retention_days: u64,
-    /// When the webhook worker looks for due deliveries.
-    pub webhook_cron: String,
-    pub public_rate_per_minute: u32,
-    /// `GET /metrics` on the main listener answers only to this bearer token.
-    pub metrics_token: Option<Secret<String>>,
-    /// A separate listener serving `/metrics` without auth (keep it private).
-    pub metrics_bind: Option<SocketAddr>,
-    pub log_filter: String,
-    pub log_format: LogFormat,
-}
-
-/// One bad setting: `setting` is the name the operator used (env var or file key).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub setting: String,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid setting {}: {}", self.setting, self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-impl Config {
-    /// Loads from the process environment.
-    pub fn from_env() -> Result<Config, ConfigError> {
-        Config::load(|name| std::env::var(name).ok())
-    }
-
-    /// Loads with `env` standing in for the environment (tests pass a map).
-    pub fn load(env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut layers = Layers::new()?;
-        if let Some(path) = env("OPENPARTNER_CONFIG").filter(|p| !p.is_empty()) {
-            layers.merge_file(&path)?;
-        }
-        for (var, path) in ENV_MAP {
-            if let Some(value) = env(var) {
-                layers.set(path, toml::Value::String(value), (*var).to_string());
-            }
-        }
-        layers.build()
-    }
-
-    /// The SQLite file used when `DATABASE_URL` is unset.
-    pub fn default_sqlite_path(&self) -> PathBuf {
-        self.data_dir.join("openpartner.db")
-    }
-
-    pub fn mail_dir(&self) -> PathBuf {
-        self.data_dir.join("mail")
-    }
-
-    pub fn uploads_dir(&self) -> PathBuf {
-        self.data_dir.join("uploads")
-    }
-
-    /// Whether cookies we set must carry `Secure`.
-    pub fn public_url_is_https(&self) -> bool {
-        self.public_url.starts_with("https://")
-    }
-}
-
 /// Flattened settings with the name each value came from.
-struct Layers {
+pub(super) struct Layers {
     values: BTreeMap<String, (toml::Value, String)>,
 }
 
 impl Layers {
-    fn new() -> Result<Self, ConfigError> {
+    pub(super) fn new() -> Result<Self, ConfigError> {
         let table: toml::Table = DEFAULT_TOML.parse().map_err(|e| ConfigError {
             setting: "config/default.toml".into(),
             message: format!("{e}"),
@@ -272,7 +116,7 @@ impl Layers {
         Ok(Layers { values })
     }
 
-    fn merge_file(&mut self, path: &str) -> Result<(), ConfigError> {
+    pub(super) fn merge_file(&mut self, path: &str) -> Result<(), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             setting: "OPENPARTNER_CONFIG".into(),
             message: format!("cannot read {path}: {e}"),
@@ -299,7 +143,7 @@ impl Layers {
         }
     }
 
-    fn set(&mut self, path: &str, value: toml::Value, source: String) {
+    pub(super) fn set(&mut self, path: &str, value: toml::Value, source: String) {
         self.values.insert(path.to_string(), (value, source));
     }
 
@@ -351,11 +195,34 @@ impl Layers {
         }
     }
 
+    /// Which Stripe mode's events count: the setting, else the secret key's mode; a setting
+    /// that contradicts the key is refused.
+    fn stripe_livemode(&self) -> Result<Option<bool>, ConfigError> {
+        let key_mode = self
+            .optional("stripe.secret_key")?
+            .map(|k| k.starts_with("sk_live_") || k.starts_with("rk_live_"));
+        let set = match self.optional("stripe.livemode")? {
+            None => None,
+            Some(_) => Some(self.boolean("stripe.livemode")?),
+        };
+        match (set, key_mode) {
+            (Some(s), Some(k)) if s != k => Err(err(
+                &self.source("stripe.livemode"),
+                format!(
+                    "says {} mode but STRIPE_SECRET_KEY is a {} key",
+                    if s { "live" } else { "test" },
+                    if k { "live" } else { "test" }
+                ),
+            )),
+            (set, key_mode) => Ok(set.or(key_mode)),
+        }
+    }
+
     fn source(&self, path: &str) -> String {
         self.raw(path).1.to_string()
     }
 
-    fn build(self) -> Result<Config, ConfigError> {
+    pub(super) fn build(self) -> Result<Config, ConfigError> {
         let bind_raw = self.string("server.bind")?;
         let bind = bind_raw.parse::<SocketAddr>().map_err(|_| {
             err(
@@ -546,6 +413,7 @@ impl Layers {
                 3600,
             )?),
             encryption_key,
+            stripe_livemode: self.stripe_livemode()?,
             stripe_secret_key: self.optional("stripe.secret_key")?.map(Secret::new),
             stripe_api_base: http_url(&self, "stripe.api_base")?,
             stripe_webhook_secrets: Secret::new(
@@ -632,83 +500,4 @@ fn parse_key(raw: &str) -> Option<[u8; 32]> {
             })?
     };
     bytes.try_into().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: BTreeMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::load(|k| map.get(k).cloned())
-    }
-
-    #[test]
-    fn defaults_load() {
-        let c = load(&[]).unwrap();
-        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.public_url, "http://localhost:8080");
-        assert_eq!(c.network_url, "https://network.openpartner.dev");
-        assert!(c.database_url.is_none());
-        assert_eq!(c.heartbeat_cron, "0 7 * * * *");
-        assert_eq!(c.admin_email, None);
-        assert!(!c.webhooks_allow_private);
-        assert_eq!(c.webhook_retention_days, 30);
-        let c = load(&[("OPENPARTNER_ADMIN_EMAIL", " Ops@Brand.example ")]).unwrap();
-        assert_eq!(c.admin_email.as_deref(), Some("ops@brand.example"));
-    }
-
-    #[test]
-    fn bad_settings_name_the_variable() {
-        let e = load(&[("OPENPARTNER_BIND", "nope")]).unwrap_err();
-        assert_eq!(e.setting, "OPENPARTNER_BIND");
-        let e = load(&[("SECRETS_ENCRYPTION_KEY", "short")]).unwrap_err();
-        assert_eq!(e.setting, "SECRETS_ENCRYPTION_KEY");
-        let e = load(&[("OPENPARTNER_WEBHOOK_RETENTION_DAYS", "0")]).unwrap_err();
-        assert_eq!(e.setting, "OPENPARTNER_WEBHOOK_RETENTION_DAYS");
-        let e = load(&[("OPENPARTNER_LOG_FORMAT", "xml")]).unwrap_err();
-        assert_eq!(e.setting, "OPENPARTNER_LOG_FORMAT");
-        let e = load(&[("DATABASE_URL", "mysql://x")]).unwrap_err();
-        assert_eq!(e.setting, "DATABASE_URL");
-        let e = load(&[("OPENPARTNER_HEARTBEAT_CRON", "every hour")]).unwrap_err();
-        assert_eq!(e.setting, "OPENPARTNER_HEARTBEAT_CRON");
-        let e = load(&[("OPENPARTNER_ADMIN_EMAIL", "not an email")]).unwrap_err();
-        assert_eq!(e.setting, "OPENPARTNER_ADMIN_EMAIL");
-        let e = load(&[
-            ("OPENPARTNER_ADMIN_EMAIL", "No-Reply@localhost.example"),
-            ("MAIL_FROM", "Brand <no-reply@localhost.example>"),
-        ])
-        .unwrap_err();
-        assert_eq!(e.setting, "OPENPARTNER_ADMIN_EMAIL");
-    }
-
-    #[test]
-    fn smtp_url_errors_do_not_echo_the_password() {
-        let e = load(&[("SMTP_URL", "http://user:hunter2@host")]).unwrap_err();
-        assert_eq!(e.setting, "SMTP_URL");
-        assert!(!e.to_string().contains("hunter2"));
-    }
-
-    #[test]
-    fn encryption_key_accepts_hex_and_base64() {
-        let hex_key = "00".repeat(32);
-        assert!(
-            load(&[("SECRETS_ENCRYPTION_KEY", &hex_key)])
-                .unwrap()
-                .encryption_key
-                .is_some()
-        );
-        let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-        let c = load(&[("SECRETS_ENCRYPTION_KEY", &b64)]).unwrap();
-        assert_eq!(c.encryption_key.unwrap().expose(), &[7u8; 32]);
-    }
-
-    #[test]
-    fn secrets_are_redacted_in_debug() {
-        let c = load(&[("ADMIN_API_KEY", "super-secret-admin-key")]).unwrap();
-        assert!(!format!("{c:?}").contains("super-secret"));
-    }
 }

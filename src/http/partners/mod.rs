@@ -1,5 +1,10 @@
 //! `/partners`: create, list (keyset pages), get and patch partners.
 
+pub mod keys;
+pub mod lifecycle;
+pub mod links;
+pub mod snapshot;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
