@@ -89,6 +89,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
     (18, "0018_commission_program_index"),
     (19, "0019_mail_list_index"),
     (20, "0020_stripe_events_object"),
+    (21, "0021_series_covering_indexes"),
 );
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (1, "0001_api_keys"),
@@ -111,6 +112,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (18, "0018_commission_program_index"),
     (19, "0019_mail_list_index"),
     (20, "0020_stripe_events_object"),
+    (21, "0021_series_covering_indexes"),
 );
 
 impl Db {

@@ -1,7 +1,7 @@
 //! Figures per UTC day for time series. Clicks come from the `click_daily` rollup (kept in the
-//! click insert's transaction); conversions and commissions from their tables, each through an
-//! index whose leading columns are the filter: `events_partner_ts` / `events_ts`,
-//! `commissions_partner` / `commissions_page`.
+//! click insert's transaction); conversions and commissions from their tables, each through a
+//! covering index whose leading columns are the filter (migration 0021): `events_partner_series`
+//! / `events_series`, `commissions_partner_series` / `commissions_series`.
 
 use sqlx::Row;
 
@@ -229,7 +229,7 @@ impl Db {
     }
 
     /// Every link of `partner` that has attributed conversions, per currency, all time (through
-    /// the event's click; `events_partner_ts` serves it).
+    /// the event's click; `events_partner_series` serves it).
     pub async fn link_conversions(&self, partner: &PartnerId) -> sqlx::Result<Vec<TopRow>> {
         let rows = sqlx::query(
             "SELECT c.link_id, e.currency, COUNT(*), CAST(COALESCE(SUM(e.value_minor), 0) AS BIGINT) \
