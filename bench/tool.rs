@@ -543,10 +543,11 @@ fn event_and_commission(
 }
 
 async fn analyze(db: &Db) -> anyhow::Result<()> {
-    // What autovacuum does shortly after a bulk load; SQLite's planner is left as the server
-    // leaves it.
+    // What autovacuum does shortly after a bulk load (PostgreSQL 13+ vacuums after inserts
+    // too, which sets the visibility map that index-only scans rely on); SQLite's planner is
+    // left as the server leaves it.
     if db.backend() == Backend::Postgres {
-        sqlx::query("ANALYZE").execute(db.pool()).await?;
+        sqlx::query("VACUUM ANALYZE").execute(db.pool()).await?;
     }
     Ok(())
 }
