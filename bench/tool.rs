@@ -404,15 +404,7 @@ async fn insert_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<(
             Ok::<_, anyhow::Error>(n)
         }));
     }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await??;
-    }
-    println!(
-        "{{\"rows\": {total}, \"per_sec\": {:.1}}}",
-        total as f64 / secs as f64
-    );
-    Ok(())
+    report_rate(tasks, secs).await
 }
 
 const DAY_MS: i64 = 86_400_000;
@@ -827,15 +819,7 @@ async fn event_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<()
             Ok::<_, anyhow::Error>(n)
         }));
     }
-    let mut total = 0;
-    for t in tasks {
-        total += t.await??;
-    }
-    println!(
-        "{{\"rows\": {total}, \"per_sec\": {:.1}}}",
-        total as f64 / secs as f64
-    );
-    Ok(())
+    report_rate(tasks, secs).await
 }
 
 async fn seed_payable(db: &Db, partners: usize, n: usize) -> anyhow::Result<()> {
@@ -878,6 +862,22 @@ async fn seed_payable(db: &Db, partners: usize, n: usize) -> anyhow::Result<()> 
     println!(
         "{}",
         json!({"partners": partners, "commissions": n, "seconds": t.elapsed().as_secs_f64()})
+    );
+    Ok(())
+}
+
+/// Sums the rows the loop tasks inserted and prints them with the rate over `secs`.
+async fn report_rate(
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<u64>>>,
+    secs: u64,
+) -> anyhow::Result<()> {
+    let mut total = 0;
+    for t in tasks {
+        total += t.await??;
+    }
+    println!(
+        "{{\"rows\": {total}, \"per_sec\": {:.1}}}",
+        total as f64 / secs as f64
     );
     Ok(())
 }

@@ -13,11 +13,13 @@ use lettre::message::Mailbox;
 /// The defaults, compiled into the binary so it runs with no files next to it.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
 
+mod env;
 mod layers;
 #[cfg(test)]
 mod tests;
 
-use layers::{ENV_MAP, Layers};
+use env::ENV_MAP;
+use layers::Layers;
 
 /// A value that must never be printed: `Debug` shows `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]

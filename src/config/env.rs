@@ -1,0 +1,87 @@
+//! The environment variables an operator sets, and the setting each one names.
+
+/// Environment variable → setting path. These names are a public contract.
+pub(super) const ENV_MAP: &[(&str, &str)] = &[
+    ("OPENPARTNER_BIND", "server.bind"),
+    ("OPENPARTNER_PUBLIC_URL", "server.public_url"),
+    ("OPENPARTNER_DATA_DIR", "server.data_dir"),
+    ("OPENPARTNER_BRAND_NAME", "server.brand_name"),
+    (
+        "OPENPARTNER_SHUTDOWN_TIMEOUT_SECS",
+        "server.shutdown_timeout_secs",
+    ),
+    ("OPENPARTNER_TRUST_PROXY", "server.trust_proxy"),
+    (
+        "OPENPARTNER_TRUSTED_PROXY_HOPS",
+        "server.trusted_proxy_hops",
+    ),
+    (
+        "OPENPARTNER_HEADER_READ_TIMEOUT_SECS",
+        "server.header_read_timeout_secs",
+    ),
+    (
+        "OPENPARTNER_REQUEST_TIMEOUT_SECS",
+        "server.request_timeout_secs",
+    ),
+    (
+        "OPENPARTNER_BODY_READ_TIMEOUT_SECS",
+        "server.body_read_timeout_secs",
+    ),
+    ("OPENPARTNER_MAX_CONNECTIONS", "server.max_connections"),
+    ("DATABASE_URL", "database.url"),
+    ("OPENPARTNER_DB_MAX_CONNECTIONS", "database.max_connections"),
+    ("ADMIN_API_KEY", "auth.admin_api_key"),
+    ("OPENPARTNER_AUTH_CACHE_TTL_SECS", "auth.cache_ttl_secs"),
+    ("OPENPARTNER_AUTH_CACHE_CAPACITY", "auth.cache_capacity"),
+    ("OPENPARTNER_LINK_CACHE_TTL_SECS", "links.cache_ttl_secs"),
+    ("OPENPARTNER_LINK_CACHE_MAX_BYTES", "links.cache_max_bytes"),
+    (
+        "OPENPARTNER_CLICK_COMMIT_TIMEOUT_MS",
+        "links.click_commit_timeout_ms",
+    ),
+    (
+        "OPENPARTNER_CLICK_FLUSH_TIMEOUT_SECS",
+        "links.click_flush_timeout_secs",
+    ),
+    ("SMTP_URL", "mail.smtp_url"),
+    ("MAIL_FROM", "mail.from"),
+    ("OPENPARTNER_MAIL_RETRY_CRON", "mail.retry_cron"),
+    ("OPENPARTNER_MAIL_RETENTION_DAYS", "mail.retention_days"),
+    ("OPENPARTNER_CLEANUP_CRON", "cleanup.cron"),
+    ("NETWORK_URL", "network.url"),
+    ("NETWORK_ADMIN_API_KEY", "network.admin_api_key"),
+    ("OPENPARTNER_ADMIN_EMAIL", "network.admin_email"),
+    ("OPENPARTNER_HEARTBEAT_CRON", "network.heartbeat_cron"),
+    ("OPENPARTNER_OUTBOX_CRON", "network.outbox_cron"),
+    ("OPENPARTNER_NETWORK_REPORT_CRON", "network.report_cron"),
+    ("OPENPARTNER_AUTO_APPROVE_CRON", "payouts.auto_approve_cron"),
+    ("OPENPARTNER_PAYOUT_SCHEDULE_CRON", "payouts.schedule_cron"),
+    ("OPENPARTNER_PAYOUT_RETRY_CRON", "payouts.retry_cron"),
+    (
+        "OPENPARTNER_BACKFILL_LEASE_SECS",
+        "network.backfill_lease_secs",
+    ),
+    ("SECRETS_ENCRYPTION_KEY", "secrets.encryption_key"),
+    ("STRIPE_SECRET_KEY", "stripe.secret_key"),
+    ("STRIPE_API_BASE", "stripe.api_base"),
+    ("STRIPE_WEBHOOK_SECRET", "stripe.webhook_secret"),
+    ("STRIPE_LIVEMODE", "stripe.livemode"),
+    ("OPENPARTNER_STRIPE_EVENTS_CRON", "stripe.events_cron"),
+    (
+        "OPENPARTNER_WEBHOOKS_ALLOW_PRIVATE",
+        "webhooks.allow_private",
+    ),
+    (
+        "OPENPARTNER_WEBHOOK_RETENTION_DAYS",
+        "webhooks.retention_days",
+    ),
+    ("OPENPARTNER_WEBHOOK_CRON", "webhooks.cron"),
+    (
+        "OPENPARTNER_RATE_LIMIT_PER_MINUTE",
+        "rate_limit.public_per_minute",
+    ),
+    ("OPENPARTNER_METRICS_TOKEN", "metrics.token"),
+    ("OPENPARTNER_METRICS_BIND", "metrics.bind"),
+    ("OPENPARTNER_LOG", "log.filter"),
+    ("OPENPARTNER_LOG_FORMAT", "log.format"),
+];
