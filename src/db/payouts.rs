@@ -5,7 +5,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{Db, Tx};
+use super::{Backend, Db, Tx};
 use crate::domain::ids::PartnerId;
 use crate::domain::payouts::{PayoutMethod, PayoutStatus};
 use crate::domain::time::Timestamp;
@@ -105,42 +105,6 @@ impl Db {
             .collect()
     }
 
-    /// The approved commissions of a partner in a currency that no live payout holds, each
-    /// with what is left of it after partial reversals.
-    pub async fn unpaid_approved(
-        tx: &mut Tx,
-        partner: &PartnerId,
-        currency: &str,
-    ) -> sqlx::Result<Vec<Owed>> {
-        let rows = sqlx::query(
-            "SELECT id, amount_minor - reversed_minor AS amount_minor, accrued_at FROM commissions \
-             WHERE partner_id = $1 AND currency = $2 AND status = 'approved' AND payout_id IS NULL \
-             ORDER BY accrued_at, id",
-        )
-        .bind(partner.as_str())
-        .bind(currency)
-        .fetch_all(&mut **tx)
-        .await?;
-        rows.iter().map(owed).collect()
-    }
-
-    /// The clawbacks of a partner in a currency that no live payout nets yet.
-    pub async fn outstanding_clawbacks(
-        tx: &mut Tx,
-        partner: &PartnerId,
-        currency: &str,
-    ) -> sqlx::Result<Vec<Owed>> {
-        let rows = sqlx::query(
-            "SELECT id, amount_minor, created_at AS accrued_at FROM clawbacks WHERE partner_id = $1 \
-             AND currency = $2 AND payout_id IS NULL ORDER BY created_at, id",
-        )
-        .bind(partner.as_str())
-        .bind(currency)
-        .fetch_all(&mut **tx)
-        .await?;
-        rows.iter().map(owed).collect()
-    }
-
     pub async fn insert_payout(tx: &mut Tx, p: &Payout, now: Timestamp) -> sqlx::Result<()> {
         sqlx::query(&format!(
             "INSERT INTO payouts ({COLUMNS}, updated_at, next_attempt_at) VALUES \
@@ -168,56 +132,6 @@ impl Db {
         .execute(&mut **tx)
         .await?;
         Ok(())
-    }
-
-    /// Puts these commissions and clawbacks in the payout. True only if every one of them was
-    /// still free (the caller rolls back otherwise: a concurrent run took some).
-    pub async fn hold_for_payout(
-        tx: &mut Tx,
-        payout: &str,
-        commissions: &[Owed],
-        clawbacks: &[Owed],
-    ) -> sqlx::Result<bool> {
-        for c in commissions {
-            let done = sqlx::query(
-                "UPDATE commissions SET payout_id = $1 WHERE id = $2 AND payout_id IS NULL \
-                 AND status = 'approved' AND amount_minor - reversed_minor = $3",
-            )
-            .bind(payout)
-            .bind(&c.id)
-            .bind(c.amount_minor)
-            .execute(&mut **tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Ok(false);
-            }
-            sqlx::query(
-                "INSERT INTO payout_items (payout_id, commission_id, amount_minor) VALUES ($1, $2, $3)",
-            )
-            .bind(payout)
-            .bind(&c.id)
-            .bind(c.amount_minor)
-            .execute(&mut **tx)
-            .await?;
-        }
-        for c in clawbacks {
-            let done = sqlx::query(
-                "UPDATE clawbacks SET payout_id = $1 WHERE id = $2 AND payout_id IS NULL",
-            )
-            .bind(payout)
-            .bind(&c.id)
-            .execute(&mut **tx)
-            .await?;
-            if done.rows_affected() != 1 {
-                return Ok(false);
-            }
-            sqlx::query("INSERT INTO payout_clawbacks (payout_id, clawback_id) VALUES ($1, $2)")
-                .bind(payout)
-                .bind(&c.id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(true)
     }
 
     pub async fn get_payout(&self, id: &str) -> sqlx::Result<Option<Payout>> {
@@ -424,4 +338,156 @@ fn owed(r: &AnyRow) -> sqlx::Result<Owed> {
         amount_minor: r.try_get("amount_minor")?,
         at: Timestamp::from_millis(r.try_get("accrued_at")?),
     })
+}
+
+/// A (partner, currency) pair of a payout run.
+pub type Group = (PartnerId, String);
+
+/// What a run owes a group: an approved commission in no live payout, or a clawback no live
+/// payout nets yet.
+pub struct GroupOwed {
+    pub partner_id: PartnerId,
+    pub currency: String,
+    pub owed: Owed,
+}
+
+/// Rows of a group set, as the one JSON parameter the statements below unpack.
+fn groups_json(groups: &[Group]) -> String {
+    let rows: Vec<serde_json::Value> = groups
+        .iter()
+        .map(|(p, c)| serde_json::json!({"p": p.as_str(), "c": c}))
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
+
+/// The approved commissions in no live payout of these groups, each with what is left of it
+/// after partial reversals, and the clawbacks no live payout nets yet. On PostgreSQL both are
+/// locked with `lock` in id order (commissions first), so concurrent runs lock in one order and
+/// the later one finds what the earlier took gone; SQLite's writer holds the database already.
+pub async fn owed_in_groups(
+    tx: &mut Tx,
+    backend: Backend,
+    groups: &[Group],
+    lock: bool,
+) -> sqlx::Result<(Vec<GroupOwed>, Vec<GroupOwed>)> {
+    let (source, lock) = match backend {
+        Backend::Sqlite => ("SELECT value ->> 'p', value ->> 'c' FROM json_each($1)", ""),
+        Backend::Postgres => (
+            "SELECT p, c FROM json_to_recordset($1::json) AS g(p text, c text)",
+            if lock { " FOR UPDATE" } else { "" },
+        ),
+    };
+    let param = groups_json(groups);
+    let commissions = sqlx::query(&format!(
+        "SELECT partner_id, currency, id, amount_minor - reversed_minor AS amount_minor, accrued_at \
+         FROM commissions WHERE status = 'approved' AND payout_id IS NULL \
+         AND (partner_id, currency) IN ({source}) ORDER BY id{lock}"
+    ))
+    .bind(&param)
+    .fetch_all(&mut **tx)
+    .await?;
+    let clawbacks = sqlx::query(&format!(
+        "SELECT partner_id, currency, id, amount_minor, created_at AS accrued_at FROM clawbacks \
+         WHERE payout_id IS NULL AND (partner_id, currency) IN ({source}) ORDER BY id{lock}"
+    ))
+    .bind(&param)
+    .fetch_all(&mut **tx)
+    .await?;
+    let decode = |r: &AnyRow| {
+        Ok(GroupOwed {
+            partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
+            currency: r.try_get("currency")?,
+            owed: owed(r)?,
+        })
+    };
+    Ok((
+        commissions
+            .iter()
+            .map(decode)
+            .collect::<sqlx::Result<_>>()?,
+        clawbacks.iter().map(decode).collect::<sqlx::Result<_>>()?,
+    ))
+}
+
+/// Rows per statement of [`hold`].
+const HOLD_BATCH: usize = 5_000;
+
+/// Puts each commission and clawback in its payout (`(payout id, owed)`), with the payout's
+/// items. True only if every one of them was still free, at the amount it was read with (the
+/// caller rolls back otherwise: a concurrent change took some).
+pub async fn hold(
+    tx: &mut Tx,
+    backend: Backend,
+    commissions: &[(&str, &Owed)],
+    clawbacks: &[(&str, &Owed)],
+) -> sqlx::Result<bool> {
+    let source = match backend {
+        Backend::Sqlite => {
+            "SELECT value ->> 'id' AS id, value ->> 'payout' AS payout, value ->> 'amount' AS amount \
+             FROM json_each($1) WHERE true"
+        }
+        Backend::Postgres => {
+            "SELECT id, payout, amount FROM json_to_recordset($1::json) AS x(id text, payout text, amount bigint)"
+        }
+    };
+    let json = |rows: &[(&str, &Owed)]| {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(payout, o)| serde_json::json!({"id": o.id, "payout": payout, "amount": o.amount_minor}))
+            .collect();
+        serde_json::Value::Array(rows).to_string()
+    };
+    for chunk in commissions.chunks(HOLD_BATCH) {
+        let param = json(chunk);
+        let done = sqlx::query(&format!(
+            "UPDATE commissions SET payout_id = h.payout FROM ({source}) AS h \
+             WHERE commissions.id = h.id AND commissions.payout_id IS NULL \
+             AND commissions.status = 'approved' \
+             AND commissions.amount_minor - commissions.reversed_minor = h.amount"
+        ))
+        .bind(&param)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Ok(false);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO payout_items (payout_id, commission_id, amount_minor) \
+             SELECT payout, id, amount FROM ({source}) AS h"
+        ))
+        .bind(&param)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for chunk in clawbacks.chunks(HOLD_BATCH) {
+        let param = json(chunk);
+        let done = sqlx::query(&format!(
+            "UPDATE clawbacks SET payout_id = h.payout FROM ({source}) AS h \
+             WHERE clawbacks.id = h.id AND clawbacks.payout_id IS NULL"
+        ))
+        .bind(&param)
+        .execute(&mut **tx)
+        .await?;
+        if done.rows_affected() != chunk.len() as u64 {
+            return Ok(false);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO payout_clawbacks (payout_id, clawback_id) SELECT payout, id FROM ({source}) AS h"
+        ))
+        .bind(&param)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(true)
+}
+
+/// The ids of the commissions a payout holds, in id order, in the caller's transaction.
+pub async fn commission_ids_tx(tx: &mut Tx, payout: &str) -> sqlx::Result<Vec<String>> {
+    let rows = sqlx::query(
+        "SELECT commission_id FROM payout_items WHERE payout_id = $1 ORDER BY commission_id",
+    )
+    .bind(payout)
+    .fetch_all(&mut **tx)
+    .await?;
+    rows.iter().map(|r| r.try_get(0)).collect()
 }

@@ -209,6 +209,21 @@ impl Currency {
         }
     }
 
+    /// Our minor units → an amount as Stripe writes it, exactly; `None` when it cannot be
+    /// (negative, a fraction of Stripe's unit such as 12.34 MGA, overflow).
+    pub fn to_stripe_amount(&self, minor: i64) -> Option<i64> {
+        if minor < 0 {
+            return None;
+        }
+        let (ours, theirs) = (self.minor_digits(), self.stripe_digits());
+        if theirs >= ours {
+            minor.checked_mul(10i64.pow(theirs - ours))
+        } else {
+            let div = 10i64.pow(ours - theirs);
+            (minor % div == 0).then(|| minor / div)
+        }
+    }
+
     /// A Dec4 in major units → minor units, if it has no more precision than the currency.
     pub fn to_minor(&self, value: Dec4) -> Option<i64> {
         let per_minor = SCALE / 10i64.pow(self.minor_digits());
@@ -272,6 +287,17 @@ mod tests {
         assert_eq!(c("mga").from_stripe_amount(700), Some(70_000));
         assert_eq!(c("usd").from_stripe_amount(-1), None);
         assert_eq!(c("mga").from_stripe_amount(i64::MAX), None);
+        // And back, for transfers: what cannot be written in Stripe's unit is refused.
+        assert_eq!(c("usd").to_stripe_amount(4999), Some(4999));
+        assert_eq!(c("jpy").to_stripe_amount(5000), Some(5000));
+        assert_eq!(c("kwd").to_stripe_amount(12_345), Some(12_345));
+        assert_eq!(c("isk").to_stripe_amount(500), Some(50_000));
+        assert_eq!(c("mga").to_stripe_amount(70_000), Some(700));
+        assert_eq!(c("mga").to_stripe_amount(70_050), None);
+        assert_eq!(c("iqd").to_stripe_amount(12_340), Some(1_234));
+        assert_eq!(c("iqd").to_stripe_amount(12_345), None);
+        assert_eq!(c("usd").to_stripe_amount(-1), None);
+        assert_eq!(c("isk").to_stripe_amount(i64::MAX), None);
     }
 
     #[test]

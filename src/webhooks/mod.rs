@@ -152,6 +152,27 @@ pub async fn record_view(
     Ok(Some(id))
 }
 
+/// [`record_view`] for many objects of one event type: the subscribers are read once.
+pub async fn record_views<T: EventData>(
+    tx: &mut Tx,
+    event: EventType,
+    objects: &[T],
+    public_url: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let endpoints = Db::subscribed_endpoints(tx, event.as_str()).await?;
+    if endpoints.is_empty() {
+        return Ok(());
+    }
+    for object in objects {
+        insert(tx, event, &object.event_data(public_url), &endpoints, now).await?;
+    }
+    Ok(())
+}
+
 /// Records a `webhook.test` event for one endpoint; returns its delivery id.
 pub async fn record_test(tx: &mut Tx, endpoint_id: &str, now: Timestamp) -> sqlx::Result<String> {
     let data = serde_json::json!({

@@ -13,6 +13,11 @@ use crate::helpers::{Backend, TestApp, spawn_with_stripe};
 
 /// A partner onboarded on Stripe (payouts enabled) with one approved commission of `value`.
 pub(crate) async fn payable(app: &TestApp, email: &str, value: &str) -> (String, String) {
+    payable_in(app, email, value, "USD").await
+}
+
+/// [`payable`] for a sale of `value` in `currency` (the default program pays a percentage).
+async fn payable_in(app: &TestApp, email: &str, value: &str, currency: &str) -> (String, String) {
     let p = app.create_partner(email, false).await;
     let id = p["id"].as_str().unwrap().to_string();
     let link = app
@@ -43,7 +48,13 @@ pub(crate) async fn payable(app: &TestApp, email: &str, value: &str) -> (String,
     let key = format!("s-{}", &id[id.len() - 8..]).to_lowercase();
     app.create_link(&id, &key, "cmp_default").await;
     let click = app.click(&key).await;
-    let c = app.sale(&format!("sale-{email}"), value, &click).await;
+    let c = app
+        .admin_post(
+            "/events",
+            json!({"externalEventId": format!("sale-{email}"), "type": "sale", "value": value,
+                   "currency": currency, "clickId": click}),
+        )
+        .await;
     let cid = c.assert_status(201)["commission"]["id"]
         .as_str()
         .unwrap()
@@ -268,7 +279,35 @@ async fn a_lost_answer_pays_once(b: Backend) {
     );
 }
 
+/// A transfer's amount is in Stripe's units, which differ from ISO 4217's for a few
+/// currencies: ISK is two-decimal at Stripe (zero for us), MGA zero-decimal (two for us). An
+/// amount Stripe cannot write exactly is paid by hand.
+async fn transfers_are_in_stripes_units(b: Backend) {
+    let (app, sim) = spawn_with_stripe(b, &[]).await;
+    sim.set_balance("isk", 100_000_000);
+    sim.set_balance("mga", 100_000_000);
+    payable_in(&app, "isk@example.com", "25000", "ISK").await;
+    payable_in(&app, "mga@example.com", "1234.50", "MGA").await;
+    let r = app.admin_post("/payouts/run", json!({})).await;
+    let payouts = r.assert_status(201)["payouts"].as_array().unwrap().clone();
+    let isk = payouts.iter().find(|p| p["currency"] == "ISK").unwrap();
+    let mga = payouts.iter().find(|p| p["currency"] == "MGA").unwrap();
+    assert_eq!(isk["amount"], "2500");
+    assert_eq!(isk["method"], "stripe");
+    // 123.45 MGA: Stripe writes MGA without decimals.
+    assert_eq!(mga["amount"], "123.45");
+    assert_eq!(mga["method"], "manual");
+    assert_eq!(mga["status"], "pending");
+    let id = isk["id"].as_str().unwrap();
+    assert_eq!(settle(&app, id).await["status"], "paid");
+    let req = sim.requests_to("POST", "/v1/transfers").pop().unwrap();
+    assert_eq!(req.field("currency"), Some("isk"));
+    assert_eq!(req.field("amount"), Some("250000"));
+    assert_eq!(sim.requests_to("POST", "/v1/transfers").len(), 1);
+}
+
 both_backends!(
+    transfers_are_in_stripes_units,
     the_stripe_rail_pays_with_the_right_wire,
     a_retried_payout_still_nets_its_clawbacks,
     a_refusal_frees_the_commissions,

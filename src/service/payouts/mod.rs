@@ -10,14 +10,17 @@ use serde_json::json;
 
 use crate::db::Db;
 use crate::db::payouts::{Payout, PayoutWithItems};
-use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, Dec4};
-use crate::domain::payouts::{PayoutMethod, PayoutStatus, Schedule};
+use crate::domain::payouts::{PayoutStatus, Schedule};
 use crate::email::Template;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::stripe::client::NewTransfer;
 use crate::webhooks::{self, EventType};
+
+mod run;
+
+pub use run::{RunRequest, RunResult, Skipped, run};
 
 const SETTINGS_KEY: &str = "payouts";
 /// How long a replica holds a Stripe payout it is sending.
@@ -48,176 +51,6 @@ pub async fn save_settings(state: &AppState, s: &Settings) -> ApiResult<()> {
         .set_setting_audited(SETTINGS_KEY, &text, state.clock.now())
         .await?;
     Ok(())
-}
-
-/// What a run was asked to do.
-#[derive(Debug, Default)]
-pub struct RunRequest {
-    pub currency: Option<Currency>,
-    pub partner_ids: Option<Vec<PartnerId>>,
-    pub dry_run: bool,
-    pub include_revoked: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Skipped {
-    pub partner_id: PartnerId,
-    pub currency: Option<String>,
-    /// What it would have been paid, minor units (negative when clawbacks exceed it).
-    pub balance_minor: i64,
-    /// `below_minimum`, `negative_balance`, `partner_revoked` or `no_commissions`.
-    pub reason: &'static str,
-}
-
-pub struct RunResult {
-    /// Each payout made (or, on a dry run, that would be made) with its commissions' ids.
-    pub payouts: Vec<(Payout, Vec<String>)>,
-    pub skipped: Vec<Skipped>,
-}
-
-/// Runs payouts (or previews them with `dry_run`). Each (partner, currency) is decided in its
-/// own transaction; what it holds is claimed with conditional updates, so concurrent runs never
-/// pay a commission twice: the loser finds nothing left and skips it.
-pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
-    let settings = settings(state).await?;
-    let mut groups = state.db.payable_groups().await?;
-    if let Some(c) = &req.currency {
-        groups.retain(|(_, cur)| cur == c.as_str());
-    }
-    let mut skipped = Vec::new();
-    if let Some(wanted) = &req.partner_ids {
-        groups.retain(|(p, _)| wanted.contains(p));
-        for p in wanted {
-            if !groups.iter().any(|(g, _)| g == p) {
-                skipped.push(Skipped {
-                    partner_id: p.clone(),
-                    currency: req.currency.as_ref().map(|c| c.as_str().to_string()),
-                    balance_minor: 0,
-                    reason: "no_commissions",
-                });
-            }
-        }
-    }
-    let mut payouts = Vec::new();
-    let stripe_on = state.stripe.is_some();
-    for (partner_id, currency) in groups {
-        let Some(partner) = state.db.get_partner(&partner_id).await? else {
-            continue;
-        };
-        let mut tx = state.db.begin().await?;
-        let mut commissions = Db::unpaid_approved(&mut tx, &partner_id, &currency).await?;
-        let mut clawbacks = Db::outstanding_clawbacks(&mut tx, &partner_id, &currency).await?;
-        // Held in id order (as a retry holds them): concurrent holders lock in one order.
-        commissions.sort_by(|a, b| a.id.cmp(&b.id));
-        clawbacks.sort_by(|a, b| a.id.cmp(&b.id));
-        let sum = |items: &[crate::db::payouts::Owed]| {
-            items
-                .iter()
-                .try_fold(0i64, |acc, c| acc.checked_add(c.amount_minor))
-                .ok_or_else(|| ApiError::internal("payout total overflows"))
-        };
-        let gross = sum(&commissions)?;
-        let claw = sum(&clawbacks)?;
-        let net = gross - claw;
-        let skip = |reason| Skipped {
-            partner_id: partner_id.clone(),
-            currency: Some(currency.clone()),
-            balance_minor: net,
-            reason,
-        };
-        let minimum = settings.minimums.get(&currency).copied().unwrap_or(0);
-        let why_not = if partner.revoked_at.is_some() && !req.include_revoked {
-            Some("partner_revoked")
-        } else if commissions.is_empty() {
-            Some(if claw > 0 {
-                "negative_balance"
-            } else {
-                "no_commissions"
-            })
-        } else if net <= 0 {
-            Some("negative_balance")
-        } else if net < minimum {
-            Some("below_minimum")
-        } else {
-            None
-        };
-        if let Some(reason) = why_not {
-            skipped.push(skip(reason));
-            continue;
-        }
-        let now = state.clock.now();
-        let id = ulid::Ulid::new().to_string();
-        let stripe_ready = stripe_on
-            && partner.stripe_payouts_enabled
-            && partner.stripe_connect_account_id.is_some();
-        let payout = Payout {
-            idempotency_key: format!("payout_{id}"),
-            id,
-            partner_id: partner_id.clone(),
-            amount_minor: net,
-            gross_minor: gross,
-            clawback_minor: claw,
-            currency: currency.clone(),
-            method: if stripe_ready {
-                PayoutMethod::Stripe
-            } else {
-                PayoutMethod::Manual
-            },
-            // The Stripe rail is `processing` before the call is made.
-            status: if stripe_ready {
-                PayoutStatus::Processing
-            } else {
-                PayoutStatus::Pending
-            },
-            destination: stripe_ready
-                .then(|| partner.stripe_connect_account_id.clone())
-                .flatten(),
-            period_start: commissions.iter().map(|c| c.at).min(),
-            period_end: commissions.iter().map(|c| c.at).max(),
-            created_at: now,
-            paid_at: None,
-            failure_reason: None,
-            stripe_transfer_id: None,
-            reference: None,
-            attempts: 0,
-        };
-        // Oldest first, as `GET /payouts/:id` lists them.
-        let mut by_age: Vec<&crate::db::payouts::Owed> = commissions.iter().collect();
-        by_age.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
-        let commission_ids: Vec<String> = by_age.iter().map(|c| c.id.clone()).collect();
-        if req.dry_run {
-            payouts.push((payout, commission_ids));
-            continue;
-        }
-        Db::insert_payout(&mut tx, &payout, now).await?;
-        if !Db::hold_for_payout(&mut tx, &payout.id, &commissions, &clawbacks).await? {
-            // A concurrent run took some of it: that run pays them.
-            drop(tx);
-            skipped.push(skip("no_commissions"));
-            continue;
-        }
-        record_payout_event(state, &mut tx, EventType::PayoutCreated, &payout.id).await?;
-        let changes = json!({
-            "status": {"before": null, "after": payout.status.as_str()},
-            "amountMinor": {"before": null, "after": payout.amount_minor},
-            "currency": {"before": null, "after": payout.currency},
-            "partnerId": {"before": null, "after": payout.partner_id.as_str()},
-        });
-        audit_payout(&mut tx, "payout.run", &payout.id, changes, now).await?;
-        tx.commit().await?;
-        metrics::counter!(crate::instruments::PAYOUTS, "status" => payout.status.as_str())
-            .increment(1);
-        payouts.push((payout, commission_ids));
-    }
-    if !req.dry_run
-        && payouts
-            .iter()
-            .any(|(p, _)| p.method == PayoutMethod::Stripe)
-    {
-        send_in_background(state);
-    }
-    Ok(RunResult { payouts, skipped })
 }
 
 /// Sends due Stripe payouts now, in the background.
@@ -252,14 +85,25 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
             break;
         };
         tried += 1;
-        let Some(destination) = p.destination.as_deref() else {
+        let amount = Currency::parse(&p.currency)
+            .ok()
+            .and_then(|c| c.to_stripe_amount(p.amount_minor));
+        let (Some(destination), Some(amount)) = (p.destination.as_deref(), amount) else {
+            let reason = if p.destination.is_none() {
+                "no Stripe account to pay".to_string()
+            } else {
+                format!(
+                    "{} {} cannot be written in Stripe's unit for this currency; pay it by hand",
+                    p.amount_minor, p.currency
+                )
+            };
             let mut tx = state.db.begin().await?;
             if Db::payout_released(
                 &mut tx,
                 &p.id,
                 PayoutStatus::Failed,
                 &[PayoutStatus::Processing],
-                Some("no Stripe account to pay"),
+                Some(&reason),
                 now,
             )
             .await?
@@ -271,7 +115,8 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
         };
         let result = stripe
             .create_transfer(&NewTransfer {
-                amount: p.amount_minor,
+                // Stripe's units (ISK is two-decimal there, MGA zero-decimal).
+                amount,
                 currency: &p.currency,
                 destination,
                 payout_id: &p.id,
@@ -403,11 +248,7 @@ async fn record_payout_event(
     let Some(payout) = Db::get_payout_tx(tx, id).await? else {
         return Ok(());
     };
-    let commission_ids = Db::payout_commissions_tx(tx, id)
-        .await?
-        .into_iter()
-        .map(|c| c.id)
-        .collect();
+    let commission_ids = crate::db::payouts::commission_ids_tx(tx, id).await?;
     let data = PayoutWithItems {
         payout,
         commission_ids,
