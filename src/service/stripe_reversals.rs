@@ -9,8 +9,9 @@
 //! - `charge.dispute.closed`: `won` (or `warning_closed`) releases the hold; `lost` reverses it.
 //!
 //! A charge whose sale is not recorded yet (a refund before its invoice) waits and is retried.
-//! A commission in a payout not yet paid cannot change: the event fails and is retried on the
-//! backoff schedule until the payout is paid (then a clawback) or freed.
+//! A commission in a payout not yet paid cannot change: the event is blocked, looked at again
+//! every `BLOCKED_RECHECK` without using up its attempts, until the payout is paid (then a
+//! clawback) or freed; after `BLOCKED_AT_MOST` it is set aside as dead.
 
 use serde_json::Value;
 

@@ -18,13 +18,15 @@ use crate::state::AppState;
 
 /// How long one attempt may hold an event before another worker may take it.
 const LEASE_MS: i64 = 60_000;
-/// Attempts made while a handler waits (30 s, 1, 2, 5 and 15 min apart) before giving up.
+/// Attempts made while a handler waits before giving up: 30 s, 1, 2 and 5 min apart (the
+/// `backoff` schedule), about 8.5 minutes in all.
 pub const WAIT_ATTEMPTS: i64 = 5;
 
 /// The event types something processes; any other type is stored as `ignored`.
 pub const HANDLED: &[&str] = &[
     "account.updated",
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
     "customer.created",
     "customer.updated",
     "invoice.paid",
@@ -189,7 +191,11 @@ async fn dispatch(
     }
     match event.event_type.as_str() {
         "account.updated" => account_updated(state, event, payload).await,
-        "checkout.session.completed" => stripe_billing::checkout_completed(state, payload).await,
+        // A delayed payment method (a bank debit) completes the session unpaid; the sale is
+        // recorded when its payment succeeds. Both carry the session; the sale's id dedups them.
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            stripe_billing::checkout_completed(state, payload).await
+        }
         "customer.created" | "customer.updated" => {
             stripe_billing::customer_changed(state, payload).await
         }

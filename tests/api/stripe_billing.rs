@@ -353,6 +353,34 @@ async fn checkout_attribution_in_jpy_and_kwd(b: Backend) {
         (Some("4.00"), Some("USD"))
     );
     assert_eq!(commissions(&app).await.len(), 4);
+    // A delayed payment method: completed unpaid records nothing; the sale is recorded when
+    // the payment succeeds, once (a redelivered success is a duplicate).
+    let click = app.click(&link).await;
+    let session = |status: &str| {
+        json!({"id": "cs_test_sepa", "object": "checkout.session", "amount_total": 7000,
+            "client_reference_id": click, "currency": "eur", "customer": null, "metadata": {},
+            "mode": "payment", "payment_intent": "pi_sepa", "payment_status": status,
+            "status": "complete"})
+    };
+    let e = send(&app, "evt_sepa1", "checkout.session.completed", session("unpaid")).await;
+    assert_eq!(outcome(&e), ("ignored", "ignored"));
+    assert_eq!(commissions(&app).await.len(), 4);
+    let e = send(
+        &app,
+        "evt_sepa2",
+        "checkout.session.async_payment_succeeded",
+        session("paid"),
+    )
+    .await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    let c = &commissions(&app).await[0];
+    assert_eq!(
+        (c["amount"].as_str(), c["currency"].as_str()),
+        (Some("7.00"), Some("EUR"))
+    );
+    let e = send(&app, "evt_sepa3", "checkout.session.completed", session("paid")).await;
+    assert_eq!(outcome(&e), ("processed", "duplicate"));
+    assert_eq!(commissions(&app).await.len(), 5);
     // Without any click: no attribution.
     let session = json!({"id": "cs_test_anon", "object": "checkout.session", "amount_total": 900,
         "currency": "usd", "customer": "cus_anon", "metadata": {}, "mode": "payment",
