@@ -88,15 +88,29 @@ impl Schedule {
         }
     }
 
-    /// The next scheduled run at or after `from`, if the schedule runs at all.
-    pub fn next_run(self, from: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// The next scheduled run at or after `from`: the first time the daily tick (`tick`, a cron
+    /// expression with seconds, `OPENPARTNER_PAYOUT_SCHEDULE_CRON`) fires on a payout day, if
+    /// the schedule runs at all. A run happens once per payout day, at its first tick.
+    pub fn next_run(self, from: DateTime<Utc>, tick: &str) -> Option<DateTime<Utc>> {
         if self == Schedule::Manual {
             return None;
         }
-        let start = from.date_naive().and_hms_opt(9, 0, 0)?.and_utc();
+        let cron = croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Required)
+            .build()
+            .parse(tick)
+            .ok()?;
+        let from = from.with_nanosecond(0).unwrap_or(from);
         (0..62)
-            .map(|d| start + chrono::Duration::days(d))
-            .find(|t| *t >= from.with_nanosecond(0).unwrap_or(from) && self.runs_on(*t))
+            .filter_map(|d| {
+                let day = from.date_naive() + chrono::Duration::days(d);
+                let start = day.and_hms_opt(0, 0, 0)?.and_utc().max(from);
+                self.runs_on(start).then_some((day, start))
+            })
+            .find_map(|(day, start)| {
+                let t = cron.find_next_occurrence(&start, true).ok()?;
+                (t.date_naive() == day).then_some(t)
+            })
     }
 }
 
@@ -117,14 +131,28 @@ mod tests {
         assert!(!Schedule::Biweekly.runs_on(day("2026-11-30T09:00:00Z")));
         assert!(Schedule::Monthly.runs_on(day("2026-12-01T09:00:00Z")));
         assert!(!Schedule::Manual.runs_on(day("2026-12-01T09:00:00Z")));
+        let tick = "0 0 9 * * *";
         assert_eq!(
-            Schedule::Weekly.next_run(day("2026-11-22T12:00:00Z")),
+            Schedule::Weekly.next_run(day("2026-11-22T12:00:00Z"), tick),
             Some(day("2026-11-23T09:00:00Z"))
         );
         assert_eq!(
-            Schedule::Monthly.next_run(day("2026-12-01T10:00:00Z")),
+            Schedule::Monthly.next_run(day("2026-12-01T10:00:00Z"), tick),
             Some(day("2027-01-01T09:00:00Z"))
         );
-        assert_eq!(Schedule::Manual.next_run(day("2026-12-01T10:00:00Z")), None);
+        assert_eq!(
+            Schedule::Manual.next_run(day("2026-12-01T10:00:00Z"), tick),
+            None
+        );
+        // The configured tick, not a fixed hour: hourly at :30 on a payout day.
+        assert_eq!(
+            Schedule::Weekly.next_run(day("2026-11-23T10:10:00Z"), "0 30 * * * *"),
+            Some(day("2026-11-23T10:30:00Z"))
+        );
+        // Past the day's last tick: the next payout day.
+        assert_eq!(
+            Schedule::Weekly.next_run(day("2026-11-23T09:00:01Z"), tick),
+            Some(day("2026-11-30T09:00:00Z"))
+        );
     }
 }

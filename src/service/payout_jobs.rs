@@ -25,8 +25,19 @@ pub async fn scheduled_run(state: &AppState) -> ApiResult<Option<RunResult>> {
     if !settings.schedule.runs_on(now) {
         return Ok(None);
     }
-    Ok(Some(run(state, &RunRequest::default()).await?))
+    // Once per payout day, however often the tick fires (a cron set to fire hourly, say). Two
+    // replicas racing past the check are harmless: concurrent runs never pay twice.
+    let today = now.date_naive().to_string();
+    if state.db.get_setting(SCHEDULED_DAY).await?.as_deref() == Some(today.as_str()) {
+        return Ok(None);
+    }
+    let result = run(state, &RunRequest::default()).await?;
+    state.db.set_setting(SCHEDULED_DAY, &today).await?;
+    Ok(Some(result))
 }
+
+/// The last day (UTC, `YYYY-MM-DD`) a scheduled run completed.
+const SCHEDULED_DAY: &str = "payout_schedule_last_day";
 
 const REPORT_MARK: &str = "network_report_until";
 const REPORT_MARGIN_MS: i64 = 60_000;
@@ -53,7 +64,12 @@ pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
     let minor = state.db.network_usd_paid(since, until).await?;
     if minor > 0 {
         let usd = Currency::usd();
-        let amount: f64 = usd.format_minor(minor).parse().unwrap_or(0.0);
+        // The shortest f64 that reads back as the decimal: exact for any cent amount below
+        // 2^53 (the wire wants a JSON number).
+        let amount: f64 = usd
+            .format_minor(minor)
+            .parse()
+            .map_err(|e| ApiError::internal(format_args!("USD amount {minor}: {e}")))?;
         let body = json!({
             "amountUsd": amount,
             "sinceIso": since.to_rfc3339(),

@@ -187,7 +187,13 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
         _ => false,
     };
     let paid = s.get("payment_status").and_then(Value::as_str) == Some("paid");
-    if s.get("mode").and_then(Value::as_str) != Some("payment") || !paid {
+    let one_off = s.get("mode").and_then(Value::as_str) == Some("payment");
+    if one_off && !paid && !identified {
+        // Paid later by a delayed method: `checkout.session.async_payment_succeeded` brings the
+        // sale. Nothing to attribute yet.
+        return Ok(Handled::Ignored("ignored"));
+    }
+    if !one_off || !paid {
         return Ok(if identified {
             Handled::Recorded
         } else if click.is_some() {

@@ -33,6 +33,8 @@ mod partner_lifecycle;
 mod partner_network;
 mod partners;
 mod payouts;
+mod payouts_after_run;
+mod payouts_more;
 mod payouts_stripe;
 mod portal;
 mod portal_figures;

@@ -13,7 +13,12 @@ use crate::both_backends;
 use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with, spawn_with_network};
 
 /// A partner with a link on `program`; returns (partner id, link key).
-async fn partner(app: &TestApp, email: &str, program: &str, body: Value) -> (String, String) {
+pub(crate) async fn partner(
+    app: &TestApp,
+    email: &str,
+    program: &str,
+    body: Value,
+) -> (String, String) {
     let mut b =
         json!({"email": email, "name": email, "sendInvite": false, "programIds": [program]});
     if let (Some(b), Some(extra)) = (b.as_object_mut(), body.as_object()) {
@@ -29,7 +34,13 @@ async fn partner(app: &TestApp, email: &str, program: &str, body: Value) -> (Str
 }
 
 /// A sale through the partner's link in `currency`; returns the commission id.
-async fn sale(app: &TestApp, link: &str, ext: &str, value: &str, currency: &str) -> String {
+pub(crate) async fn sale(
+    app: &TestApp,
+    link: &str,
+    ext: &str,
+    value: &str,
+    currency: &str,
+) -> String {
     let click = app.click(link).await;
     let a = app
         .admin_post(
@@ -43,7 +54,13 @@ async fn sale(app: &TestApp, link: &str, ext: &str, value: &str, currency: &str)
         .to_string()
 }
 
-async fn approved(app: &TestApp, link: &str, ext: &str, value: &str, currency: &str) -> String {
+pub(crate) async fn approved(
+    app: &TestApp,
+    link: &str,
+    ext: &str,
+    value: &str,
+    currency: &str,
+) -> String {
     let id = sale(app, link, ext, value, currency).await;
     app.admin_post(&format!("/commissions/{id}/approve"), json!({}))
         .await
@@ -117,8 +134,11 @@ async fn auto_approve_waits_for_maturity(b: Backend) {
     assert_eq!(status(other).await, "accrued");
 }
 
+/// The production tick (the test default fires on 1 January only, so it names no next run).
+pub(crate) const DAILY_TICK: (&str, &str) = ("OPENPARTNER_PAYOUT_SCHEDULE_CRON", "0 0 9 * * *");
+
 async fn runs_group_and_skip_with_reasons(b: Backend) {
-    let app = spawn_app(b).await;
+    let app = spawn_app_with(b, &[DAILY_TICK]).await;
     app.call(
         Method::PUT,
         "/config/payouts",

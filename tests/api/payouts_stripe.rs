@@ -66,7 +66,7 @@ async fn payable_in(app: &TestApp, email: &str, value: &str, currency: &str) -> 
 }
 
 /// Sends due Stripe payouts until `id` leaves `processing` (bounded).
-async fn settle(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn settle(app: &TestApp, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         openpartner::service::payouts::send_due(&app.state)
@@ -125,6 +125,14 @@ async fn the_stripe_rail_pays_with_the_right_wire(b: Backend) {
     let c = app.admin_get(&format!("/partners/{pid}/commissions")).await;
     assert_eq!(c.body["commissions"][0]["status"], "paid");
     assert_eq!(sim.balance("usd"), 1_000_000 - 2500);
+    // "You've been paid", with the transfer as its reference.
+    let mails = app.wait_for_mails("stripe@example.com", 1).await;
+    let mail = mails.last().unwrap();
+    assert!(
+        mail.raw.contains("25.00") && mail.raw.contains(t.id.as_str()),
+        "{}",
+        mail.raw
+    );
     // Only a manual payout is marked paid by hand.
     app.admin_post(&format!("/payouts/{id}/mark-paid"), json!({}))
         .await

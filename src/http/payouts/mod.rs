@@ -154,10 +154,16 @@ async fn page(
         created_at: p.created_at.millis(),
         id: p.id.clone(),
     });
-    let mut payouts = Vec::with_capacity(rows.len());
-    for p in rows {
-        payouts.push(full_view(state, p).await?);
-    }
+    // One query for every payout's commissions, not one per payout.
+    let ids: Vec<&str> = rows.iter().map(|p| p.id.as_str()).collect();
+    let mut held = state.db.payout_commission_ids_many(&ids).await?;
+    let payouts = rows
+        .into_iter()
+        .map(|p| {
+            let ids = held.remove(&p.id).unwrap_or_default();
+            view(p, ids)
+        })
+        .collect();
     Ok(Json(PayoutPage {
         payouts,
         next_cursor: next,

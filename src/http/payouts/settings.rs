@@ -16,7 +16,7 @@ pub struct SettingsView {
     next_run_at: Option<Timestamp>,
 }
 
-pub(crate) fn settings_view(s: &Settings, now: Timestamp) -> SettingsView {
+pub(crate) fn settings_view(s: &Settings, now: Timestamp, tick: &str) -> SettingsView {
     let now =
         chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now.millis()).unwrap_or_default();
     SettingsView {
@@ -31,7 +31,7 @@ pub(crate) fn settings_view(s: &Settings, now: Timestamp) -> SettingsView {
             .collect(),
         next_run_at: s
             .schedule
-            .next_run(now)
+            .next_run(now, tick)
             .map(|t| Timestamp::from_millis(t.timestamp_millis())),
     }
 }
@@ -44,7 +44,11 @@ pub(crate) fn settings_view(s: &Settings, now: Timestamp) -> SettingsView {
 async fn get_settings(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SettingsView>> {
     auth.require_admin()?;
     let s = svc::settings(&state).await?;
-    Ok(Json(settings_view(&s, state.clock.now())))
+    Ok(Json(settings_view(
+        &s,
+        state.clock.now(),
+        &state.config.payout_schedule_cron,
+    )))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -98,5 +102,9 @@ async fn put_settings(
         s.minimums = parsed;
     }
     svc::save_settings(&state, &s).await?;
-    Ok(Json(settings_view(&s, state.clock.now())))
+    Ok(Json(settings_view(
+        &s,
+        state.clock.now(),
+        &state.config.payout_schedule_cron,
+    )))
 }

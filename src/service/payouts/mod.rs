@@ -39,7 +39,9 @@ pub struct Settings {
 
 pub async fn settings(state: &AppState) -> ApiResult<Settings> {
     Ok(match state.db.get_setting(SETTINGS_KEY).await? {
-        Some(text) => serde_json::from_str(&text).unwrap_or_default(),
+        // Unreadable settings are an error, never "manual, no minimums" in silence.
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| ApiError::internal(format_args!("stored payout settings: {e}")))?,
         None => Settings::default(),
     })
 }
@@ -202,7 +204,8 @@ pub async fn mark_paid(
                         "amount": currency.format_minor(payout.amount_minor),
                         "currency": payout.currency,
                         "method": payout.method.as_str(),
-                        "reference": payout.reference,
+                        // A Stripe payout's reference is its transfer.
+                        "reference": payout.reference.as_ref().or(payout.stripe_transfer_id.as_ref()),
                     }),
                 )
                 .await
