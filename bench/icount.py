@@ -5,7 +5,7 @@ PostgreSQL, is a separate process and is not), sends a fixed number of requests 
 one keep-alive connection after a warm-up, and reads the counters callgrind dumps around each
 window (`callgrind_control --zero` before, `--dump` after). Called by `bench/run.sh
 --instructions`; CI does not run it. Options: --backends sqlite,postgres --requests N (default
-400) --routes health,partner,redirect,events (default all) --server-env KEY=VALUE (repeatable).
+400) --routes health,partner,redirect,events,create (default all) --server-env KEY=VALUE (repeatable).
 Prints a table and writes bench/out/instructions.json.
 
 The price of metrics (issue 19): the same route with the recorder installed and without, e.g.
@@ -76,7 +76,7 @@ def measure(pid, prefix, label, n, send):
     return dump_total(pid, prefix, label) / n
 
 
-ROUTES = ["health", "partner", "redirect", "events"]
+ROUTES = ["health", "partner", "redirect", "events", "create"]
 
 
 def run_backend(backend, n, extra_env=None, routes=ROUTES):
@@ -117,6 +117,12 @@ def run_backend(backend, n, extra_env=None, routes=ROUTES):
             assert s == 302, s
             clicks.append(loc.split("op_click=")[1].split("&")[0].split("#")[0])
 
+        def create(i):
+            body = {"email": f"ic-{stamp}-{i}@example.com", "name": f"Bench {i}", "sendInvite": False}
+            s, _, payload = c.request("POST", "/partners", auth, body)
+            assert s == 201, (s, payload[:300])
+
+        stamp = int(time.time())
         results = {}
         if "health" in routes:
             results["GET /health"] = measure(pid, prefix, "health", n, health)
@@ -127,10 +133,11 @@ def run_backend(backend, n, extra_env=None, routes=ROUTES):
         elif "events" in routes:
             for i in range(n):  # the clicks the events point at
                 redirect(i)
+        if "create" in routes:
+            results["POST /partners (sendInvite false)"] = measure(pid, prefix, "create", n, create)
         if "events" not in routes:
             return results
         admin_auth = {"Authorization": f"Bearer {admin}"}
-        stamp = int(time.time())
 
         def event(i):
             body = {"externalEventId": f"ic-{stamp}-{i}", "type": "sale", "value": "25.00",

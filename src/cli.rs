@@ -58,6 +58,7 @@ enum Command {
         out: std::path::PathBuf,
     },
     /// Run the OpenPartner Network simulator (for local demos; point NETWORK_URL at it).
+    #[cfg(feature = "simulators")]
     NetworkSim {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:9090")]
@@ -67,6 +68,7 @@ enum Command {
         admin_key: Option<String>,
     },
     /// Run the Stripe simulator (for local demos; point STRIPE_API_BASE at it).
+    #[cfg(feature = "simulators")]
     StripeSim {
         /// Listen address.
         #[arg(long, default_value = "127.0.0.1:12111")]
@@ -86,6 +88,7 @@ enum Command {
     },
 }
 
+#[cfg(feature = "simulators")]
 fn parse_balance(raw: &str) -> Result<(String, i64), String> {
     let (currency, amount) = raw
         .split_once('=')
@@ -155,7 +158,9 @@ pub fn run() -> ExitCode {
             Command::Export { out } => export(config, out).await,
             Command::Import { input } => import(config, input).await,
             Command::Backup { out } => backup(config, out).await,
+            #[cfg(feature = "simulators")]
             Command::NetworkSim { bind, admin_key } => network_sim(bind, admin_key).await,
+            #[cfg(feature = "simulators")]
             Command::StripeSim {
                 bind,
                 secret_key,
@@ -180,6 +185,7 @@ async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "simulators")]
 async fn network_sim(
     bind: std::net::SocketAddr,
     admin_key: Option<String>,
@@ -194,6 +200,7 @@ async fn network_sim(
     Ok(ExitCode::SUCCESS)
 }
 
+#[cfg(feature = "simulators")]
 async fn stripe_sim(
     bind: std::net::SocketAddr,
     secret_key: String,

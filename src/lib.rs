@@ -14,6 +14,7 @@ pub mod instruments;
 pub mod jobs;
 pub mod keys;
 pub mod network;
+#[cfg(feature = "simulators")]
 pub mod network_sim;
 pub mod principal;
 pub mod secrets;
@@ -22,6 +23,7 @@ pub mod service;
 pub mod startup;
 pub mod state;
 pub mod stripe;
+#[cfg(feature = "simulators")]
 pub mod stripe_sim;
 pub mod telemetry;
 pub mod transfer;

@@ -295,17 +295,15 @@ impl Drop for InFlight {
 async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
     let start = Instant::now();
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
-    let route = route.as_deref().unwrap_or("unmatched").to_owned();
-    let request_id = req
-        .headers()
-        .get(&REQUEST_ID)
+    // Reference-counted copies, not new strings: `MatchedPath` holds an `Arc<str>`, a header
+    // value shared bytes.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
+    let request_id_header = req.headers().get(&REQUEST_ID).cloned();
+    let request_id = request_id_header
+        .as_ref()
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+        .unwrap_or_default();
     let span = tracing::debug_span!("request", %method, route = %route, request_id = %request_id);
     // With metrics off (the default) no recorder exists: skip building labels for nothing.
     let metered = crate::instruments::handle().is_some();
@@ -320,14 +318,14 @@ async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
         // Labels: the route template (bounded), never the raw path.
         metrics::counter!(
             crate::instruments::HTTP_REQUESTS,
-            "route" => route.clone(),
+            "route" => route.to_owned(),
             "method" => crate::instruments::method_label(&method),
             "status" => crate::instruments::status_class(status),
         )
         .increment(1);
         metrics::histogram!(
             crate::instruments::HTTP_DURATION,
-            "route" => route.clone(),
+            "route" => route.to_owned(),
             "method" => crate::instruments::method_label(&method),
         )
         .record(elapsed);
@@ -339,9 +337,26 @@ async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
             .get::<crate::error::InternalCause>()
             .map(|c| c.0.clone());
         let error = cause.as_deref().unwrap_or("");
-        tracing::error!(%method, route = %route, status, latency_ms, request_id = %request_id, error, "request");
+        tracing::error!(
+            method = method.as_str(),
+            route,
+            status,
+            latency_ms,
+            request_id,
+            error,
+            "request"
+        );
     } else {
-        tracing::info!(%method, route = %route, status, latency_ms, request_id = %request_id, "request");
+        // String fields, not `%` (Display): the formatter writes them as they are, with no
+        // `format!` and allocation per field.
+        tracing::info!(
+            method = method.as_str(),
+            route,
+            status,
+            latency_ms,
+            request_id,
+            "request"
+        );
     }
     response
 }
