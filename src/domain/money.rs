@@ -210,9 +210,10 @@ impl Currency {
     }
 
     /// Our minor units → an amount as Stripe writes it, exactly; `None` when it cannot be
-    /// (negative, a fraction of Stripe's unit such as 12.34 MGA, overflow).
+    /// (negative, a fraction of Stripe's unit such as 12.34 MGA, overflow). Stripe wants the
+    /// three-decimal currencies rounded to ten of their minor units: 12.345 KWD is refused.
     pub fn to_stripe_amount(&self, minor: i64) -> Option<i64> {
-        if minor < 0 {
+        if minor < 0 || (self.stripe_digits() == 3 && minor % 10 != 0) {
             return None;
         }
         let (ours, theirs) = (self.minor_digits(), self.stripe_digits());
@@ -290,7 +291,8 @@ mod tests {
         // And back, for transfers: what cannot be written in Stripe's unit is refused.
         assert_eq!(c("usd").to_stripe_amount(4999), Some(4999));
         assert_eq!(c("jpy").to_stripe_amount(5000), Some(5000));
-        assert_eq!(c("kwd").to_stripe_amount(12_345), Some(12_345));
+        assert_eq!(c("kwd").to_stripe_amount(12_340), Some(12_340));
+        assert_eq!(c("kwd").to_stripe_amount(12_345), None);
         assert_eq!(c("isk").to_stripe_amount(500), Some(50_000));
         assert_eq!(c("mga").to_stripe_amount(70_000), Some(700));
         assert_eq!(c("mga").to_stripe_amount(70_050), None);

@@ -69,16 +69,16 @@ impl PayoutMethod {
 pub enum Schedule {
     #[default]
     Manual,
-    /// Mondays, 09:00 UTC.
+    /// Mondays (UTC), at the day's first payout tick.
     Weekly,
-    /// Mondays of even ISO weeks, 09:00 UTC.
+    /// Mondays of even ISO weeks.
     Biweekly,
-    /// The 1st of each month, 09:00 UTC.
+    /// The 1st of each month.
     Monthly,
 }
 
 impl Schedule {
-    /// Whether a scheduled run is due on the day of `at` (the job runs daily at 09:00 UTC).
+    /// Whether a scheduled run is due on the day of `at` (UTC).
     pub fn runs_on(self, at: DateTime<Utc>) -> bool {
         match self {
             Schedule::Manual => false,
@@ -88,9 +88,10 @@ impl Schedule {
         }
     }
 
-    /// The next scheduled run at or after `from`: the first time the daily tick (`tick`, a cron
-    /// expression with seconds, `OPENPARTNER_PAYOUT_SCHEDULE_CRON`) fires on a payout day, if
-    /// the schedule runs at all. A run happens once per payout day, at its first tick.
+    /// The next scheduled run at or after `from`: the first time the tick (`tick`, a cron
+    /// expression with seconds, `OPENPARTNER_PAYOUT_SCHEDULE_CRON`) fires on a payout day
+    /// within 62 days, if the schedule runs at all. A run happens once per payout day, at its
+    /// first tick: the caller starts `from` at the next day once today's run is done.
     pub fn next_run(self, from: DateTime<Utc>, tick: &str) -> Option<DateTime<Utc>> {
         if self == Schedule::Manual {
             return None;
@@ -101,16 +102,23 @@ impl Schedule {
             .parse(tick)
             .ok()?;
         let from = from.with_nanosecond(0).unwrap_or(from);
-        (0..62)
-            .filter_map(|d| {
-                let day = from.date_naive() + chrono::Duration::days(d);
-                let start = day.and_hms_opt(0, 0, 0)?.and_utc().max(from);
-                self.runs_on(start).then_some((day, start))
-            })
-            .find_map(|(day, start)| {
-                let t = cron.find_next_occurrence(&start, true).ok()?;
-                (t.date_naive() == day).then_some(t)
-            })
+        let horizon = from + chrono::Duration::days(62);
+        // Each step moves to the next tick, then past its day when that day pays no one: at
+        // most 62 searches, and one (to the horizon) for a tick that never fires.
+        let mut cursor = from;
+        while cursor < horizon {
+            let t = cron.find_next_occurrence(&cursor, true).ok()?;
+            if t >= horizon {
+                return None;
+            }
+            if self.runs_on(t) {
+                return Some(t);
+            }
+            cursor = (t.date_naive() + chrono::Duration::days(1))
+                .and_hms_opt(0, 0, 0)?
+                .and_utc();
+        }
+        None
     }
 }
 

@@ -126,11 +126,7 @@ async fn my_payouts_setup(
     let settings = crate::service::payouts::settings(&state).await?;
     let stripe_enabled = state.stripe.is_some();
     Ok(Json(PayoutSetup {
-        settings: settings_view(
-            &settings,
-            state.clock.now(),
-            &state.config.payout_schedule_cron,
-        ),
+        settings: settings_view(&state, &settings).await?,
         method_ready: if stripe_enabled {
             partner.stripe_payouts_enabled
         } else {

@@ -300,10 +300,12 @@ async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
     let request_id_header = req.headers().get(&REQUEST_ID).cloned();
+    // The client may send its own: bounded as the audit log bounds it (a valid header value
+    // is visible ASCII, so any byte is a character boundary).
     let request_id = request_id_header
         .as_ref()
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+        .map_or("", |id| &id[..id.len().min(100)]);
     let span = tracing::debug_span!("request", %method, route = %route, request_id = %request_id);
     // With metrics off (the default) no recorder exists: skip building labels for nothing.
     let metered = crate::instruments::handle().is_some();
@@ -337,26 +339,9 @@ async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
             .get::<crate::error::InternalCause>()
             .map(|c| c.0.clone());
         let error = cause.as_deref().unwrap_or("");
-        tracing::error!(
-            method = method.as_str(),
-            route,
-            status,
-            latency_ms,
-            request_id,
-            error,
-            "request"
-        );
+        tracing::error!(%method, %route, status, latency_ms, %request_id, error, "request");
     } else {
-        // String fields, not `%` (Display): the formatter writes them as they are, with no
-        // `format!` and allocation per field.
-        tracing::info!(
-            method = method.as_str(),
-            route,
-            status,
-            latency_ms,
-            request_id,
-            "request"
-        );
+        tracing::info!(%method, %route, status, latency_ms, %request_id, "request");
     }
     response
 }

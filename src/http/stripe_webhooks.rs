@@ -47,6 +47,9 @@ struct Envelope {
     event_type: String,
     created: Option<i64>,
     livemode: Option<bool>,
+    /// A connected account's id on events from Connect (an endpoint that also listens to
+    /// connected accounts); absent on the brand's own.
+    account: Option<String>,
     data: Option<Value>,
 }
 
@@ -107,7 +110,10 @@ async fn receive(
         .as_ref()
         .and_then(|d| d.pointer("/object/id"))
         .and_then(Value::as_str);
-    let handled = events::handles(&event.event_type);
+    // A connected account's sales and refunds are its own business, not the brand's: of its
+    // events only `account.updated` (onboarding status) is ours.
+    let handled = events::handles(&event.event_type)
+        && (event.account.is_none() || event.event_type == "account.updated");
     let inserted = state
         .db
         .insert_stripe_event(

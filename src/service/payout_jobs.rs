@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
-use crate::service::payouts::{RETRY_DELAYS_MS, RunRequest, RunResult, run, settings};
+use crate::service::payouts::{RETRY_DELAYS_MS, RunRequest, RunResult, Settings, run, settings};
 use crate::state::AppState;
 
 /// Approves matured commissions in programs with auto-approve on. Once per slot across
@@ -34,6 +34,28 @@ pub async fn scheduled_run(state: &AppState) -> ApiResult<Option<RunResult>> {
     let result = run(state, &RunRequest::default()).await?;
     state.db.set_setting(SCHEDULED_DAY, &today).await?;
     Ok(Some(result))
+}
+
+/// When the scheduled run next pays: the first tick on the next payout day (tomorrow's at the
+/// earliest once today's run is done).
+pub async fn next_run_at(state: &AppState, s: &Settings) -> ApiResult<Option<Timestamp>> {
+    if s.schedule == crate::domain::payouts::Schedule::Manual {
+        return Ok(None);
+    }
+    let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(state.clock.now().millis())
+        .unwrap_or_default();
+    let today = now.date_naive();
+    let ran_today =
+        state.db.get_setting(SCHEDULED_DAY).await?.as_deref() == Some(today.to_string().as_str());
+    let from = match ran_today {
+        true => (today + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .map_or(now, |t| t.and_utc()),
+        false => now,
+    };
+    Ok(s.schedule
+        .next_run(from, &state.config.payout_schedule_cron)
+        .map(|t| Timestamp::from_millis(t.timestamp_millis())))
 }
 
 /// The last day (UTC, `YYYY-MM-DD`) a scheduled run completed.

@@ -44,6 +44,14 @@ impl StripeError {
         matches!(self, StripeError::Transient(_))
     }
 
+    /// Stripe's error code of a refusal.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            StripeError::Refused { code, .. } => Some(code),
+            StripeError::Transient(_) => None,
+        }
+    }
+
     /// `code: message` for a refusal, the error text otherwise.
     pub fn reason(&self) -> String {
         match self {
@@ -197,6 +205,28 @@ impl StripeClient {
         ];
         self.post("/v1/transfers", &form, Some(t.idempotency_key))
             .await
+    }
+
+    /// The newest transfer of a transfer group (`GET /v1/transfers?transfer_group=`): whether a
+    /// payout's earlier attempt made one, whatever became of its answer or its idempotency key
+    /// (Stripe forgets keys after 24 hours).
+    pub async fn find_transfer(
+        &self,
+        transfer_group: &str,
+    ) -> Result<Option<Transfer>, StripeError> {
+        #[derive(Deserialize)]
+        struct List {
+            data: Vec<Transfer>,
+        }
+        let res = self
+            .http
+            .get(format!("{}/v1/transfers", self.base))
+            .query(&[("transfer_group", transfer_group), ("limit", "1")])
+            .bearer_auth(&self.secret_key)
+            .send()
+            .await;
+        let list: List = read(res).await?;
+        Ok(list.data.into_iter().next())
     }
 
     async fn post<T: serde::de::DeserializeOwned>(

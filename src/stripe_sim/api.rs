@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ pub fn router() -> Router<Shared> {
         .route("/v1/accounts", post(create_account))
         .route("/v1/accounts/{id}", get(get_account))
         .route("/v1/account_links", post(create_account_link))
-        .route("/v1/transfers", post(create_transfer))
+        .route("/v1/transfers", post(create_transfer).get(list_transfers))
 }
 
 /// A Stripe-looking id: `prefix_` and 24 characters.
@@ -244,6 +244,50 @@ fn currency(p: &wire::Params) -> Result<String, StripeErr> {
             Some("currency"),
         ))
     }
+}
+
+/// `GET /v1/transfers?transfer_group=&destination=&limit=`: newest first, as Stripe lists.
+async fn list_transfers(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let st = lock(&state);
+    if let Err(e) = wire::authenticate(&st, &headers) {
+        return e.into_response();
+    }
+    let limit = match q.get("limit").map(|l| l.parse::<usize>()) {
+        None => 10,
+        Some(Ok(l)) if (1..=100).contains(&l) => l,
+        Some(_) => {
+            return StripeErr::request(
+                "parameter_invalid_integer",
+                "Invalid integer: limit must be between 1 and 100".to_string(),
+                Some("limit"),
+            )
+            .into_response();
+        }
+    };
+    let matching: Vec<&SimTransfer> = st
+        .transfers
+        .iter()
+        .rev()
+        .filter(|t| {
+            q.get("transfer_group")
+                .is_none_or(|g| t.transfer_group.as_deref() == Some(g.as_str()))
+                && q.get("destination").is_none_or(|d| &t.destination == d)
+        })
+        .collect();
+    let data: Vec<Value> = matching
+        .iter()
+        .take(limit)
+        .map(|t| transfer_json(t))
+        .collect();
+    wire::respond(
+        StatusCode::OK,
+        json!({"object": "list", "data": data, "has_more": matching.len() > limit,
+               "url": "/v1/transfers"}),
+    )
 }
 
 async fn create_transfer(State(state): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {

@@ -269,18 +269,73 @@ async fn a_lost_answer_pays_once(b: Backend) {
         "an unknown outcome stays processing"
     );
     assert_eq!(transfers_for(&sim, &id), 1, "Stripe did make it");
-    // The retry, with the same key, gets Stripe's first answer: paid once.
+    // The retry first asks Stripe for the payout's transfer group, finds the transfer and
+    // pays once, without sending it again (an idempotency key alone expires after 24 hours).
     app.clock.advance(Duration::from_secs(120));
     let paid = settle(&app, &id).await;
     assert_eq!(paid["status"], "paid");
+    let made = sim.transfers();
+    let made = made
+        .iter()
+        .find(|t| t.transfer_group.as_deref() == Some(id.as_str()))
+        .unwrap();
+    assert_eq!(paid["stripeTransferId"], made.id.as_str());
     assert_eq!(transfers_for(&sim, &id), 1);
     assert_eq!(sim.balance("usd"), 1_000_000 - 800);
+    let lookups = sim.requests_to("GET", "/v1/transfers");
+    assert!(
+        lookups.iter().any(|r| r
+            .query
+            .as_deref()
+            .is_some_and(|q| q.contains(&format!("transfer_group={id}")))),
+        "{lookups:?}"
+    );
     let keys: Vec<Option<String>> = sim
         .requests_to("POST", "/v1/transfers")
         .into_iter()
         .map(|r| r.idempotency_key)
         .collect();
-    assert!(keys.len() >= 2);
+    assert_eq!(keys, vec![Some(format!("payout_{id}"))]);
+}
+
+/// A 5xx before Stripe made anything: the retry finds no transfer in the payout's group and
+/// sends it again under the same key; paid once.
+async fn a_failed_call_is_sent_again_with_its_key(b: Backend) {
+    let (app, sim) = spawn_with_stripe(b, &[]).await;
+    sim.set_balance("usd", 1_000_000);
+    payable(&app, "again@example.com", "80.00").await;
+    sim.inject(Fault {
+        count: 1,
+        path: Some("/v1/transfers".into()),
+        status: Some(500),
+        ..Default::default()
+    });
+    let r = app.admin_post("/payouts/run", json!({})).await;
+    let id = r.assert_status(201)["payouts"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.requests_to("POST", "/v1/transfers").is_empty() {
+        openpartner::service::payouts::send_due(&app.state)
+            .await
+            .unwrap();
+        assert!(Instant::now() < deadline, "no transfer attempted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let p = app.admin_get(&format!("/payouts/{id}")).await;
+    assert_eq!(p.body["status"], "processing");
+    assert_eq!(transfers_for(&sim, &id), 0);
+    app.clock.advance(Duration::from_secs(120));
+    let paid = settle(&app, &id).await;
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(transfers_for(&sim, &id), 1);
+    let keys: Vec<Option<String>> = sim
+        .requests_to("POST", "/v1/transfers")
+        .into_iter()
+        .map(|r| r.idempotency_key)
+        .collect();
+    assert_eq!(keys.len(), 2);
     assert!(
         keys.iter()
             .all(|k| k.as_deref() == Some(format!("payout_{id}").as_str()))
@@ -315,6 +370,7 @@ async fn transfers_are_in_stripes_units(b: Backend) {
 }
 
 both_backends!(
+    a_failed_call_is_sent_again_with_its_key,
     transfers_are_in_stripes_units,
     the_stripe_rail_pays_with_the_right_wire,
     a_retried_payout_still_nets_its_clawbacks,

@@ -894,6 +894,21 @@ async fn events_of_the_other_mode_are_ignored(b: Backend) {
     .await;
     assert_eq!(outcome(&e), ("processed", "recorded"));
     assert_eq!(commissions(&app).await.len(), 1);
+    // A connected account's own event (Connect endpoints share the URL) is not the brand's
+    // sale: only its account.updated counts.
+    let mut connected: Value = serde_json::from_str(&envelope(
+        "evt_inv_acct",
+        "invoice.paid",
+        invoice("in_acct", "cus_mode", 9_000, "usd"),
+    ))
+    .unwrap();
+    connected["account"] = json!("acct_1PartnerOwn");
+    post_body(&app, connected.to_string()).await;
+    let e = app
+        .stripe_event_when("evt_inv_acct", |e| e["status"] != "pending")
+        .await;
+    assert_eq!(outcome(&e).0, "ignored");
+    assert_eq!(commissions(&app).await.len(), 1);
 }
 
 /// A refund of a commission held by a payout not yet paid waits for the payout, however long

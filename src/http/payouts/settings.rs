@@ -16,10 +16,8 @@ pub struct SettingsView {
     next_run_at: Option<Timestamp>,
 }
 
-pub(crate) fn settings_view(s: &Settings, now: Timestamp, tick: &str) -> SettingsView {
-    let now =
-        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(now.millis()).unwrap_or_default();
-    SettingsView {
+pub(crate) async fn settings_view(state: &AppState, s: &Settings) -> ApiResult<SettingsView> {
+    Ok(SettingsView {
         schedule: s.schedule,
         minimum_amounts: s
             .minimums
@@ -29,11 +27,8 @@ pub(crate) fn settings_view(s: &Settings, now: Timestamp, tick: &str) -> Setting
                 (c.clone(), cur.format_minor(*m))
             })
             .collect(),
-        next_run_at: s
-            .schedule
-            .next_run(now, tick)
-            .map(|t| Timestamp::from_millis(t.timestamp_millis())),
-    }
+        next_run_at: crate::service::payout_jobs::next_run_at(state, s).await?,
+    })
 }
 
 /// Payout settings: schedule and per-currency minimums (admin).
@@ -44,18 +39,15 @@ pub(crate) fn settings_view(s: &Settings, now: Timestamp, tick: &str) -> Setting
 async fn get_settings(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<SettingsView>> {
     auth.require_admin()?;
     let s = svc::settings(&state).await?;
-    Ok(Json(settings_view(
-        &s,
-        state.clock.now(),
-        &state.config.payout_schedule_cron,
-    )))
+    Ok(Json(settings_view(&state, &s).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SettingsBody {
-    /// `manual`, `weekly` (Mondays 09:00 UTC), `biweekly` (Mondays of even ISO weeks) or
-    /// `monthly` (the 1st).
+    /// `manual`, `weekly` (Mondays), `biweekly` (Mondays of even ISO weeks) or `monthly` (the
+    /// 1st), at the first tick of `OPENPARTNER_PAYOUT_SCHEDULE_CRON` that day (UTC; 09:00 by
+    /// default).
     schedule: Option<Schedule>,
     /// Per currency, in major units (string or number): `{"USD": "50.00"}`. Replaces the map.
     #[schema(value_type = Option<Object>)]
@@ -75,7 +67,7 @@ async fn put_settings(
     ApiJson(body): ApiJson<SettingsBody>,
 ) -> ApiResult<Json<SettingsView>> {
     auth.require_admin()?;
-    let mut s = svc::settings(&state).await?;
+    let mut s = svc::settings_for_update(&state).await?;
     if let Some(schedule) = body.schedule {
         s.schedule = schedule;
     }
@@ -102,9 +94,5 @@ async fn put_settings(
         s.minimums = parsed;
     }
     svc::save_settings(&state, &s).await?;
-    Ok(Json(settings_view(
-        &s,
-        state.clock.now(),
-        &state.config.payout_schedule_cron,
-    )))
+    Ok(Json(settings_view(&state, &s).await?))
 }

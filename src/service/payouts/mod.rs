@@ -46,6 +46,18 @@ pub async fn settings(state: &AppState) -> ApiResult<Settings> {
     })
 }
 
+/// The stored settings to change: unreadable ones (an export from another version, say) are
+/// logged and replaced by the defaults, so the admin can always write new ones.
+pub async fn settings_for_update(state: &AppState) -> ApiResult<Settings> {
+    match state.db.get_setting(SETTINGS_KEY).await? {
+        Some(text) => Ok(serde_json::from_str(&text).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "stored payout settings are unreadable; replacing them");
+            Settings::default()
+        })),
+        None => Ok(Settings::default()),
+    }
+}
+
 pub async fn save_settings(state: &AppState, s: &Settings) -> ApiResult<()> {
     let text = serde_json::to_string(s).map_err(ApiError::internal)?;
     state
@@ -87,6 +99,32 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
             break;
         };
         tried += 1;
+        // A retry: an earlier attempt's outcome is unknown, so ask Stripe whether it made the
+        // transfer before making one. The idempotency key alone is not enough: Stripe forgets
+        // it after 24 hours and refuses it with other parameters; the transfer group is ours.
+        if p.attempts > 1 {
+            match stripe.find_transfer(&p.id).await {
+                Ok(Some(transfer)) => {
+                    let expected = Currency::parse(&p.currency)
+                        .ok()
+                        .and_then(|c| c.to_stripe_amount(p.amount_minor));
+                    if expected != Some(transfer.amount) {
+                        tracing::error!(payout = %p.id, transfer = %transfer.id, sent = transfer.amount,
+                            expected = ?expected, "Stripe's transfer for this payout has another amount; reconcile it by hand");
+                    }
+                    if !mark_paid(state, &p.id, Some(&transfer.id), None).await? {
+                        tracing::error!(payout = %p.id, transfer = %transfer.id,
+                            "Stripe has a transfer for a payout that is no longer processing; reconcile it by hand");
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    defer(state, &p, &e).await?;
+                    continue;
+                }
+            }
+        }
         let amount = Currency::parse(&p.currency)
             .ok()
             .and_then(|c| c.to_stripe_amount(p.amount_minor));
@@ -132,13 +170,10 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
                         "Stripe made a transfer for a payout that is no longer processing; reconcile it by hand");
                 }
             }
-            Err(e) if e.is_transient() => {
-                let delay = RETRY_DELAYS_MS[(p.attempts.max(1) as usize - 1).min(3)];
-                tracing::warn!(payout = %p.id, reason = %e, "Stripe transfer outcome unknown; will retry");
-                state
-                    .db
-                    .transfer_deferred(&p.id, state.clock.now().plus_millis(delay), &e.reason())
-                    .await?;
+            // `idempotency_error`: the key was used with other parameters, so an earlier
+            // attempt may have paid: unknown, never a refusal (the retry looks it up).
+            Err(e) if e.is_transient() || e.code() == Some("idempotency_error") => {
+                defer(state, &p, &e).await?;
             }
             Err(e) => {
                 tracing::warn!(payout = %p.id, reason = %e, "Stripe refused the transfer");
@@ -160,6 +195,17 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
         }
     }
     Ok(tried)
+}
+
+/// An unknown outcome: the payout stays `processing` and is tried again later.
+async fn defer(state: &AppState, p: &Payout, e: &crate::stripe::StripeError) -> ApiResult<()> {
+    let delay = RETRY_DELAYS_MS[(p.attempts.max(1) as usize - 1).min(3)];
+    tracing::warn!(payout = %p.id, reason = %e, "Stripe transfer outcome unknown; will retry");
+    state
+        .db
+        .transfer_deferred(&p.id, state.clock.now().plus_millis(delay), &e.reason())
+        .await?;
+    Ok(())
 }
 
 /// Marks a payout paid (and its commissions), and queues the partner's "You've been paid"
