@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::TtlCache;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::email::Mailer;
 use crate::http::rate_limit::RateLimits;
 use crate::network::client::NetworkClient;
@@ -46,7 +46,7 @@ impl Application {
                  and live-mode events both count; set STRIPE_LIVEMODE=true for a live account"
             );
         }
-        let db = Db::connect(&config).await?;
+        let db = Db::connect(&db_options(&config)).await?;
         db.migrate().await?;
         let home = url::Url::parse(&config.public_url)
             .map_or_else(|_| config.public_url.clone(), String::from);
@@ -157,6 +157,16 @@ impl Application {
         state.db.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// The part of the configuration the database needs.
+pub fn db_options(config: &Config) -> db::Options<'_> {
+    db::Options {
+        url: config.database_url.as_ref().map(|u| u.expose().as_str()),
+        data_dir: &config.data_dir,
+        sqlite_path: config.default_sqlite_path(),
+        max_connections: config.db_max_connections,
     }
 }
 

@@ -33,14 +33,13 @@ pub mod webhook_deliveries;
 pub mod webhooks;
 
 use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, Executor, Transaction};
-
-use crate::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -115,19 +114,31 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (21, "0021_series_covering_indexes"),
 );
 
+/// Where the database is and how many connections to hold: the part of the configuration
+/// [`Db::connect`] needs (the `database` section and the data directory), so storage does not
+/// depend on the whole `Config`.
+pub struct Options<'a> {
+    /// `DATABASE_URL`; `None` uses the SQLite file `sqlite_path`.
+    pub url: Option<&'a str>,
+    /// Created when missing, for the SQLite file.
+    pub data_dir: &'a Path,
+    pub sqlite_path: PathBuf,
+    pub max_connections: u32,
+}
+
 impl Db {
     /// Connects to `DATABASE_URL`, or to `<data dir>/openpartner.db` (created if missing).
-    pub async fn connect(config: &Config) -> anyhow::Result<Db> {
-        let url = match &config.database_url {
-            Some(url) => url.expose().clone(),
+    pub async fn connect(options: &Options<'_>) -> anyhow::Result<Db> {
+        let url = match options.url {
+            Some(url) => url.to_string(),
             None => {
-                std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                    format!("cannot create data dir {}", config.data_dir.display())
+                std::fs::create_dir_all(options.data_dir).with_context(|| {
+                    format!("cannot create data dir {}", options.data_dir.display())
                 })?;
-                format!("sqlite://{}", config.default_sqlite_path().display())
+                format!("sqlite://{}", options.sqlite_path.display())
             }
         };
-        Db::connect_url(&url, config.db_max_connections).await
+        Db::connect_url(&url, options.max_connections).await
     }
 
     pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Db> {
