@@ -280,42 +280,6 @@ impl Db {
     }
 }
 
-/// True for a unique-index violation on either backend.
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// Whether an error says the database could not be reached or is momentarily unable to serve
-/// (connection lost, pool exhausted, server shutting down or busy): worth retrying as it is.
-/// Anything else is about the statement or its data, and retrying it unchanged fails again.
-pub fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(d) => {
-            let code = d.code().unwrap_or_default();
-            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLite: busy, locked, I/O error, disk full (primary result codes).
-                matches!(code.parse::<i32>().map(|n| n & 0xff), Ok(5 | 6 | 10 | 13))
-            } else {
-                // PostgreSQL: connection exception, insufficient resources, object not in
-                // prerequisite state (not accepting connections, lock not available), operator
-                // intervention (shutdown, cannot connect now), serialization failure, deadlock.
-                code.starts_with("08")
-                    || code.starts_with("53")
-                    || code.starts_with("55")
-                    || code.starts_with("57P")
-                    || matches!(code.as_ref(), "40001" | "40P01")
-            }
-        }
-        _ => false,
-    }
-}
-
 /// 0/1 integers stand for booleans in storage.
 pub fn flag(b: bool) -> i64 {
     i64::from(b)

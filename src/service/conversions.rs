@@ -119,7 +119,7 @@ pub async fn record(
     match inserted {
         Ok(()) => {}
         // A concurrent post of the same external id won: answer with its result.
-        Err(e) if crate::db::is_unique_violation(&e) => {
+        Err(e) if crate::error::is_unique_violation(&e) => {
             drop(tx);
             let stored = state.db.event_result(&input.external_event_id).await?;
             return Ok((false, stored.unwrap_or_else(|| "null".into())));
