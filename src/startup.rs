@@ -10,14 +10,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::TtlCache;
+use crate::clicks::ClickBuffer;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::db::{self, Db};
 use crate::email::Mailer;
-use crate::http::rate_limit::RateLimits;
 use crate::network::client::NetworkClient;
 use crate::principal::Authenticator;
-use crate::service::clicks::ClickBuffer;
+use crate::rate_limit::RateLimits;
 use crate::state::AppState;
 use crate::{http, jobs};
 
@@ -225,7 +225,7 @@ fn build_state(
         link_cache: Arc::new(TtlCache::weighed(
             100_000,
             config.link_cache_max_bytes,
-            crate::service::links::cache_weight,
+            crate::link_cache::cache_weight,
             config.link_cache_ttl,
         )),
         clicks: ClickBuffer::start(

@@ -1,7 +1,6 @@
 //! Application services: the operations handlers call when one request must change several
 //! things together (a partner, its snapshot, its invite email) or needs more than one query.
 
-pub mod clicks;
 pub mod commissions;
 pub mod conversions;
 pub mod links;
