@@ -29,4 +29,5 @@ pub mod stripe_sim;
 pub mod telemetry;
 pub mod transfer;
 pub mod trigger;
+pub mod uploads;
 pub mod webhooks;

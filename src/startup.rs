@@ -186,7 +186,7 @@ async fn import_disk_logo(db: &Db, config: &Config) -> anyhow::Result<()> {
     if let (Some(content_type), Some(version)) =
         (meta["contentType"].as_str(), meta["version"].as_i64())
     {
-        if bytes.len() <= http::uploads::MAX_LOGO {
+        if bytes.len() <= crate::uploads::MAX_LOGO {
             db.put_logo(content_type, version, &bytes).await?;
             tracing::info!("imported the logo from the uploads directory into the database");
         }

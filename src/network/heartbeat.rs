@@ -61,8 +61,8 @@ async fn attempt(state: &AppState) -> Outcome {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(format!("local_last_event_failed: {e}")),
     };
-    let logo_url = match crate::http::uploads::logo_version(state).await {
-        Some(v) => format!("{}/uploads/logo?v={v}", state.config.public_url),
+    let logo_url = match crate::uploads::logo_version(&state.db).await {
+        Some(v) => crate::uploads::logo_url(&state.config.public_url, v),
         None => String::new(),
     };
     let mut body = json!({ "partnerCount": partner_count, "logoUrl": logo_url });
