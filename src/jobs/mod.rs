@@ -112,7 +112,7 @@ pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result
             cancel.clone(),
             move || {
                 let state = stripe_state.clone();
-                async move { crate::stripe::events::job(&state).await }
+                async move { crate::service::stripe_events::job(&state).await }
             },
         )?)
         .await?;

@@ -14,8 +14,8 @@ use crate::db::stripe::StripeEvent;
 use crate::domain::money::Currency;
 use crate::error::ApiError;
 use crate::service::conversions::{self, EventInput};
+use crate::service::stripe_events::{self as events, Handled};
 use crate::state::AppState;
-use crate::stripe::events::{self, Handled};
 
 /// The longest Stripe id or metadata value we take (Stripe's own are far shorter).
 const MAX_ID: usize = 200;
