@@ -243,7 +243,7 @@ fn build_state(
         ip_salt: Arc::new(ip_salt),
         heartbeat: Default::default(),
         backfill_worker: Default::default(),
-        webhooks: crate::webhooks::deliver::Worker::new(config.webhooks_allow_private)?,
+        webhooks: crate::webhooks::worker::Worker::new(config.webhooks_allow_private)?,
         config: Arc::new(config),
         db,
         clock,

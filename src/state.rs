@@ -56,5 +56,5 @@ pub struct Services {
     /// Set while this process runs (or waits to resume) a backfill.
     pub backfill_worker: Arc<std::sync::atomic::AtomicBool>,
     /// The webhook delivery worker's client and running lanes.
-    pub webhooks: Arc<crate::webhooks::deliver::Worker>,
+    pub webhooks: Arc<crate::webhooks::worker::Worker>,
 }
