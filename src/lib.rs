@@ -30,4 +30,5 @@ pub mod telemetry;
 pub mod transfer;
 pub mod trigger;
 pub mod uploads;
+pub mod views;
 pub mod webhooks;

@@ -151,7 +151,7 @@ async fn record_sale(
         user_id: customer.map(str::to_string),
         ts: at,
     };
-    let (created, answer) = conversions::record(state, input, crate::http::events::render)
+    let (created, answer) = conversions::record(state, input)
         .await
         .map_err(|e: ApiError| format!("recording the sale failed: {}", e.code()))?;
     // Refunds and disputes that came first and wait for this sale: now.
