@@ -13,7 +13,7 @@ use crate::db::Db;
 use crate::db::api_keys::KeyKind;
 use crate::domain::ids::ApiKeyId;
 use crate::domain::scopes::ScopeSet;
-use crate::startup::{Application, shutdown_signal};
+use crate::startup::{Application, db_options, shutdown_signal};
 use crate::{keys, telemetry};
 
 #[derive(Parser, Debug)]
@@ -229,7 +229,7 @@ async fn stripe_sim(
 }
 
 async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&config).await?;
+    let db = Db::connect(&db_options(&config)).await?;
     db.migrate().await?;
     println!("migrations applied ({:?})", db.backend());
     db.close().await;
@@ -237,7 +237,7 @@ async fn migrate(config: Config) -> anyhow::Result<ExitCode> {
 }
 
 async fn export(config: Config, out: std::path::PathBuf) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&config).await?;
+    let db = Db::connect(&db_options(&config)).await?;
     db.migrate().await?;
     let rows = crate::transfer::export(&db, &out).await?;
     db.close().await;
@@ -246,7 +246,7 @@ async fn export(config: Config, out: std::path::PathBuf) -> anyhow::Result<ExitC
 }
 
 async fn import(config: Config, input: std::path::PathBuf) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&config).await?;
+    let db = Db::connect(&db_options(&config)).await?;
     db.migrate().await?;
     let result = crate::transfer::import(&db, &input).await;
     db.close().await;
@@ -256,7 +256,7 @@ async fn import(config: Config, input: std::path::PathBuf) -> anyhow::Result<Exi
 }
 
 async fn backup(config: Config, out: std::path::PathBuf) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&config).await?;
+    let db = Db::connect(&db_options(&config)).await?;
     let result = crate::transfer::backup(&db, &out).await;
     db.close().await;
     result?;
@@ -265,7 +265,7 @@ async fn backup(config: Config, out: std::path::PathBuf) -> anyhow::Result<ExitC
 }
 
 async fn keys_command(config: Config, cmd: KeysCommand) -> anyhow::Result<ExitCode> {
-    let db = Db::connect(&config).await?;
+    let db = Db::connect(&db_options(&config)).await?;
     db.migrate().await?;
     let clock: SharedClock = Arc::new(SystemClock);
     let code = match cmd {

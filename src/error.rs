@@ -234,7 +234,7 @@ impl From<sqlx::Error> for ApiError {
     /// A database that cannot be reached (restarting, pool exhausted) is a 503 the client may
     /// retry; anything else is a bug or bad data: 500.
     fn from(e: sqlx::Error) -> Self {
-        if crate::db::is_unavailable(&e) {
+        if is_unavailable(&e) {
             tracing::warn!(error = %e, "database unavailable");
             return ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -250,6 +250,43 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// True for a unique-index violation on either backend. (It and [`is_unavailable`] read only
+/// the `sqlx::Error`, so they live here, where the error mapping needs them, not in `db`.)
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+/// Whether an error says the database could not be reached or is momentarily unable to serve
+/// (connection lost, pool exhausted, server shutting down or busy): worth retrying as it is.
+/// Anything else is about the statement or its data, and retrying it unchanged fails again.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // SQLite: busy, locked, I/O error, disk full (primary result codes).
+                matches!(code.parse::<i32>().map(|n| n & 0xff), Ok(5 | 6 | 10 | 13))
+            } else {
+                // PostgreSQL: connection exception, insufficient resources, object not in
+                // prerequisite state (not accepting connections, lock not available), operator
+                // intervention (shutdown, cannot connect now), serialization failure, deadlock.
+                code.starts_with("08")
+                    || code.starts_with("53")
+                    || code.starts_with("55")
+                    || code.starts_with("57P")
+                    || matches!(code.as_ref(), "40001" | "40P01")
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Turns a unique-index violation into a chosen error (usually a 409), anything else into 500.
 pub trait OnUnique<T> {
     fn on_unique(self, make: impl FnOnce() -> ApiError) -> Result<T, ApiError>;
@@ -258,7 +295,7 @@ pub trait OnUnique<T> {
 impl<T> OnUnique<T> for Result<T, sqlx::Error> {
     fn on_unique(self, make: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
         self.map_err(|e| {
-            if crate::db::is_unique_violation(&e) {
+            if is_unique_violation(&e) {
                 make()
             } else {
                 e.into()

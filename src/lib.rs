@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod clicks;
 pub mod clock;
 pub mod config;
 pub mod db;
@@ -13,10 +14,12 @@ pub mod http;
 pub mod instruments;
 pub mod jobs;
 pub mod keys;
+pub mod link_cache;
 pub mod network;
 #[cfg(feature = "simulators")]
 pub mod network_sim;
 pub mod principal;
+pub mod rate_limit;
 pub mod secrets;
 pub mod server;
 pub mod service;
@@ -27,4 +30,7 @@ pub mod stripe;
 pub mod stripe_sim;
 pub mod telemetry;
 pub mod transfer;
+pub mod trigger;
+pub mod uploads;
+pub mod views;
 pub mod webhooks;

@@ -1,5 +1,8 @@
-//! Secrets at rest (the Network vendor token): ChaCha20-Poly1305 with SECRETS_ENCRYPTION_KEY
-//! and a random nonce per value, stored as `v1:<base64(nonce || ciphertext)>`.
+//! Secrets in memory ([`Secret`], never printed) and at rest (the Network vendor token):
+//! ChaCha20-Poly1305 with SECRETS_ENCRYPTION_KEY and a random nonce per value, stored as
+//! `v1:<base64(nonce || ciphertext)>`.
+
+use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -7,6 +10,25 @@ use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 
 const PREFIX: &str = "v1:";
+
+/// A value that must never be printed: `Debug` shows `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
 
 pub fn encrypt(key: &[u8; 32], plaintext: &str) -> String {
     let cipher = ChaCha20Poly1305::new(Key::from_slice(key));

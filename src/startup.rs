@@ -10,14 +10,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::TtlCache;
+use crate::clicks::ClickBuffer;
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::db::Db;
+use crate::db::{self, Db};
 use crate::email::Mailer;
-use crate::http::rate_limit::RateLimits;
 use crate::network::client::NetworkClient;
 use crate::principal::Authenticator;
-use crate::service::clicks::ClickBuffer;
+use crate::rate_limit::RateLimits;
 use crate::state::AppState;
 use crate::{http, jobs};
 
@@ -46,7 +46,7 @@ impl Application {
                  and live-mode events both count; set STRIPE_LIVEMODE=true for a live account"
             );
         }
-        let db = Db::connect(&config).await?;
+        let db = Db::connect(&db_options(&config)).await?;
         db.migrate().await?;
         let home = url::Url::parse(&config.public_url)
             .map_or_else(|_| config.public_url.clone(), String::from);
@@ -160,6 +160,16 @@ impl Application {
     }
 }
 
+/// The part of the configuration the database needs.
+pub fn db_options(config: &Config) -> db::Options<'_> {
+    db::Options {
+        url: config.database_url.as_ref().map(|u| u.expose().as_str()),
+        data_dir: &config.data_dir,
+        sqlite_path: config.default_sqlite_path(),
+        max_connections: config.db_max_connections,
+    }
+}
+
 /// A logo uploaded before logos moved into the database (the file `<data dir>/uploads/logo`,
 /// its type and version in the `logo` setting) is imported, so an upgrade keeps it.
 async fn import_disk_logo(db: &Db, config: &Config) -> anyhow::Result<()> {
@@ -176,7 +186,7 @@ async fn import_disk_logo(db: &Db, config: &Config) -> anyhow::Result<()> {
     if let (Some(content_type), Some(version)) =
         (meta["contentType"].as_str(), meta["version"].as_i64())
     {
-        if bytes.len() <= http::uploads::MAX_LOGO {
+        if bytes.len() <= crate::uploads::MAX_LOGO {
             db.put_logo(content_type, version, &bytes).await?;
             tracing::info!("imported the logo from the uploads directory into the database");
         }
@@ -215,7 +225,7 @@ fn build_state(
         link_cache: Arc::new(TtlCache::weighed(
             100_000,
             config.link_cache_max_bytes,
-            crate::service::links::cache_weight,
+            crate::link_cache::cache_weight,
             config.link_cache_ttl,
         )),
         clicks: ClickBuffer::start(
@@ -233,7 +243,7 @@ fn build_state(
         ip_salt: Arc::new(ip_salt),
         heartbeat: Default::default(),
         backfill_worker: Default::default(),
-        webhooks: crate::webhooks::deliver::Worker::new(config.webhooks_allow_private)?,
+        webhooks: crate::webhooks::worker::Worker::new(config.webhooks_allow_private)?,
         config: Arc::new(config),
         db,
         clock,

@@ -5,17 +5,16 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use crate::cache::TtlCache;
+use crate::clicks::ClickBuffer;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::db::Db;
 use crate::email::Mailer;
-use crate::http::rate_limit::RateLimits;
+use crate::link_cache::LinkCache;
 use crate::network::client::NetworkClient;
-use crate::network::heartbeat;
 use crate::principal::Authenticator;
-use crate::service::clicks::ClickBuffer;
-use crate::service::links::Resolved;
+use crate::rate_limit::RateLimits;
+use crate::trigger::Trigger;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
@@ -47,14 +46,15 @@ pub struct Services {
     /// Salts visitors' IP hashes (never stored raw); shared by replicas through the database.
     pub ip_salt: Arc<[u8; 32]>,
     /// Link key → redirect target (`None` caches an unknown key). Cleared on any change.
-    pub link_cache: Arc<TtlCache<String, Option<Arc<Resolved>>>>,
+    pub link_cache: Arc<LinkCache>,
     pub clicks: Arc<ClickBuffer>,
     pub network: NetworkClient,
     /// Stripe, when `STRIPE_SECRET_KEY` is set.
     pub stripe: Option<crate::stripe::StripeClient>,
-    pub heartbeat: Arc<heartbeat::Trigger>,
+    /// The Network heartbeat's background trigger (`network::heartbeat::trigger`).
+    pub heartbeat: Arc<Trigger>,
     /// Set while this process runs (or waits to resume) a backfill.
     pub backfill_worker: Arc<std::sync::atomic::AtomicBool>,
     /// The webhook delivery worker's client and running lanes.
-    pub webhooks: Arc<crate::webhooks::deliver::Worker>,
+    pub webhooks: Arc<crate::webhooks::worker::Worker>,
 }

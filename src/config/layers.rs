@@ -385,14 +385,21 @@ fn http_url(layers: &Layers, path: &str) -> Result<String, ConfigError> {
 
 fn cron(layers: &Layers, path: &str) -> Result<String, ConfigError> {
     let expr = layers.string(path)?;
-    crate::jobs::validate_cron(&expr)
-        .map(|()| expr.clone())
-        .map_err(|e| {
-            err(
-                &layers.source(path),
-                format!("not a cron expression (sec min hour day month weekday): {e}"),
-            )
-        })
+    validate_cron(&expr).map(|()| expr.clone()).map_err(|e| {
+        err(
+            &layers.source(path),
+            format!("not a cron expression (sec min hour day month weekday): {e}"),
+        )
+    })
+}
+
+/// Checks a 6-field cron expression (seconds first) the way the scheduler (`jobs`) will read
+/// it: by building a job from it. Here rather than in `jobs`, so reading the configuration
+/// does not depend on the scheduler's module.
+fn validate_cron(expr: &str) -> Result<(), String> {
+    tokio_cron_scheduler::Job::new_async(expr, |_, _| Box::pin(async {}))
+        .map(|_| ())
+        .map_err(|e| format!("{e:?}"))
 }
 
 /// 32 bytes from 64 hex characters or standard/URL-safe base64.

@@ -33,14 +33,13 @@ pub mod webhook_deliveries;
 pub mod webhooks;
 
 use std::borrow::Cow;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, Executor, Transaction};
-
-use crate::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -115,19 +114,31 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
     (21, "0021_series_covering_indexes"),
 );
 
+/// Where the database is and how many connections to hold: the part of the configuration
+/// [`Db::connect`] needs (the `database` section and the data directory), so storage does not
+/// depend on the whole `Config`.
+pub struct Options<'a> {
+    /// `DATABASE_URL`; `None` uses the SQLite file `sqlite_path`.
+    pub url: Option<&'a str>,
+    /// Created when missing, for the SQLite file.
+    pub data_dir: &'a Path,
+    pub sqlite_path: PathBuf,
+    pub max_connections: u32,
+}
+
 impl Db {
     /// Connects to `DATABASE_URL`, or to `<data dir>/openpartner.db` (created if missing).
-    pub async fn connect(config: &Config) -> anyhow::Result<Db> {
-        let url = match &config.database_url {
-            Some(url) => url.expose().clone(),
+    pub async fn connect(options: &Options<'_>) -> anyhow::Result<Db> {
+        let url = match options.url {
+            Some(url) => url.to_string(),
             None => {
-                std::fs::create_dir_all(&config.data_dir).with_context(|| {
-                    format!("cannot create data dir {}", config.data_dir.display())
+                std::fs::create_dir_all(options.data_dir).with_context(|| {
+                    format!("cannot create data dir {}", options.data_dir.display())
                 })?;
-                format!("sqlite://{}", config.default_sqlite_path().display())
+                format!("sqlite://{}", options.sqlite_path.display())
             }
         };
-        Db::connect_url(&url, config.db_max_connections).await
+        Db::connect_url(&url, options.max_connections).await
     }
 
     pub async fn connect_url(url: &str, max_connections: u32) -> anyhow::Result<Db> {
@@ -266,42 +277,6 @@ impl Db {
         .bind(limit)
         .fetch_all(&self.pool)
         .await
-    }
-}
-
-/// True for a unique-index violation on either backend.
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
-}
-
-/// Whether an error says the database could not be reached or is momentarily unable to serve
-/// (connection lost, pool exhausted, server shutting down or busy): worth retrying as it is.
-/// Anything else is about the statement or its data, and retrying it unchanged fails again.
-pub fn is_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
-        | sqlx::Error::Protocol(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(d) => {
-            let code = d.code().unwrap_or_default();
-            if d.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-                // SQLite: busy, locked, I/O error, disk full (primary result codes).
-                matches!(code.parse::<i32>().map(|n| n & 0xff), Ok(5 | 6 | 10 | 13))
-            } else {
-                // PostgreSQL: connection exception, insufficient resources, object not in
-                // prerequisite state (not accepting connections, lock not available), operator
-                // intervention (shutdown, cannot connect now), serialization failure, deadlock.
-                code.starts_with("08")
-                    || code.starts_with("53")
-                    || code.starts_with("55")
-                    || code.starts_with("57P")
-                    || matches!(code.as_ref(), "40001" | "40P01")
-            }
-        }
-        _ => false,
     }
 }
 

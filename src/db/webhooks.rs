@@ -7,9 +7,9 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, Tx, flag};
-use crate::config::Secret;
 use crate::domain::time::Timestamp;
 use crate::domain::urls::for_audit;
+use crate::secrets::Secret;
 
 /// An endpoint as stored. The secrets are as stored (encrypted, or marked plain when no
 /// SECRETS_ENCRYPTION_KEY is set), and redacted in `Debug`.

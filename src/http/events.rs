@@ -4,20 +4,19 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, Dec4};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::auth::Auth;
-use crate::http::commissions::CommissionView;
 use crate::http::json::ApiJson;
-use crate::service::conversions::{self, EventInput, Outcome};
+use crate::service::conversions::{self, EventInput};
 use crate::state::AppState;
+use crate::views::EventAnswer;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,50 +56,6 @@ fn short(
         errors.push((field.into(), format!("must be at most {max} characters")));
     }
     v
-}
-
-/// The answer to `POST /events`, stored with the event and replayed for a repeat.
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct EventAnswer<'a> {
-    id: &'a str,
-    external_event_id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    /// Decimal string in major units.
-    value: String,
-    currency: &'a str,
-    ts: Timestamp,
-    click_id: Option<&'a str>,
-    user_id: Option<&'a str>,
-    attributed: bool,
-    /// Why no commission accrued: `no_click`, `no_program`, `outside_attribution_window`,
-    /// `partner_revoked`, `click_flagged`, `program_not_granted`, `no_matching_rule`,
-    /// `not_recurring`, `recurring_period_ended`, `currency_mismatch`, `zero_amount`.
-    reason: Option<&'static str>,
-    partner_id: Option<&'a PartnerId>,
-    program_id: Option<&'a str>,
-    commission: Option<CommissionView>,
-}
-
-pub(crate) fn render(o: &Outcome<'_>) -> String {
-    let credited = o.click.filter(|_| o.attributed);
-    let answer = EventAnswer {
-        id: o.event_id,
-        external_event_id: &o.input.external_event_id,
-        kind: &o.input.kind,
-        value: o.input.currency.format_minor(o.input.value_minor),
-        currency: o.input.currency.as_str(),
-        ts: o.input.ts,
-        click_id: o.click.map(|c| c.id.as_str()),
-        user_id: o.input.user_id.as_deref(),
-        attributed: o.attributed,
-        reason: o.reason,
-        partner_id: credited.map(|c| &c.partner_id),
-        program_id: credited.map(|c| c.program_id.as_str()),
-        commission: o.commission.map(CommissionView::from),
-    };
-    serde_json::to_string(&answer).unwrap_or_else(|_| "null".into())
 }
 
 /// Record a conversion. Attributed to the partner of the last click within the program's
@@ -174,7 +129,6 @@ async fn post_event(
             user_id,
             ts,
         },
-        render,
     )
     .await?;
     let status = if created {

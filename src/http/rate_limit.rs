@@ -1,34 +1,16 @@
-//! Per-IP rate limits (governor) for the public endpoints where abuse is cheap: partner
-//! sign-up, sign-in links and magic-link verification. Each has its own budget.
+//! Per-IP rate limits for the public endpoints where abuse is cheap (the limiters themselves,
+//! [`crate::rate_limit::RateLimits`], are held by the state): spending a unit or answering
+//! 429, and who the client is.
 
 use std::net::{IpAddr, SocketAddr};
-use std::num::NonZeroU32;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use governor::DefaultKeyedRateLimiter;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-
-pub struct RateLimits {
-    pub signup: DefaultKeyedRateLimiter<IpAddr>,
-    pub signin: DefaultKeyedRateLimiter<IpAddr>,
-    pub verify: DefaultKeyedRateLimiter<IpAddr>,
-}
-
-impl RateLimits {
-    pub fn new(per_minute: u32) -> RateLimits {
-        let quota =
-            Quota::per_minute(NonZeroU32::new(per_minute.max(1)).unwrap_or(NonZeroU32::MIN));
-        RateLimits {
-            signup: RateLimiter::keyed(quota),
-            signin: RateLimiter::keyed(quota),
-            verify: RateLimiter::keyed(quota),
-        }
-    }
-}
 
 /// Spends one unit of `limiter` for `ip`, or answers 429 with `retry-after`.
 pub fn check(limiter: &DefaultKeyedRateLimiter<IpAddr>, ip: IpAddr) -> ApiResult<()> {

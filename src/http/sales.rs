@@ -11,8 +11,8 @@ use crate::db::events::SaleRow;
 use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
-use crate::http::commissions::CommissionView;
 use crate::state::AppState;
+use crate::views::CommissionView;
 
 /// A conversion, without its customer or click.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -12,8 +12,8 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath};
 use crate::principal::Principal;
+use crate::service::stripe_connect as connect;
 use crate::state::AppState;
-use crate::stripe::connect;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -1,6 +1,6 @@
 //! `POST /webhooks/stripe`: Stripe's events, verified (`Stripe-Signature` under any configured
 //! endpoint secret, 300 s tolerance), stored by event id before the answer, processed from
-//! storage (`stripe::events`). And the admin's view of them: `GET /admin/stripe/events`,
+//! storage (`service::stripe_events`). And the admin's view of them: `GET /admin/stripe/events`,
 //! `POST /admin/stripe/events/:id/retry`.
 
 use axum::Json;
@@ -18,8 +18,8 @@ use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, ApiQuery, payload_too_large};
 use crate::http::paging;
 use crate::http::partners::parse_limit;
+use crate::service::stripe_events as events;
 use crate::state::AppState;
-use crate::stripe::events;
 use crate::stripe::signature::{self, SignatureError};
 
 pub fn router() -> OpenApiRouter<AppState> {

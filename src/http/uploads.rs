@@ -14,37 +14,13 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::network::heartbeat;
 use crate::state::AppState;
-
-pub const MAX_LOGO: usize = 2 * 1024 * 1024;
+use crate::uploads::{MAX_LOGO, logo_url, sniff};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(upload_logo, get_logo))
         // Above the 1 MiB default, so a 2 MB logo fits and a larger one is our 413.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_LOGO + 1))
-}
-
-/// The image type the bytes really are.
-fn sniff(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
-}
-
-/// (content type, version) of the stored logo.
-async fn stored(state: &AppState) -> Option<(String, i64)> {
-    state.db.logo_meta().await.ok()?
-}
-
-/// The logo's version (changes with each upload), if there is one.
-pub async fn logo_version(state: &AppState) -> Option<i64> {
-    stored(state).await.map(|(_, v)| v)
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -104,7 +80,7 @@ async fn upload_logo(
     state.db.put_logo(&declared, version, &bytes).await?;
     heartbeat::trigger(&state);
     Ok(Json(LogoAnswer {
-        logo_url: format!("{}/uploads/logo?v={version}", state.config.public_url),
+        logo_url: logo_url(&state.config.public_url, version),
     }))
 }
 

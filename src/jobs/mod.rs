@@ -17,13 +17,6 @@ use crate::state::AppState;
 /// Daily, at a quiet hour (UTC): removes webhook deliveries past their retention.
 const WEBHOOK_PRUNE_CRON: &str = "0 41 3 * * *";
 
-/// Checks a 6-field cron expression (seconds first) the way the scheduler will read it.
-pub fn validate_cron(expr: &str) -> Result<(), String> {
-    Job::new_async(expr, |_, _| Box::pin(async {}))
-        .map(|_| ())
-        .map_err(|e| format!("{e:?}"))
-}
-
 /// Starts the scheduler with every job registered.
 pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result<JobScheduler> {
     let scheduler = JobScheduler::new().await?;
@@ -119,7 +112,7 @@ pub async fn start(state: AppState, cancel: CancellationToken) -> anyhow::Result
             cancel.clone(),
             move || {
                 let state = stripe_state.clone();
-                async move { crate::stripe::events::job(&state).await }
+                async move { crate::service::stripe_events::job(&state).await }
             },
         )?)
         .await?;

@@ -9,9 +9,9 @@ use std::sync::atomic::Ordering;
 
 use tokio::sync::Semaphore;
 
+use crate::db::Db;
 use crate::db::backfill::{BackfillRun, Progress};
-use crate::db::{Db, is_unique_violation};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::network::client::CallError;
 use crate::network::sync::{is_suspended, payload, upsert};
 use crate::network::{connected, vendor_token};

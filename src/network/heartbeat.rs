@@ -4,8 +4,6 @@
 //! page loads or a logo is uploaded (at most one in flight; extra triggers coalesce into one
 //! more). There is no outbox: a failed heartbeat is simply re-sent on the next trigger.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use serde_json::json;
 
 use crate::network::client::PUSH_TIMEOUT;
@@ -63,8 +61,8 @@ async fn attempt(state: &AppState) -> Outcome {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(format!("local_last_event_failed: {e}")),
     };
-    let logo_url = match crate::http::uploads::logo_version(state).await {
-        Some(v) => format!("{}/uploads/logo?v={v}", state.config.public_url),
+    let logo_url = match crate::uploads::logo_version(&state.db).await {
+        Some(v) => crate::uploads::logo_url(&state.config.public_url, v),
         None => String::new(),
     };
     let mut body = json!({ "partnerCount": partner_count, "logoUrl": logo_url });
@@ -81,44 +79,14 @@ async fn attempt(state: &AppState) -> Outcome {
     }
 }
 
-/// Background trigger state: at most one heartbeat in flight.
-#[derive(Default)]
-pub struct Trigger {
-    in_flight: AtomicBool,
-    again: AtomicBool,
-}
-
-impl Trigger {
-    /// No background heartbeat is running or queued.
-    pub fn is_idle(&self) -> bool {
-        !self.in_flight.load(Ordering::Acquire)
-    }
-}
-
 /// Fires a heartbeat in the background, never delaying the caller. While one is in flight,
 /// further triggers coalesce into a single follow-up.
 pub fn trigger(state: &AppState) {
-    let t = &state.heartbeat;
-    if t.in_flight.swap(true, Ordering::AcqRel) {
-        t.again.store(true, Ordering::Release);
-        return;
-    }
-    let state = state.clone();
-    tokio::spawn(async move {
-        loop {
-            state.heartbeat.again.store(false, Ordering::Release);
+    let job_state = state.clone();
+    state.heartbeat.fire(move || {
+        let state = job_state.clone();
+        async move {
             send(&state).await;
-            if state.heartbeat.again.load(Ordering::Acquire) {
-                continue;
-            }
-            state.heartbeat.in_flight.store(false, Ordering::Release);
-            // A trigger that arrived between the check and the release must not be lost.
-            if state.heartbeat.again.load(Ordering::Acquire)
-                && !state.heartbeat.in_flight.swap(true, Ordering::AcqRel)
-            {
-                continue;
-            }
-            break;
         }
     });
 }

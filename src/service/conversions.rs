@@ -17,6 +17,7 @@ use crate::domain::rules::{Occasion, Price, RuleSet};
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use crate::state::AppState;
+use crate::views::{CommissionView, EventAnswer};
 use crate::webhooks::{self, EventType, RenderedView};
 
 pub struct EventInput {
@@ -38,6 +39,27 @@ pub struct Outcome<'a> {
     /// Why nothing accrued (`no_click`, `partner_revoked`, `currency_mismatch`, ...).
     pub reason: Option<&'static str>,
     pub commission: Option<&'a Commission>,
+}
+
+/// The answer of an event: what `POST /events` answers, stored and replayed.
+fn render(o: &Outcome<'_>) -> String {
+    let credited = o.click.filter(|_| o.attributed);
+    let answer = EventAnswer {
+        id: o.event_id,
+        external_event_id: &o.input.external_event_id,
+        kind: &o.input.kind,
+        value: o.input.currency.format_minor(o.input.value_minor),
+        currency: o.input.currency.as_str(),
+        ts: o.input.ts,
+        click_id: o.click.map(|c| c.id.as_str()),
+        user_id: o.input.user_id.as_deref(),
+        attributed: o.attributed,
+        reason: o.reason,
+        partner_id: credited.map(|c| &c.partner_id),
+        program_id: credited.map(|c| c.program_id.as_str()),
+        commission: o.commission.map(CommissionView::from),
+    };
+    serde_json::to_string(&answer).unwrap_or_else(|_| "null".into())
 }
 
 /// Who decides the terms of an attributed event.
@@ -65,13 +87,10 @@ enum Attribution {
     },
 }
 
-/// Records an event. Returns `(created, answer)`: the answer `render` made (JSON text), stored
-/// with the event; `created` is false for a replay, which returns the stored answer.
-pub async fn record(
-    state: &AppState,
-    input: EventInput,
-    render: impl Fn(&Outcome<'_>) -> String,
-) -> ApiResult<(bool, String)> {
+/// Records an event. Returns `(created, answer)`: the answer (JSON text of a
+/// [`EventAnswer`]), stored with the event; `created` is false for a replay, which returns the
+/// stored answer.
+pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, String)> {
     if let Some(stored) = state.db.event_result(&input.external_event_id).await? {
         return Ok((false, stored));
     }
@@ -119,7 +138,7 @@ pub async fn record(
     match inserted {
         Ok(()) => {}
         // A concurrent post of the same external id won: answer with its result.
-        Err(e) if crate::db::is_unique_violation(&e) => {
+        Err(e) if crate::error::is_unique_violation(&e) => {
             drop(tx);
             let stored = state.db.event_result(&input.external_event_id).await?;
             return Ok((false, stored.unwrap_or_else(|| "null".into())));

@@ -1,68 +1,16 @@
 //! Share links: creating them under the rules (key shape, grants, destination overrides) and
-//! resolving a key for the redirect from a cache, so a redirect costs no database round trip.
+//! resolving a key for the redirect from the link cache (`crate::link_cache`), so a redirect
+//! costs no database round trip.
 
 use std::sync::Arc;
 
 use crate::db::Db;
-use crate::db::links::{Link, LinkTarget, NewLinkRow};
+use crate::db::links::{Link, NewLinkRow};
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::error::{ApiError, ApiResult, OnUnique};
+use crate::link_cache::Resolved;
 use crate::state::AppState;
 use crate::webhooks::{self, EventType};
-
-/// A link ready to redirect: the destination split so the click id can be added cheaply.
-#[derive(Debug)]
-pub struct Resolved {
-    pub target: LinkTarget,
-    /// Destination up to (not including) any `#fragment`.
-    base: String,
-    /// `?` or `&`.
-    sep: char,
-    fragment: String,
-}
-
-impl Resolved {
-    fn new(target: LinkTarget) -> Resolved {
-        let (base, fragment) = match target.destination_url.split_once('#') {
-            Some((b, f)) => (b.to_string(), format!("#{f}")),
-            None => (target.destination_url.clone(), String::new()),
-        };
-        let sep = if base.contains('?') { '&' } else { '?' };
-        Resolved {
-            target,
-            base,
-            sep,
-            fragment,
-        }
-    }
-
-    /// The destination carrying `op_click=<click_id>`.
-    pub fn location(&self, click_id: &str) -> String {
-        let mut s =
-            String::with_capacity(self.base.len() + self.fragment.len() + click_id.len() + 10);
-        s.push_str(&self.base);
-        s.push(self.sep);
-        s.push_str("op_click=");
-        s.push_str(click_id);
-        s.push_str(&self.fragment);
-        s
-    }
-}
-
-/// An entry's approximate size in bytes, which bounds the link cache's memory.
-#[allow(clippy::ptr_arg)] // the cache calls it with its key type
-pub fn cache_weight(key: &String, value: &Option<Arc<Resolved>>) -> u64 {
-    const OVERHEAD: usize = 128;
-    let value = value.as_ref().map_or(0, |r| {
-        std::mem::size_of::<Resolved>()
-            + r.base.len()
-            + r.fragment.len()
-            + r.target.destination_url.len()
-            + r.target.link_id.len()
-            + 64
-    });
-    (OVERHEAD + key.len() + value) as u64
-}
 
 /// Resolves a link key, from the cache when possible (unknown keys are cached too). A key that
 /// cannot exist (wrong length or characters) is refused before any lookup or caching.

@@ -1,7 +1,6 @@
 //! Application services: the operations handlers call when one request must change several
 //! things together (a partner, its snapshot, its invite email) or needs more than one query.
 
-pub mod clicks;
 pub mod commissions;
 pub mod conversions;
 pub mod links;
@@ -10,4 +9,6 @@ pub mod partners;
 pub mod payout_jobs;
 pub mod payouts;
 pub mod stripe_billing;
+pub mod stripe_connect;
+pub mod stripe_events;
 pub mod stripe_reversals;

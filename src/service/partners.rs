@@ -145,7 +145,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
     )
     .await;
     if let Err(e) = inserted {
-        if crate::db::is_unique_violation(&e) {
+        if crate::error::is_unique_violation(&e) {
             drop(tx);
             // A concurrent create won; name its partner.
             if let Some(existing) = state.db.get_partner_by_email(req.email.as_str()).await? {

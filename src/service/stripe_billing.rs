@@ -14,8 +14,8 @@ use crate::db::stripe::StripeEvent;
 use crate::domain::money::Currency;
 use crate::error::ApiError;
 use crate::service::conversions::{self, EventInput};
+use crate::service::stripe_events::{self as events, Handled};
 use crate::state::AppState;
-use crate::stripe::events::{self, Handled};
 
 /// The longest Stripe id or metadata value we take (Stripe's own are far shorter).
 const MAX_ID: usize = 200;
@@ -151,7 +151,7 @@ async fn record_sale(
         user_id: customer.map(str::to_string),
         ts: at,
     };
-    let (created, answer) = conversions::record(state, input, crate::http::events::render)
+    let (created, answer) = conversions::record(state, input)
         .await
         .map_err(|e: ApiError| format!("recording the sale failed: {}", e.code()))?;
     // Refunds and disputes that came first and wait for this sale: now.

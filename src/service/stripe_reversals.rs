@@ -21,8 +21,8 @@ use crate::db::stripe::StripeEvent;
 use crate::db::stripe_billing::PaidSale;
 use crate::error::ApiResult;
 use crate::service::stripe_billing::{amount, db_err, id_field, object, ref_field};
+use crate::service::stripe_events::Handled;
 use crate::state::AppState;
-use crate::stripe::events::Handled;
 use crate::webhooks::{self, EventType};
 
 /// The commission the charge paid, or what to conclude without one. An event whose sale is

@@ -164,7 +164,7 @@ fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return format!(
             "timeout: no answer within {} s",
-            super::deliver::TIMEOUT.as_secs()
+            super::worker::TIMEOUT.as_secs()
         );
     }
     let mut text = if e.is_connect() {

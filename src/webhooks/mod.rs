@@ -11,6 +11,7 @@ pub mod address;
 pub mod attempt;
 pub mod deliver;
 pub mod signing;
+pub mod worker;
 
 use serde::Serialize;
 use serde_json::Value;

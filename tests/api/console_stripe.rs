@@ -41,7 +41,7 @@ async fn admin_reads_stripe_events_and_retries_a_dead_one(b: Backend) {
         .await;
     for _ in 0..openpartner::domain::backoff::SCHEDULE_SECS.len() {
         app.clock.advance(Duration::from_secs(13 * 3600));
-        openpartner::stripe::events::process_due(&app.state)
+        openpartner::service::stripe_events::process_due(&app.state)
             .await
             .unwrap();
     }

@@ -120,7 +120,7 @@ async fn commission(app: &TestApp, id: &str) -> Value {
 /// Moves app time past every retry and runs the Stripe events job once.
 async fn next_round(app: &TestApp) {
     app.clock.advance(Duration::from_secs(13 * 3600));
-    openpartner::stripe::events::process_due(&app.state)
+    openpartner::service::stripe_events::process_due(&app.state)
         .await
         .unwrap();
 }
@@ -613,7 +613,7 @@ async fn a_refund_before_its_invoice_waits(b: Backend) {
     .await;
     app.stripe_event_when("evt_dsp", |e| e["attempts"] == 1)
         .await;
-    for _ in 1..openpartner::stripe::events::WAIT_ATTEMPTS {
+    for _ in 1..openpartner::service::stripe_events::WAIT_ATTEMPTS {
         next_round(&app).await;
     }
     let e = app

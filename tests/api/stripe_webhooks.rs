@@ -207,7 +207,7 @@ async fn redelivery_changes_nothing_and_unknown_types_are_ignored(b: Backend) {
 /// Moves app time past the event's next attempt and runs the job once.
 async fn next_round(app: &TestApp) {
     app.clock.advance(Duration::from_secs(13 * 3600));
-    openpartner::stripe::events::process_due(&app.state)
+    openpartner::service::stripe_events::process_due(&app.state)
         .await
         .unwrap();
 }
@@ -293,7 +293,7 @@ async fn account_updates_wait_for_their_partner_then_give_up(b: Backend) {
     .assert_status(200);
     app.stripe_event_when("evt_orphan", |e| e["attempts"] == 1)
         .await;
-    for _ in 1..openpartner::stripe::events::WAIT_ATTEMPTS {
+    for _ in 1..openpartner::service::stripe_events::WAIT_ATTEMPTS {
         next_round(&app).await;
     }
     let e = app
@@ -303,7 +303,10 @@ async fn account_updates_wait_for_their_partner_then_give_up(b: Backend) {
         (e["status"].as_str(), e["outcome"].as_str()),
         (Some("ignored"), Some("ignored_no_attribution"))
     );
-    assert_eq!(e["attempts"], openpartner::stripe::events::WAIT_ATTEMPTS);
+    assert_eq!(
+        e["attempts"],
+        openpartner::service::stripe_events::WAIT_ATTEMPTS
+    );
 }
 
 async fn a_dead_event_is_listed_and_retried(b: Backend) {

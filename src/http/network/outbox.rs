@@ -216,7 +216,7 @@ async fn retry_outbox(
                 "Only a dead push can be retried.",
             ));
         }
-        Err(e) if crate::db::is_unique_violation(&e) => {
+        Err(e) if crate::error::is_unique_violation(&e) => {
             return Err(ApiError::conflict(
                 "newer_push_pending",
                 "A newer push for this partner is already queued; it carries the latest state.",

@@ -19,8 +19,9 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
+use crate::db::Db;
 use crate::db::clicks::{Click, MAX_BATCH};
-use crate::db::{self, Db};
+use crate::error::is_unavailable;
 
 enum Msg {
     /// A click, and who to tell once it is committed.
@@ -150,7 +151,7 @@ async fn write(db: &Db, clock: &SharedClock, batch: &[Click]) -> Vec<usize> {
     loop {
         match db.insert_clicks(batch).await {
             Ok(_) => return Vec::new(),
-            Err(e) if db::is_unavailable(&e) => {
+            Err(e) if is_unavailable(&e) => {
                 tracing::error!(error = %e, clicks = batch.len(), "writing clicks failed; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
@@ -172,7 +173,7 @@ async fn isolate(db: &Db, clock: &SharedClock, batch: &[Click]) -> Vec<usize> {
         let mut delay = Duration::from_millis(50);
         let outcome = loop {
             match db.insert_clicks(part).await {
-                Err(e) if db::is_unavailable(&e) => {
+                Err(e) if is_unavailable(&e) => {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }

@@ -5,12 +5,12 @@
 
 use axum::http::StatusCode;
 
-use super::{StripeClient, StripeError};
 use crate::db::stripe::ConnectStatus;
 use crate::domain::ids::PartnerId;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use crate::stripe::{StripeClient, StripeError};
 
 /// The onboarding link handed to the partner.
 pub struct Started {

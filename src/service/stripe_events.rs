@@ -7,7 +7,8 @@
 //! a few times, then the event is ignored with the handler's give-up outcome.
 //!
 //! Billing events (checkouts, customers, invoices, refunds, disputes) are handled by
-//! `service::stripe_billing` and `service::stripe_reversals`.
+//! `service::stripe_billing` and `service::stripe_reversals`. A service, not part of the
+//! `stripe` module: that one is the client and the signature check the services use.
 
 use serde_json::Value;
 
