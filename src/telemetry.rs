@@ -5,6 +5,8 @@
 //! (tracing-appender), so a slow or busy stdout never holds up a request. The writer blocks
 //! instead of dropping when its buffer is full: no log line is lost.
 
+mod json_line;
+
 use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
@@ -27,12 +29,7 @@ pub fn init(config: &Config, to_stderr: bool) -> Option<WorkerGuard> {
         .with_writer(writer);
     let installed = match config.log_format {
         // Flat lines: the request's fields are on the event itself, no span lists to format.
-        LogFormat::Json => fmt
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => fmt.event_format(json_line::JsonLine).try_init(),
         LogFormat::Pretty => fmt.try_init(),
     };
     // A second init (tests) keeps the first subscriber.
