@@ -362,7 +362,13 @@ async fn checkout_attribution_in_jpy_and_kwd(b: Backend) {
             "mode": "payment", "payment_intent": "pi_sepa", "payment_status": status,
             "status": "complete"})
     };
-    let e = send(&app, "evt_sepa1", "checkout.session.completed", session("unpaid")).await;
+    let e = send(
+        &app,
+        "evt_sepa1",
+        "checkout.session.completed",
+        session("unpaid"),
+    )
+    .await;
     assert_eq!(outcome(&e), ("ignored", "ignored"));
     assert_eq!(commissions(&app).await.len(), 4);
     let e = send(
@@ -378,7 +384,13 @@ async fn checkout_attribution_in_jpy_and_kwd(b: Backend) {
         (c["amount"].as_str(), c["currency"].as_str()),
         (Some("7.00"), Some("EUR"))
     );
-    let e = send(&app, "evt_sepa3", "checkout.session.completed", session("paid")).await;
+    let e = send(
+        &app,
+        "evt_sepa3",
+        "checkout.session.completed",
+        session("paid"),
+    )
+    .await;
     assert_eq!(outcome(&e), ("processed", "duplicate"));
     assert_eq!(commissions(&app).await.len(), 5);
     // Without any click: no attribution.
