@@ -28,11 +28,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use openpartner::db::clicks::Click;
-use openpartner::db::commissions::{Commission, Status};
+use openpartner::db::commissions::Commission;
 use openpartner::db::events::NewEvent;
 use openpartner::db::{Backend, Db, Tx};
+use openpartner::domain::commission::CommissionStatus;
 use openpartner::domain::cursor::{self, Position};
 use openpartner::domain::ids::PartnerId;
+use openpartner::domain::money::Currency;
 use openpartner::domain::time::Timestamp;
 use rand::seq::SliceRandom;
 use serde_json::json;
@@ -800,8 +802,8 @@ async fn event_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<()
                         event_id: event_id.clone(),
                         user_id: None,
                         amount_minor: 250,
-                        currency: "USD".into(),
-                        status: Status::Accrued,
+                        currency: Currency::usd(),
+                        status: CommissionStatus::Accrued,
                         rule_source: "program".into(),
                         accrued_at: now,
                         mature_at: now,

@@ -7,55 +7,11 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, Tx};
+use crate::domain::commission::CommissionStatus;
 use crate::domain::ids::PartnerId;
+use crate::domain::money::Currency;
 use crate::domain::rules::Trigger;
 use crate::domain::time::Timestamp;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Accrued,
-    Approved,
-    Paid,
-    Reversed,
-    /// A dispute is open: not approvable, not payable, in no payout.
-    OnHold,
-}
-
-impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Accrued,
-        Status::Approved,
-        Status::Paid,
-        Status::Reversed,
-        Status::OnHold,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Accrued => "accrued",
-            Status::Approved => "approved",
-            Status::Paid => "paid",
-            Status::Reversed => "reversed",
-            Status::OnHold => "on_hold",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// The states a commission may move to this state from.
-    pub fn allowed_from(self) -> &'static [Status] {
-        match self {
-            Status::Accrued => &[],
-            Status::Approved => &[Status::Accrued],
-            Status::Paid => &[Status::Approved],
-            Status::Reversed => &[Status::Accrued, Status::Approved, Status::OnHold],
-            // Only a dispute puts a commission on hold (`hold_commission`).
-            Status::OnHold => &[],
-        }
-    }
-}
 
 /// A commission's amount as a per-status total counts it: what the partner keeps after partial
 /// reversals (`amount - reversed`; a reversal after payment is also a clawback, reported on its
@@ -71,8 +27,8 @@ pub struct Commission {
     pub event_id: String,
     pub user_id: Option<String>,
     pub amount_minor: i64,
-    pub currency: String,
-    pub status: Status,
+    pub currency: Currency,
+    pub status: CommissionStatus,
     pub rule_source: String,
     pub accrued_at: Timestamp,
     pub mature_at: Timestamp,
@@ -89,6 +45,10 @@ pub struct Commission {
 const COLUMNS: &str = "id, partner_id, program_id, event_id, user_id, amount_minor, currency, status, \
     rule_source, accrued_at, mature_at, rule_trigger, paid_at, approved_at, approval_forced, reversed_minor";
 
+fn status(stored: String) -> sqlx::Result<CommissionStatus> {
+    super::decode("commissions.status", stored, CommissionStatus::parse)
+}
+
 fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
     Ok(Commission {
         id: r.try_get("id")?,
@@ -97,8 +57,10 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
         event_id: r.try_get("event_id")?,
         user_id: r.try_get("user_id")?,
         amount_minor: r.try_get("amount_minor")?,
-        currency: r.try_get("currency")?,
-        status: Status::parse(&r.try_get::<String, _>("status")?).unwrap_or(Status::Accrued),
+        currency: super::decode("commissions.currency", r.try_get("currency")?, |s| {
+            Currency::parse(s).ok()
+        })?,
+        status: status(r.try_get("status")?)?,
         rule_source: r.try_get("rule_source")?,
         accrued_at: Timestamp::from_millis(r.try_get("accrued_at")?),
         mature_at: Timestamp::from_millis(r.try_get("mature_at")?),
@@ -126,7 +88,7 @@ pub enum Reversal {
     /// It is in a payout not yet paid: cancel that payout first.
     InPayout,
     /// It is in this state, which cannot be reversed.
-    Invalid(Status),
+    Invalid(CommissionStatus),
     NotFound,
 }
 
@@ -154,7 +116,7 @@ pub enum PartReversal {
 pub struct CommissionFilter<'a> {
     pub partner: Option<&'a PartnerId>,
     pub program: Option<&'a str>,
-    pub status: Option<Status>,
+    pub status: Option<CommissionStatus>,
     pub after: Option<(i64, &'a str)>,
 }
 
@@ -170,7 +132,7 @@ impl Db {
         .bind(&c.event_id)
         .bind(&c.user_id)
         .bind(c.amount_minor)
-        .bind(&c.currency)
+        .bind(c.currency.as_str())
         .bind(c.status.as_str())
         .bind(&c.rule_source)
         .bind(c.accrued_at.millis())
@@ -348,14 +310,17 @@ impl Db {
         let Some(row) = row else {
             return Ok(Reversal::NotFound);
         };
-        let status = Status::parse(&row.try_get::<String, _>(0)?).unwrap_or(Status::Reversed);
+        let status = status(row.try_get(0)?)?;
         let in_payout = row.try_get::<Option<String>, _>(1)?.is_some();
         let (amount, reversed): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
-        let open = matches!(status, Status::Accrued | Status::Approved | Status::OnHold);
+        let open = matches!(
+            status,
+            CommissionStatus::Accrued | CommissionStatus::Approved | CommissionStatus::OnHold
+        );
         if open && in_payout {
             return Ok(Reversal::InPayout);
         }
-        if !(open || status == Status::Paid) {
+        if !(open || status == CommissionStatus::Paid) {
             return Ok(Reversal::Invalid(status));
         }
         match Db::reverse_part(tx, id, amount, "admin", reason, now).await? {
@@ -363,7 +328,7 @@ impl Db {
             PartReversal::Reversed { .. } => Ok(Reversal::Reversed),
             PartReversal::InPayout => Ok(Reversal::InPayout),
             // Changed under us (a concurrent reversal): report what it is now.
-            _ if reversed >= amount => Ok(Reversal::Invalid(Status::Reversed)),
+            _ if reversed >= amount => Ok(Reversal::Invalid(CommissionStatus::Reversed)),
             _ => Ok(Reversal::Invalid(status)),
         }
     }
@@ -386,14 +351,14 @@ impl Db {
         };
         let target = target_minor.clamp(0, c.amount_minor);
         let delta = target - c.reversed_minor;
-        if c.status == Status::Reversed || delta <= 0 {
+        if c.status == CommissionStatus::Reversed || delta <= 0 {
             return Ok(PartReversal::Nothing);
         }
         let row = sqlx::query("SELECT payout_id FROM commissions WHERE id = $1")
             .bind(id)
             .fetch_one(&mut **tx)
             .await?;
-        let paid = c.status == Status::Paid;
+        let paid = c.status == CommissionStatus::Paid;
         if !paid && row.try_get::<Option<String>, _>(0)?.is_some() {
             return Ok(PartReversal::InPayout);
         }
@@ -419,7 +384,18 @@ impl Db {
             return Ok(PartReversal::Raced);
         }
         let clawback = if paid {
-            Some(Db::insert_clawback(tx, &c.partner_id, id, delta, &c.currency, reason, now).await?)
+            Some(
+                Db::insert_clawback(
+                    tx,
+                    &c.partner_id,
+                    id,
+                    delta,
+                    c.currency.as_str(),
+                    reason,
+                    now,
+                )
+                .await?,
+            )
         } else {
             None
         };
@@ -430,7 +406,7 @@ impl Db {
         .bind(ulid::Ulid::new().to_string())
         .bind(id)
         .bind(delta)
-        .bind(&c.currency)
+        .bind(c.currency.as_str())
         .bind(source)
         .bind(reason)
         .bind(&clawback)
@@ -474,7 +450,7 @@ impl Db {
     pub async fn transition_commission(
         tx: &mut Tx,
         id: &str,
-        to: Status,
+        to: CommissionStatus,
         now: Timestamp,
     ) -> sqlx::Result<bool> {
         let from: Vec<String> = to
@@ -505,7 +481,7 @@ impl Db {
         &self,
         partner: &PartnerId,
         since: Timestamp,
-    ) -> sqlx::Result<Vec<(String, String, i64)>> {
+    ) -> sqlx::Result<Vec<(CommissionStatus, String, i64)>> {
         let rows = sqlx::query(&format!(
             "SELECT status, currency, CAST(COALESCE(SUM({AMOUNT_BY_STATUS}), 0) AS BIGINT) \
                  FROM commissions WHERE partner_id = $1 AND accrued_at >= $2 \
@@ -516,7 +492,7 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .map(|r| Ok((status(r.try_get(0)?)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
     }
 }

@@ -7,7 +7,8 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::commissions::{Commission, CommissionFilter, Status};
+use crate::db::commissions::{Commission, CommissionFilter};
+use crate::domain::commission::CommissionStatus as Status;
 use crate::domain::cursor::Position;
 use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, ExactNumber};
@@ -34,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard))
 }
 
-/// The states of a commission (the API document's enum; `db::commissions::Status` is the type).
+/// The states of a commission (the API document's enum; `domain::commission::CommissionStatus` is the type).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommissionStatus {
@@ -85,15 +86,14 @@ impl crate::webhooks::EventData for Commission {
 
 impl From<&Commission> for CommissionView {
     fn from(c: &Commission) -> Self {
-        let currency = Currency::parse(&c.currency).unwrap_or_else(|_| Currency::usd());
         CommissionView {
             id: c.id.clone(),
             partner_id: c.partner_id.clone(),
             program_id: c.program_id.clone(),
             event_id: c.event_id.clone(),
-            amount: currency.format_minor(c.amount_minor),
-            reversed_amount: currency.format_minor(c.reversed_minor),
-            currency: c.currency.clone(),
+            amount: c.currency.format_minor(c.amount_minor),
+            reversed_amount: c.currency.format_minor(c.reversed_minor),
+            currency: c.currency.as_str().to_string(),
             status: c.status.as_str(),
             rule_source: c.rule_source.clone(),
             trigger: c.trigger,
@@ -341,11 +341,11 @@ pub struct ByStatus {
 }
 
 impl ByStatus {
-    fn of(totals: &[(String, String, i64)], currency: &Currency) -> ByStatus {
+    fn of(totals: &[(Status, String, i64)], currency: &Currency) -> ByStatus {
         let sum = |s: Status| {
             let minor = totals
                 .iter()
-                .filter(|(st, c, _)| st == s.as_str() && c == currency.as_str())
+                .filter(|(st, c, _)| *st == s && c == currency.as_str())
                 .map(|(_, _, v)| *v)
                 .sum();
             ExactNumber::from_minor(minor, currency)

@@ -9,9 +9,10 @@
 
 use crate::db::Db;
 use crate::db::clicks::ClickRef;
-use crate::db::commissions::{Commission, Status};
+use crate::db::commissions::Commission;
 use crate::db::events::NewEvent;
 use crate::db::programs::Program;
+use crate::domain::commission::CommissionStatus;
 use crate::domain::money::Currency;
 use crate::domain::rules::{Occasion, Price, RuleSet};
 use crate::domain::time::Timestamp;
@@ -260,8 +261,8 @@ async fn price(
                 event_id: event_id.to_string(),
                 user_id: input.user_id.clone(),
                 amount_minor,
-                currency: input.currency.as_str().to_string(),
-                status: Status::Accrued,
+                currency: input.currency.clone(),
+                status: CommissionStatus::Accrued,
                 rule_source: terms.source.to_string(),
                 accrued_at: now,
                 mature_at: now.plus_days(terms.holdback_days),

@@ -16,9 +16,10 @@
 use serde_json::Value;
 
 use crate::db::Db;
-use crate::db::commissions::{PartReversal, Status};
+use crate::db::commissions::PartReversal;
 use crate::db::stripe::StripeEvent;
 use crate::db::stripe_billing::PaidSale;
+use crate::domain::commission::CommissionStatus;
 use crate::error::ApiResult;
 use crate::service::stripe_billing::{amount, db_err, id_field, object, ref_field};
 use crate::state::AppState;
@@ -167,7 +168,7 @@ pub async fn dispute(
         tx.commit().await.map_err(db_err)?;
         return Ok(match current.map(|c| c.status) {
             _ if held => Handled::Recorded,
-            Some(Status::OnHold) => Handled::Duplicate,
+            Some(CommissionStatus::OnHold) => Handled::Duplicate,
             // Paid, reversed, or in a payout: nothing to hold; a lost dispute reverses it then
             // (a clawback when paid).
             _ => Handled::Ignored("ignored"),
