@@ -33,7 +33,7 @@ use openpartner::db::events::NewEvent;
 use openpartner::db::{Backend, Db, Tx};
 use openpartner::domain::commission::CommissionStatus;
 use openpartner::domain::cursor::{self, Position};
-use openpartner::domain::ids::PartnerId;
+use openpartner::domain::ids::{CommissionId, PartnerId};
 use openpartner::domain::money::Currency;
 use openpartner::domain::time::Timestamp;
 use rand::seq::SliceRandom;
@@ -796,7 +796,7 @@ async fn event_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<()
                 Db::insert_commission(
                     &mut tx,
                     &Commission {
-                        id: ulid::Ulid::new().to_string(),
+                        id: CommissionId::generate(),
                         partner_id: PartnerId::from_string(partner.clone()),
                         program_id: "cmp_default".into(),
                         event_id: event_id.clone(),

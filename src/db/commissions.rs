@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::{Db, Tx};
 use crate::domain::commission::CommissionStatus;
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{CommissionId, PartnerId};
 use crate::domain::money::Currency;
 use crate::domain::rules::Trigger;
 use crate::domain::time::Timestamp;
@@ -21,7 +21,7 @@ pub(crate) const AMOUNT_BY_STATUS: &str =
 
 #[derive(Debug, Clone)]
 pub struct Commission {
-    pub id: String,
+    pub id: CommissionId,
     pub partner_id: PartnerId,
     pub program_id: String,
     pub event_id: String,
@@ -51,7 +51,7 @@ fn status(stored: String) -> sqlx::Result<CommissionStatus> {
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
     Ok(Commission {
-        id: r.try_get("id")?,
+        id: CommissionId::from_string(r.try_get::<String, _>("id")?),
         partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
         program_id: r.try_get("program_id")?,
         event_id: r.try_get("event_id")?,
@@ -126,7 +126,7 @@ impl Db {
             "INSERT INTO commissions ({COLUMNS}, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $10)"
         ))
-        .bind(&c.id)
+        .bind(c.id.as_str())
         .bind(c.partner_id.as_str())
         .bind(&c.program_id)
         .bind(&c.event_id)
@@ -204,17 +204,20 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn get_commission_tx(tx: &mut Tx, id: &str) -> sqlx::Result<Option<Commission>> {
+    pub async fn get_commission_tx(
+        tx: &mut Tx,
+        id: &CommissionId,
+    ) -> sqlx::Result<Option<Commission>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&mut **tx)
             .await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn get_commission(&self, id: &str) -> sqlx::Result<Option<Commission>> {
+    pub async fn get_commission(&self, id: &CommissionId) -> sqlx::Result<Option<Commission>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
@@ -275,7 +278,7 @@ impl Db {
     /// which is recorded). False when it is not accrued, or not mature without `force`.
     pub async fn approve_commission(
         tx: &mut Tx,
-        id: &str,
+        id: &CommissionId,
         now: Timestamp,
         force: bool,
     ) -> sqlx::Result<bool> {
@@ -285,7 +288,7 @@ impl Db {
              WHERE id = $2 AND status = 'accrued' AND (mature_at <= $1 OR $3 = 1)",
         )
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .bind(super::flag(force))
         .execute(&mut **tx)
         .await?;
@@ -297,14 +300,14 @@ impl Db {
     /// counted recorded, which the next payout in its currency nets. One transaction.
     pub async fn reverse_commission(
         tx: &mut Tx,
-        id: &str,
+        id: &CommissionId,
         reason: Option<&str>,
         now: Timestamp,
     ) -> sqlx::Result<Reversal> {
         let row = sqlx::query(
             "SELECT status, payout_id, amount_minor, reversed_minor FROM commissions WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = row else {
@@ -340,7 +343,7 @@ impl Db {
     /// (a redelivery, a refund racing a lost dispute) take back the difference once.
     pub async fn reverse_part(
         tx: &mut Tx,
-        id: &str,
+        id: &CommissionId,
         target_minor: i64,
         source: &str,
         reason: Option<&str>,
@@ -355,7 +358,7 @@ impl Db {
             return Ok(PartReversal::Nothing);
         }
         let row = sqlx::query("SELECT payout_id FROM commissions WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_one(&mut **tx)
             .await?;
         let paid = c.status == CommissionStatus::Paid;
@@ -375,7 +378,7 @@ impl Db {
         .bind(now.millis())
         .bind(super::flag(full))
         .bind(reason)
-        .bind(id)
+        .bind(id.as_str())
         .bind(c.reversed_minor)
         .bind(c.status.as_str())
         .execute(&mut **tx)
@@ -404,7 +407,7 @@ impl Db {
              reason, clawback_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(ulid::Ulid::new().to_string())
-        .bind(id)
+        .bind(id.as_str())
         .bind(delta)
         .bind(c.currency.as_str())
         .bind(source)
@@ -421,26 +424,34 @@ impl Db {
     }
 
     /// Puts an accrued or approved commission in no live payout on hold. False otherwise.
-    pub async fn hold_commission(tx: &mut Tx, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+    pub async fn hold_commission(
+        tx: &mut Tx,
+        id: &CommissionId,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE commissions SET hold_from = status, status = 'on_hold', updated_at = $1 \
              WHERE id = $2 AND status IN ('accrued', 'approved') AND payout_id IS NULL",
         )
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Releases a held commission to the status it had. False when it is not on hold.
-    pub async fn release_commission(tx: &mut Tx, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+    pub async fn release_commission(
+        tx: &mut Tx,
+        id: &CommissionId,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE commissions SET status = COALESCE(hold_from, 'accrued'), hold_from = NULL, \
              updated_at = $1 WHERE id = $2 AND status = 'on_hold'",
         )
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -449,7 +460,7 @@ impl Db {
     /// Moves a commission to `to` if its current state allows it. False otherwise.
     pub async fn transition_commission(
         tx: &mut Tx,
-        id: &str,
+        id: &CommissionId,
         to: CommissionStatus,
         now: Timestamp,
     ) -> sqlx::Result<bool> {
@@ -470,7 +481,7 @@ impl Db {
         ))
         .bind(to.as_str())
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)

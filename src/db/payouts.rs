@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Backend, Db, Tx};
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{CommissionId, PartnerId};
 use crate::domain::payouts::{PayoutMethod, PayoutStatus};
 use crate::domain::time::Timestamp;
 
@@ -281,7 +281,7 @@ impl Db {
     pub async fn insert_clawback(
         tx: &mut Tx,
         partner: &PartnerId,
-        commission: &str,
+        commission: &CommissionId,
         amount_minor: i64,
         currency: &str,
         reason: Option<&str>,
@@ -294,7 +294,7 @@ impl Db {
         )
         .bind(&id)
         .bind(partner.as_str())
-        .bind(commission)
+        .bind(commission.as_str())
         .bind(amount_minor)
         .bind(currency)
         .bind(reason)
@@ -317,7 +317,7 @@ impl Db {
         .await?;
         let mut out = Vec::with_capacity(ids.len());
         for r in ids {
-            let id: String = r.try_get(0)?;
+            let id = CommissionId::from_string(r.try_get::<String, _>(0)?);
             if let Some(c) = Db::get_commission_tx(tx, &id).await? {
                 out.push(c);
             }

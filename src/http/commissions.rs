@@ -10,7 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::db::commissions::{Commission, CommissionFilter};
 use crate::domain::commission::CommissionStatus as Status;
 use crate::domain::cursor::Position;
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{CommissionId, PartnerId};
 use crate::domain::money::{Currency, ExactNumber};
 use crate::domain::rules::Trigger;
 use crate::domain::scopes::Scope;
@@ -87,7 +87,7 @@ impl crate::webhooks::EventData for Commission {
 impl From<&Commission> for CommissionView {
     fn from(c: &Commission) -> Self {
         CommissionView {
-            id: c.id.clone(),
+            id: c.id.to_string(),
             partner_id: c.partner_id.clone(),
             program_id: c.program_id.clone(),
             event_id: c.event_id.clone(),
@@ -181,7 +181,7 @@ async fn page(
     let mut rows = state.db.list_commissions(&filter, limit + 1).await?;
     let next = paging::next_cursor(state, &mut rows, limit, |c| Position {
         created_at: c.accrued_at.millis(),
-        id: c.id.clone(),
+        id: c.id.to_string(),
     });
     Ok(Json(CommissionPage {
         commissions: with_sales(state, &rows).await?,
@@ -236,7 +236,7 @@ async fn list_partner_commissions(
 async fn transition(
     state: &AppState,
     auth: &Auth,
-    id: &str,
+    id: &CommissionId,
     to: Status,
 ) -> ApiResult<Json<CommissionView>> {
     auth.require_admin()?;
@@ -268,6 +268,7 @@ async fn approve(
 ) -> ApiResult<Json<CommissionView>> {
     auth.require_admin()?;
     let force = body.force.unwrap_or(false);
+    let id = CommissionId::from_string(id);
     let updated = commissions_svc::approve(&state, &id, force).await?;
     Ok(Json(CommissionView::from(&updated)))
 }
@@ -284,6 +285,7 @@ async fn pay(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CommissionView>> {
+    let id = CommissionId::from_string(id);
     transition(&state, &auth, &id, Status::Paid).await
 }
 
@@ -318,6 +320,7 @@ async fn reverse(
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid_field("reason", "at most 500 characters"));
     }
+    let id = CommissionId::from_string(id);
     let updated = commissions_svc::reverse(&state, &id, reason.as_deref()).await?;
     Ok(Json(CommissionView::from(&updated)))
 }

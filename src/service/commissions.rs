@@ -4,6 +4,7 @@
 use crate::db::Db;
 use crate::db::commissions::{Commission, Reversal};
 use crate::domain::commission::CommissionStatus;
+use crate::domain::ids::CommissionId;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::webhooks::{self, EventType};
@@ -19,7 +20,7 @@ fn event_of(to: CommissionStatus) -> Option<EventType> {
 
 /// Approves an accrued commission. 409 `not_mature` before its `matureAt` unless `force`
 /// (recorded on it); 409 `invalid_transition` when it is not accrued.
-pub async fn approve(state: &AppState, id: &str, force: bool) -> ApiResult<Commission> {
+pub async fn approve(state: &AppState, id: &CommissionId, force: bool) -> ApiResult<Commission> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let before = Db::get_commission_tx(&mut tx, id).await?;
@@ -42,7 +43,11 @@ pub async fn approve(state: &AppState, id: &str, force: bool) -> ApiResult<Commi
 
 /// Moves a commission to `to` (paid, reversed) when its state allows it; 409
 /// `invalid_transition` otherwise.
-pub async fn transition(state: &AppState, id: &str, to: CommissionStatus) -> ApiResult<Commission> {
+pub async fn transition(
+    state: &AppState,
+    id: &CommissionId,
+    to: CommissionStatus,
+) -> ApiResult<Commission> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let before = Db::get_commission_tx(&mut tx, id).await?;
@@ -57,7 +62,11 @@ pub async fn transition(state: &AppState, id: &str, to: CommissionStatus) -> Api
 
 /// Reverses a commission (a paid one becomes a clawback), with its `commission.reversed`
 /// event, in one transaction.
-pub async fn reverse(state: &AppState, id: &str, reason: Option<&str>) -> ApiResult<Commission> {
+pub async fn reverse(
+    state: &AppState,
+    id: &CommissionId,
+    reason: Option<&str>,
+) -> ApiResult<Commission> {
     let mut tx = state.db.begin().await?;
     let before = Db::get_commission_tx(&mut tx, id).await?;
     match Db::reverse_commission(&mut tx, id, reason, state.clock.now()).await? {
@@ -107,7 +116,7 @@ pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
 async fn finish(
     state: &AppState,
     mut tx: crate::db::Tx,
-    id: &str,
+    id: &CommissionId,
     to: CommissionStatus,
     before: Option<Commission>,
 ) -> ApiResult<Commission> {
@@ -127,7 +136,7 @@ async fn finish(
     let change = crate::db::audit::Change {
         action,
         target_type: "commission",
-        target_id: id,
+        target_id: id.as_str(),
         changes,
     };
     crate::db::audit::append(&mut tx, change, state.clock.now()).await?;

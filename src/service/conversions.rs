@@ -13,6 +13,7 @@ use crate::db::commissions::Commission;
 use crate::db::events::NewEvent;
 use crate::db::programs::Program;
 use crate::domain::commission::CommissionStatus;
+use crate::domain::ids::CommissionId;
 use crate::domain::money::Currency;
 use crate::domain::rules::{Occasion, Price, RuleSet};
 use crate::domain::time::Timestamp;
@@ -255,7 +256,7 @@ async fn price(
             trigger,
         } => (
             Some(Commission {
-                id: ulid::Ulid::new().to_string(),
+                id: CommissionId::generate(),
                 partner_id: partner.clone(),
                 program_id: click.program_id.clone(),
                 event_id: event_id.to_string(),

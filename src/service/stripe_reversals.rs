@@ -20,6 +20,7 @@ use crate::db::commissions::PartReversal;
 use crate::db::stripe::StripeEvent;
 use crate::db::stripe_billing::PaidSale;
 use crate::domain::commission::CommissionStatus;
+use crate::domain::ids::CommissionId;
 use crate::error::ApiResult;
 use crate::service::stripe_billing::{amount, db_err, id_field, object, ref_field};
 use crate::state::AppState;
@@ -33,7 +34,7 @@ async fn commission_of(
     state: &AppState,
     event: &StripeEvent,
     refs: &[Option<&str>],
-) -> Result<Result<String, Handled>, String> {
+) -> Result<Result<CommissionId, Handled>, String> {
     let refs: Vec<&str> = refs.iter().flatten().copied().collect();
     Ok(
         match state.db.stripe_paid_sale(&refs).await.map_err(db_err)? {
@@ -58,7 +59,7 @@ async fn commission_of(
 /// with `commission.reversed` when that reverses it in full. One transaction.
 async fn reverse(
     state: &AppState,
-    commission: &str,
+    commission: &CommissionId,
     (numerator, denominator): (i64, i64),
     source: &str,
     reason: &str,
@@ -87,7 +88,7 @@ async fn reverse(
     Ok(done)
 }
 
-fn concluded(done: PartReversal, commission: &str) -> Result<Handled, String> {
+fn concluded(done: PartReversal, commission: &CommissionId) -> Result<Handled, String> {
     match done {
         PartReversal::Reversed { .. } => Ok(Handled::Recorded),
         PartReversal::Nothing => Ok(Handled::Duplicate),
