@@ -33,7 +33,7 @@ use openpartner::db::events::NewEvent;
 use openpartner::db::{Backend, Db, Tx};
 use openpartner::domain::commission::CommissionStatus;
 use openpartner::domain::cursor::{self, Position};
-use openpartner::domain::ids::{CommissionId, PartnerId};
+use openpartner::domain::ids::{CommissionId, EventId, PartnerId};
 use openpartner::domain::money::Currency;
 use openpartner::domain::time::Timestamp;
 use rand::seq::SliceRandom;
@@ -770,7 +770,7 @@ async fn event_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<()
             let mut n = 0u64;
             while Instant::now() < deadline {
                 let now = Timestamp::from_millis(now_ms());
-                let event_id = ulid::Ulid::new().to_string();
+                let event_id = EventId::generate();
                 let external = format!("raw-{prefix}-{t}-{n}");
                 let click = format!("rawclick-{prefix}-{t}-{n}");
                 let mut tx = db.begin().await?;

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 
 use super::{Db, Tx};
 use crate::domain::commission::CommissionStatus;
-use crate::domain::ids::{CommissionId, PartnerId};
+use crate::domain::ids::{CommissionId, EventId, PartnerId};
 use crate::domain::money::Currency;
 use crate::domain::rules::Trigger;
 use crate::domain::time::Timestamp;
@@ -24,7 +24,7 @@ pub struct Commission {
     pub id: CommissionId,
     pub partner_id: PartnerId,
     pub program_id: String,
-    pub event_id: String,
+    pub event_id: EventId,
     pub user_id: Option<String>,
     pub amount_minor: i64,
     pub currency: Currency,
@@ -54,7 +54,7 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
         id: CommissionId::from_string(r.try_get::<String, _>("id")?),
         partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
         program_id: r.try_get("program_id")?,
-        event_id: r.try_get("event_id")?,
+        event_id: EventId::from_string(r.try_get::<String, _>("event_id")?),
         user_id: r.try_get("user_id")?,
         amount_minor: r.try_get("amount_minor")?,
         currency: super::decode("commissions.currency", r.try_get("currency")?, |s| {
@@ -129,7 +129,7 @@ impl Db {
         .bind(c.id.as_str())
         .bind(c.partner_id.as_str())
         .bind(&c.program_id)
-        .bind(&c.event_id)
+        .bind(c.event_id.as_str())
         .bind(&c.user_id)
         .bind(c.amount_minor)
         .bind(c.currency.as_str())
@@ -187,7 +187,7 @@ impl Db {
         partner: &PartnerId,
         program: &str,
         customer: &str,
-        event_id: &str,
+        event_id: &EventId,
         at: Timestamp,
     ) -> sqlx::Result<bool> {
         let done = sqlx::query(
@@ -197,7 +197,7 @@ impl Db {
         .bind(partner.as_str())
         .bind(program)
         .bind(customer)
-        .bind(event_id)
+        .bind(event_id.as_str())
         .bind(at.millis())
         .execute(&mut **tx)
         .await?;

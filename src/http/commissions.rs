@@ -90,7 +90,7 @@ impl From<&Commission> for CommissionView {
             id: c.id.to_string(),
             partner_id: c.partner_id.clone(),
             program_id: c.program_id.clone(),
-            event_id: c.event_id.clone(),
+            event_id: c.event_id.to_string(),
             amount: c.currency.format_minor(c.amount_minor),
             reversed_amount: c.currency.format_minor(c.reversed_minor),
             currency: c.currency.as_str().to_string(),

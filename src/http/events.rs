@@ -86,7 +86,7 @@ pub struct EventAnswer<'a> {
 pub(crate) fn render(o: &Outcome<'_>) -> String {
     let credited = o.click.filter(|_| o.attributed);
     let answer = EventAnswer {
-        id: o.event_id,
+        id: o.event_id.as_str(),
         external_event_id: &o.input.external_event_id,
         kind: &o.input.kind,
         value: o.input.currency.format_minor(o.input.value_minor),

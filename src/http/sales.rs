@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::db::commissions::Commission;
 use crate::db::events::SaleRow;
+use crate::domain::ids::EventId;
 use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
@@ -58,8 +59,8 @@ pub async fn with_sales(
     state: &AppState,
     rows: &[Commission],
 ) -> ApiResult<Vec<CommissionWithSale>> {
-    let ids: Vec<&str> = rows.iter().map(|c| c.event_id.as_str()).collect();
-    let mut sales: HashMap<String, SaleRow> = state
+    let ids: Vec<&EventId> = rows.iter().map(|c| &c.event_id).collect();
+    let mut sales: HashMap<EventId, SaleRow> = state
         .db
         .sales_by_ids(&ids)
         .await?

@@ -13,7 +13,7 @@ use crate::db::commissions::Commission;
 use crate::db::events::NewEvent;
 use crate::db::programs::Program;
 use crate::domain::commission::CommissionStatus;
-use crate::domain::ids::CommissionId;
+use crate::domain::ids::{CommissionId, EventId};
 use crate::domain::money::Currency;
 use crate::domain::rules::{Occasion, Price, RuleSet};
 use crate::domain::time::Timestamp;
@@ -33,7 +33,7 @@ pub struct EventInput {
 
 /// What was decided for one event: the input of the answer.
 pub struct Outcome<'a> {
-    pub event_id: &'a str,
+    pub event_id: &'a EventId,
     pub input: &'a EventInput,
     pub click: Option<&'a ClickRef>,
     pub attributed: bool,
@@ -77,7 +77,7 @@ pub async fn record(
     if let Some(stored) = state.db.event_result(&input.external_event_id).await? {
         return Ok((false, stored));
     }
-    let event_id = ulid::Ulid::new().to_string();
+    let event_id = EventId::generate();
     let attribution = attribute(state, &input).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
@@ -216,7 +216,7 @@ async fn attribute(state: &AppState, input: &EventInput) -> ApiResult<Attributio
 async fn price(
     tx: &mut crate::db::Tx,
     input: &EventInput,
-    event_id: &str,
+    event_id: &EventId,
     click: &ClickRef,
     terms: &Terms,
     now: Timestamp,
@@ -259,7 +259,7 @@ async fn price(
                 id: CommissionId::generate(),
                 partner_id: partner.clone(),
                 program_id: click.program_id.clone(),
-                event_id: event_id.to_string(),
+                event_id: event_id.clone(),
                 user_id: input.user_id.clone(),
                 amount_minor,
                 currency: input.currency.clone(),
