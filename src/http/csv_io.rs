@@ -14,11 +14,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::domain::email::Email;
 use crate::domain::money::Currency;
+use crate::domain::partners::{GrantSource, PartnerSource};
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::ApiQuery;
-use crate::service::partners::{self as svc, CreatePartner, Source};
+use crate::service::partners::{self as svc, CreatePartner};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -160,7 +161,7 @@ async fn partners_csv(State(state): State<AppState>, auth: Auth) -> ApiResult<Re
                         &p.email,
                         &p.name,
                         &programs,
-                        &p.source,
+                        p.source.as_str(),
                         &p.created_at.to_rfc3339(),
                         &p.activated_at
                             .map(Timestamp::to_rfc3339)
@@ -504,9 +505,9 @@ async fn import_partners(
                 send_invite,
                 metadata: serde_json::Map::new(),
                 program_ids: programs,
-                campaign_grant_source: "admin".into(),
+                campaign_grant_source: GrantSource::Admin,
                 snapshot: None,
-                source: Source::AdminInvite,
+                source: PartnerSource::AdminInvite,
                 profile: None,
                 pending_review: false,
             },

@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::domain::partners::{GrantSource, PartnerSource};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::ApiJson;
 use crate::http::partners::{clean_email, clean_name};
 use crate::http::rate_limit::{ClientIp, check};
-use crate::service::partners::{self as svc, CreatePartner, Source};
+use crate::service::partners::{self as svc, CreatePartner};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -144,9 +145,9 @@ async fn partner_signup(
                     .map(|p| p.to_string())
                     .collect(),
             ),
-            campaign_grant_source: "admin".into(),
+            campaign_grant_source: GrantSource::Admin,
             snapshot: None,
-            source: Source::SelfSignup,
+            source: PartnerSource::SelfSignup,
             profile,
             pending_review: review,
         },

@@ -15,6 +15,7 @@ use crate::db::partners::Partner;
 use crate::db::{Db, Tx};
 use crate::domain::backoff;
 use crate::domain::ids::PartnerId;
+use crate::domain::partners::PartnerSource;
 use crate::network::client::{ADMIN_TIMEOUT, CallError, PUSH_TIMEOUT};
 use crate::network::vendor_token;
 use crate::state::AppState;
@@ -32,10 +33,9 @@ pub enum Change {
 
 /// `metadata.source` as the protocol names it.
 fn wire_source(partner: &Partner) -> &'static str {
-    match partner.source.as_str() {
-        "self_signup" => "self_signup",
-        "backfill" => "backfill",
-        _ => "admin_invite",
+    match partner.source {
+        PartnerSource::SelfSignup => "self_signup",
+        PartnerSource::AdminInvite | PartnerSource::Network => "admin_invite",
     }
 }
 
@@ -82,7 +82,7 @@ pub async fn enqueue(
 ) -> sqlx::Result<bool> {
     let wanted = conn.connected()
         && match change {
-            Change::Created => conn.auto_enroll && partner.source != "openpartner_network",
+            Change::Created => conn.auto_enroll && partner.source != PartnerSource::Network,
             Change::Revoked | Change::Reinstated => true,
         };
     if !wanted {
