@@ -56,6 +56,34 @@ impl GrantSource {
     }
 }
 
+/// How a self-signup starts (the `partner_signup` setting's `policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignupApproval {
+    /// The partner is active at once (the default).
+    #[default]
+    AutoApprove,
+    /// The partner waits in `pending_review` until the brand approves it.
+    RequireReview,
+}
+
+impl SignupApproval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignupApproval::AutoApprove => "auto_approve",
+            SignupApproval::RequireReview => "require_review",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SignupApproval> {
+        match s {
+            "auto_approve" => Some(SignupApproval::AutoApprove),
+            "require_review" => Some(SignupApproval::RequireReview),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,5 +97,10 @@ mod tests {
             assert_eq!(GrantSource::parse(g.as_str()), Some(g));
         }
         assert_eq!(PartnerSource::parse("backfill"), None);
+        for a in [SignupApproval::AutoApprove, SignupApproval::RequireReview] {
+            assert_eq!(SignupApproval::parse(a.as_str()), Some(a));
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.as_str()));
+        }
     }
 }

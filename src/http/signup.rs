@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::domain::partners::{GrantSource, PartnerSource};
+use crate::domain::partners::{GrantSource, PartnerSource, SignupApproval};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::ApiJson;
@@ -28,7 +28,8 @@ const POLICY_KEY: &str = "partner_signup";
 #[serde(rename_all = "camelCase")]
 pub struct SignupPolicy {
     /// `auto_approve` (default) or `require_review`.
-    policy: String,
+    #[schema(value_type = String)]
+    policy: SignupApproval,
     /// Default false.
     disabled: bool,
 }
@@ -36,7 +37,7 @@ pub struct SignupPolicy {
 impl Default for SignupPolicy {
     fn default() -> Self {
         SignupPolicy {
-            policy: "auto_approve".into(),
+            policy: SignupApproval::AutoApprove,
             disabled: false,
         }
     }
@@ -109,7 +110,7 @@ async fn partner_signup(
     let (Some(email), true) = (email, errors.is_empty()) else {
         return Err(ApiError::invalid_body(errors));
     };
-    let review = policy.policy == "require_review";
+    let review = policy.policy == SignupApproval::RequireReview;
     let answer = || {
         (
             StatusCode::CREATED,
@@ -193,13 +194,9 @@ async fn set_policy(
     auth.require_admin()?;
     let mut policy = load_policy(&state).await?;
     if let Some(p) = change.policy {
-        if !matches!(p.as_str(), "auto_approve" | "require_review") {
-            return Err(ApiError::invalid_field(
-                "policy",
-                "must be \"auto_approve\" or \"require_review\"",
-            ));
-        }
-        policy.policy = p;
+        policy.policy = SignupApproval::parse(&p).ok_or_else(|| {
+            ApiError::invalid_field("policy", "must be \"auto_approve\" or \"require_review\"")
+        })?;
     }
     if let Some(d) = change.disabled {
         policy.disabled = d;
