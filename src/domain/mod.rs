@@ -8,6 +8,7 @@ pub mod cursor;
 pub mod email;
 pub mod ids;
 pub mod money;
+pub mod network;
 pub mod partners;
 pub mod payouts;
 pub mod rules;

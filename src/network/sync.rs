@@ -15,6 +15,7 @@ use crate::db::partners::Partner;
 use crate::db::{Db, Tx};
 use crate::domain::backoff;
 use crate::domain::ids::PartnerId;
+use crate::domain::network::VendorStatus;
 use crate::domain::partners::PartnerSource;
 use crate::network::client::{ADMIN_TIMEOUT, CallError, PUSH_TIMEOUT};
 use crate::network::vendor_token;
@@ -188,7 +189,7 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
         }
     };
     let token = match vendor_token(state, &conn) {
-        Ok(t) if conn.status.as_deref() != Some("suspended") => t,
+        Ok(t) if conn.status != Some(VendorStatus::Suspended) => t,
         _ => {
             let _ = state.db.release_push(&row.id).await;
             return Delivery::Parked;
@@ -207,7 +208,10 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
         }
         Err(e) if is_suspended(&e) => {
             tracing::warn!("the Network says this vendor is suspended; partner pushes wait");
-            let _ = state.db.set_vendor_status("suspended", None).await;
+            let _ = state
+                .db
+                .set_vendor_status(&VendorStatus::Suspended, None)
+                .await;
             (state.db.release_push(&row.id).await, Delivery::Parked)
         }
         Err(e) => {
@@ -235,18 +239,22 @@ pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
     let Ok(token) = vendor_token(state, &conn) else {
         return Ok(0);
     };
-    if conn.status.as_deref() == Some("suspended") {
+    if conn.status == Some(VendorStatus::Suspended) {
         // Learn whether the suspension was lifted; until then rows wait.
         match state
             .network
             .get("/vendors/me", &token, ADMIN_TIMEOUT)
             .await
         {
-            Ok(me) if me["status"].as_str().is_some_and(|s| s != "suspended") => {
-                state
-                    .db
-                    .set_vendor_status(me["status"].as_str().unwrap_or("active"), None)
-                    .await?;
+            Ok(me)
+                if me["status"]
+                    .as_str()
+                    .is_some_and(|s| VendorStatus::parse(s) != VendorStatus::Suspended) =>
+            {
+                let status = me["status"]
+                    .as_str()
+                    .map_or(VendorStatus::Active, VendorStatus::parse);
+                state.db.set_vendor_status(&status, None).await?;
             }
             _ => return Ok(0),
         }
