@@ -39,6 +39,35 @@ impl VendorStatus {
     }
 }
 
+/// A partner push's state in the Network outbox (`network_outbox.status`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxStatus {
+    /// Waiting for its (next) attempt; at most one per partner.
+    Pending,
+    Done,
+    /// Gave up after the last backoff; an admin may retry it.
+    Dead,
+}
+
+impl OutboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxStatus::Pending => "pending",
+            OutboxStatus::Done => "done",
+            OutboxStatus::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxStatus> {
+        match s {
+            "pending" => Some(OutboxStatus::Pending),
+            "done" => Some(OutboxStatus::Done),
+            "dead" => Some(OutboxStatus::Dead),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +78,12 @@ mod tests {
             assert_eq!(VendorStatus::parse(s).as_str(), s);
         }
         assert_eq!(VendorStatus::parse("suspended"), VendorStatus::Suspended);
+        for o in [
+            OutboxStatus::Pending,
+            OutboxStatus::Done,
+            OutboxStatus::Dead,
+        ] {
+            assert_eq!(OutboxStatus::parse(o.as_str()), Some(o));
+        }
     }
 }
