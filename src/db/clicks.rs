@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Backend, Db, Tx};
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{LinkId, PartnerId};
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone, Default)]
@@ -246,7 +246,7 @@ impl Db {
         &self,
         partner: &PartnerId,
         since: Timestamp,
-    ) -> sqlx::Result<Vec<(String, i64)>> {
+    ) -> sqlx::Result<Vec<(LinkId, i64)>> {
         let rows = sqlx::query(
             "SELECT link_id, COUNT(*) FROM clicks WHERE partner_id = $1 AND ts >= $2 GROUP BY link_id",
         )
@@ -255,7 +255,12 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| {
+                Ok((
+                    LinkId::from_string(r.try_get::<String, _>(0)?),
+                    r.try_get(1)?,
+                ))
+            })
             .collect()
     }
 

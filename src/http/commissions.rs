@@ -467,7 +467,7 @@ async fn dashboard(
                 .find(|(lid, _)| *lid == l.id)
                 .map_or(0, |(_, n)| *n),
             share_url: format!("{}/r/{}", state.config.public_url, l.link_key),
-            id: l.id,
+            id: l.id.into_string(),
             link_key: l.link_key,
             program_id: l.program_id.to_string(),
         })

@@ -93,7 +93,7 @@ async fn redirect(
         .clicks
         .record(Click {
             id: click_id.clone(),
-            link_id: target.link_id.clone(),
+            link_id: target.link_id.to_string(),
             partner_id: target.partner_id.to_string(),
             program_id: target.program_id.to_string(),
             ts: state.clock.now().millis(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::db::links::{Link, LinkTarget, NewLinkRow};
-use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::ids::{LinkId, PartnerId, ProgramId};
 use crate::error::{ApiError, ApiResult, OnUnique};
 use crate::state::AppState;
 use crate::webhooks::{self, EventType};
@@ -58,7 +58,7 @@ pub fn cache_weight(key: &String, value: &Option<Arc<Resolved>>) -> u64 {
             + r.base.len()
             + r.fragment.len()
             + r.target.destination_url.len()
-            + r.target.link_id.len()
+            + r.target.link_id.as_str().len()
             + 64
     });
     (OVERHEAD + key.len() + value) as u64
@@ -169,7 +169,7 @@ pub async fn create(state: &AppState, req: NewLink) -> ApiResult<Link> {
             }
         },
     };
-    let id = ulid::Ulid::new().to_string();
+    let id = LinkId::generate();
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let program_id = ProgramId::from_string(program.id.as_str());
