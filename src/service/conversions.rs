@@ -13,7 +13,7 @@ use crate::db::commissions::Commission;
 use crate::db::events::NewEvent;
 use crate::db::programs::Program;
 use crate::domain::commission::CommissionStatus;
-use crate::domain::ids::{CommissionId, EventId};
+use crate::domain::ids::{ClickId, CommissionId, EventId};
 use crate::domain::money::Currency;
 use crate::domain::rules::{Occasion, Price, RuleSet};
 use crate::domain::time::Timestamp;
@@ -26,7 +26,7 @@ pub struct EventInput {
     pub kind: String,
     pub value_minor: i64,
     pub currency: Currency,
-    pub click_id: Option<String>,
+    pub click_id: Option<ClickId>,
     pub user_id: Option<String>,
     pub ts: Timestamp,
 }
