@@ -7,6 +7,7 @@ pub mod commission;
 pub mod cursor;
 pub mod email;
 pub mod ids;
+pub mod mail;
 pub mod money;
 pub mod network;
 pub mod partners;
