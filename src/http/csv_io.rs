@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::domain::commission::CommissionStatus;
 use crate::domain::email::Email;
 use crate::domain::money::Currency;
 use crate::domain::partners::{GrantSource, PartnerSource};
@@ -208,9 +209,14 @@ async fn commissions_csv(
 ) -> ApiResult<Response> {
     auth.require_admin()?;
     let since = parse_since(q.since.as_deref())?;
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+    let status = match q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(CommissionStatus::parse)
+    {
         None => None,
-        Some(s @ ("accrued" | "approved" | "paid" | "reversed")) => Some(s.to_string()),
+        Some(Some(s)) if s != CommissionStatus::OnHold => Some(s),
         Some(_) => {
             return Err(ApiError::invalid_query(
                 "status must be accrued, approved, paid or reversed",
@@ -235,11 +241,10 @@ async fn commissions_csv(
         &header,
         move |after: Option<(i64, String)>| {
             let state = state.clone();
-            let status = status.clone();
             async move {
                 let rows = state
                     .db
-                    .export_commissions(status.as_deref(), since, after.as_ref(), PAGE)
+                    .export_commissions(status, since, after.as_ref(), PAGE)
                     .await?;
                 let mut out = String::new();
                 for c in &rows {
@@ -251,7 +256,7 @@ async fn commissions_csv(
                         &c.event_id,
                         &amount(c.amount_minor, &c.currency),
                         &c.currency,
-                        &c.status,
+                        c.status.as_str(),
                         &time(c.accrued_at),
                         &c.approved_at.map(time).unwrap_or_default(),
                         &c.paid_at.map(time).unwrap_or_default(),
