@@ -387,18 +387,7 @@ impl Db {
             return Ok(PartReversal::Raced);
         }
         let clawback = if paid {
-            Some(
-                Db::insert_clawback(
-                    tx,
-                    &c.partner_id,
-                    id,
-                    delta,
-                    c.currency.as_str(),
-                    reason,
-                    now,
-                )
-                .await?,
-            )
+            Some(Db::insert_clawback(tx, &c.partner_id, id, delta, &c.currency, reason, now).await?)
         } else {
             None
         };
