@@ -4,6 +4,7 @@ use sqlx::Row;
 
 use super::{Db, Tx};
 use crate::domain::ids::{EventId, PartnerId};
+use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
 
 pub struct NewEvent<'a> {
@@ -32,7 +33,7 @@ pub struct SaleRow {
     pub external_event_id: String,
     pub kind: String,
     pub value_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub ts: Timestamp,
 }
 
@@ -60,7 +61,9 @@ impl Db {
                     external_event_id: r.try_get(1)?,
                     kind: r.try_get(2)?,
                     value_minor: r.try_get(3)?,
-                    currency: r.try_get(4)?,
+                    currency: super::decode("events.currency", r.try_get(4)?, |s| {
+                        Currency::parse(s).ok()
+                    })?,
                     ts: Timestamp::from_millis(r.try_get(5)?),
                 })
             })

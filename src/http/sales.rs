@@ -9,7 +9,6 @@ use serde::Serialize;
 use crate::db::commissions::Commission;
 use crate::db::events::SaleRow;
 use crate::domain::ids::EventId;
-use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use crate::http::commissions::CommissionView;
@@ -33,11 +32,10 @@ pub struct SaleView {
 
 impl From<SaleRow> for SaleView {
     fn from(s: SaleRow) -> Self {
-        let currency = Currency::parse(&s.currency).unwrap_or_else(|_| Currency::usd());
         SaleView {
             kind: s.kind,
-            amount: currency.format_minor(s.value_minor),
-            currency: s.currency,
+            amount: s.currency.format_minor(s.value_minor),
+            currency: s.currency.as_str().to_string(),
             at: s.ts,
             reference: s.external_event_id,
         }
