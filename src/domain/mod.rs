@@ -19,3 +19,4 @@ pub mod terms;
 pub mod time;
 pub mod tokens;
 pub mod urls;
+pub mod webhooks;
