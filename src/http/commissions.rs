@@ -35,7 +35,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard))
 }
 
-/// The states of a commission (the API document's enum; `domain::commission::CommissionStatus` is the type).
+// This doc comment is the schema's description in /openapi.json, which this change keeps
+// byte-identical; the Rust type is now `domain::commission::CommissionStatus`.
+/// The states of a commission (the API document's enum; `db::commissions::Status` is the type).
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CommissionStatus {
