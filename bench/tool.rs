@@ -28,11 +28,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use openpartner::db::clicks::Click;
-use openpartner::db::commissions::{Commission, Status};
+use openpartner::db::commissions::Commission;
 use openpartner::db::events::NewEvent;
 use openpartner::db::{Backend, Db, Tx};
+use openpartner::domain::commission::CommissionStatus;
 use openpartner::domain::cursor::{self, Position};
-use openpartner::domain::ids::PartnerId;
+use openpartner::domain::ids::{CommissionId, EventId, PartnerId};
+use openpartner::domain::money::Currency;
 use openpartner::domain::time::Timestamp;
 use rand::seq::SliceRandom;
 use serde_json::json;
@@ -768,7 +770,7 @@ async fn event_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<()
             let mut n = 0u64;
             while Instant::now() < deadline {
                 let now = Timestamp::from_millis(now_ms());
-                let event_id = ulid::Ulid::new().to_string();
+                let event_id = EventId::generate();
                 let external = format!("raw-{prefix}-{t}-{n}");
                 let click = format!("rawclick-{prefix}-{t}-{n}");
                 let mut tx = db.begin().await?;
@@ -794,14 +796,14 @@ async fn event_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<()
                 Db::insert_commission(
                     &mut tx,
                     &Commission {
-                        id: ulid::Ulid::new().to_string(),
+                        id: CommissionId::generate(),
                         partner_id: PartnerId::from_string(partner.clone()),
                         program_id: "cmp_default".into(),
                         event_id: event_id.clone(),
                         user_id: None,
                         amount_minor: 250,
-                        currency: "USD".into(),
-                        status: Status::Accrued,
+                        currency: Currency::usd(),
+                        status: CommissionStatus::Accrued,
                         rule_source: "program".into(),
                         accrued_at: now,
                         mature_at: now,

@@ -57,7 +57,7 @@ pub fn cache_weight(key: &String, value: &Option<Arc<Resolved>>) -> u64 {
             + r.base.len()
             + r.fragment.len()
             + r.target.destination_url.len()
-            + r.target.link_id.len()
+            + r.target.link_id.as_str().len()
             + 64
     });
     (OVERHEAD + key.len() + value) as u64

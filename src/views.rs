@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::db::commissions::Commission;
 use crate::domain::ids::PartnerId;
-use crate::domain::money::Currency;
 use crate::domain::rules::Trigger;
 use crate::domain::time::Timestamp;
 
@@ -63,15 +62,14 @@ impl crate::webhooks::EventData for Commission {
 
 impl From<&Commission> for CommissionView {
     fn from(c: &Commission) -> Self {
-        let currency = Currency::parse(&c.currency).unwrap_or_else(|_| Currency::usd());
         CommissionView {
-            id: c.id.clone(),
+            id: c.id.to_string(),
             partner_id: c.partner_id.clone(),
             program_id: c.program_id.clone(),
-            event_id: c.event_id.clone(),
-            amount: currency.format_minor(c.amount_minor),
-            reversed_amount: currency.format_minor(c.reversed_minor),
-            currency: c.currency.clone(),
+            event_id: c.event_id.to_string(),
+            amount: c.currency.format_minor(c.amount_minor),
+            reversed_amount: c.currency.format_minor(c.reversed_minor),
+            currency: c.currency.as_str().to_string(),
             status: c.status.as_str(),
             rule_source: c.rule_source.clone(),
             trigger: c.trigger,

@@ -4,7 +4,7 @@
 use sqlx::Row;
 
 use super::{Backend, Db, Tx};
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{ClickId, LinkId, PartnerId};
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone, Default)]
@@ -31,7 +31,7 @@ pub struct Click {
 /// A click, as attribution sees it.
 #[derive(Debug, Clone)]
 pub struct ClickRef {
-    pub id: String,
+    pub id: ClickId,
     pub partner_id: PartnerId,
     pub program_id: String,
     pub ts: Timestamp,
@@ -83,7 +83,7 @@ async fn add_daily_clicks(
 
 fn click_ref(r: &sqlx::any::AnyRow) -> sqlx::Result<ClickRef> {
     Ok(ClickRef {
-        id: r.try_get("id")?,
+        id: ClickId::from_string(r.try_get::<String, _>("id")?),
         partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
         program_id: r.try_get("program_id")?,
         ts: Timestamp::from_millis(r.try_get("ts")?),
@@ -195,11 +195,11 @@ impl Db {
             .try_get(0)
     }
 
-    pub async fn get_click(&self, id: &str) -> sqlx::Result<Option<ClickRef>> {
+    pub async fn get_click(&self, id: &ClickId) -> sqlx::Result<Option<ClickRef>> {
         let row = sqlx::query(
             "SELECT id, partner_id, program_id, ts, revoked, fraud_flag FROM clicks WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(click_ref).transpose()
@@ -223,10 +223,10 @@ impl Db {
     }
 
     /// Links a click to a customer id. False when there is no such click.
-    pub async fn identify_click(&self, click_id: &str, user_id: &str) -> sqlx::Result<bool> {
+    pub async fn identify_click(&self, click_id: &ClickId, user_id: &str) -> sqlx::Result<bool> {
         let done = sqlx::query("UPDATE clicks SET user_id = $1 WHERE id = $2")
             .bind(user_id)
-            .bind(click_id)
+            .bind(click_id.as_str())
             .execute(self.pool())
             .await?;
         Ok(done.rows_affected() == 1)
@@ -246,7 +246,7 @@ impl Db {
         &self,
         partner: &PartnerId,
         since: Timestamp,
-    ) -> sqlx::Result<Vec<(String, i64)>> {
+    ) -> sqlx::Result<Vec<(LinkId, i64)>> {
         let rows = sqlx::query(
             "SELECT link_id, COUNT(*) FROM clicks WHERE partner_id = $1 AND ts >= $2 GROUP BY link_id",
         )
@@ -255,7 +255,12 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| {
+                Ok((
+                    LinkId::from_string(r.try_get::<String, _>(0)?),
+                    r.try_get(1)?,
+                ))
+            })
             .collect()
     }
 

@@ -7,55 +7,11 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, Tx};
-use crate::domain::ids::PartnerId;
+use crate::domain::commission::CommissionStatus;
+use crate::domain::ids::{CommissionId, EventId, PartnerId};
+use crate::domain::money::Currency;
 use crate::domain::rules::Trigger;
 use crate::domain::time::Timestamp;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Accrued,
-    Approved,
-    Paid,
-    Reversed,
-    /// A dispute is open: not approvable, not payable, in no payout.
-    OnHold,
-}
-
-impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Accrued,
-        Status::Approved,
-        Status::Paid,
-        Status::Reversed,
-        Status::OnHold,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Accrued => "accrued",
-            Status::Approved => "approved",
-            Status::Paid => "paid",
-            Status::Reversed => "reversed",
-            Status::OnHold => "on_hold",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Status> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-
-    /// The states a commission may move to this state from.
-    pub fn allowed_from(self) -> &'static [Status] {
-        match self {
-            Status::Accrued => &[],
-            Status::Approved => &[Status::Accrued],
-            Status::Paid => &[Status::Approved],
-            Status::Reversed => &[Status::Accrued, Status::Approved, Status::OnHold],
-            // Only a dispute puts a commission on hold (`hold_commission`).
-            Status::OnHold => &[],
-        }
-    }
-}
 
 /// A commission's amount as a per-status total counts it: what the partner keeps after partial
 /// reversals (`amount - reversed`; a reversal after payment is also a clawback, reported on its
@@ -65,14 +21,14 @@ pub(crate) const AMOUNT_BY_STATUS: &str =
 
 #[derive(Debug, Clone)]
 pub struct Commission {
-    pub id: String,
+    pub id: CommissionId,
     pub partner_id: PartnerId,
     pub program_id: String,
-    pub event_id: String,
+    pub event_id: EventId,
     pub user_id: Option<String>,
     pub amount_minor: i64,
-    pub currency: String,
-    pub status: Status,
+    pub currency: Currency,
+    pub status: CommissionStatus,
     pub rule_source: String,
     pub accrued_at: Timestamp,
     pub mature_at: Timestamp,
@@ -89,16 +45,22 @@ pub struct Commission {
 const COLUMNS: &str = "id, partner_id, program_id, event_id, user_id, amount_minor, currency, status, \
     rule_source, accrued_at, mature_at, rule_trigger, paid_at, approved_at, approval_forced, reversed_minor";
 
+fn status(stored: String) -> sqlx::Result<CommissionStatus> {
+    super::decode("commissions.status", stored, CommissionStatus::parse)
+}
+
 fn from_row(r: &AnyRow) -> sqlx::Result<Commission> {
     Ok(Commission {
-        id: r.try_get("id")?,
+        id: CommissionId::from_string(r.try_get::<String, _>("id")?),
         partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
         program_id: r.try_get("program_id")?,
-        event_id: r.try_get("event_id")?,
+        event_id: EventId::from_string(r.try_get::<String, _>("event_id")?),
         user_id: r.try_get("user_id")?,
         amount_minor: r.try_get("amount_minor")?,
-        currency: r.try_get("currency")?,
-        status: Status::parse(&r.try_get::<String, _>("status")?).unwrap_or(Status::Accrued),
+        currency: super::decode("commissions.currency", r.try_get("currency")?, |s| {
+            Currency::parse(s).ok()
+        })?,
+        status: status(r.try_get("status")?)?,
         rule_source: r.try_get("rule_source")?,
         accrued_at: Timestamp::from_millis(r.try_get("accrued_at")?),
         mature_at: Timestamp::from_millis(r.try_get("mature_at")?),
@@ -126,7 +88,7 @@ pub enum Reversal {
     /// It is in a payout not yet paid: cancel that payout first.
     InPayout,
     /// It is in this state, which cannot be reversed.
-    Invalid(Status),
+    Invalid(CommissionStatus),
     NotFound,
 }
 
@@ -154,7 +116,7 @@ pub enum PartReversal {
 pub struct CommissionFilter<'a> {
     pub partner: Option<&'a PartnerId>,
     pub program: Option<&'a str>,
-    pub status: Option<Status>,
+    pub status: Option<CommissionStatus>,
     pub after: Option<(i64, &'a str)>,
 }
 
@@ -164,13 +126,13 @@ impl Db {
             "INSERT INTO commissions ({COLUMNS}, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $10)"
         ))
-        .bind(&c.id)
+        .bind(c.id.as_str())
         .bind(c.partner_id.as_str())
         .bind(&c.program_id)
-        .bind(&c.event_id)
+        .bind(c.event_id.as_str())
         .bind(&c.user_id)
         .bind(c.amount_minor)
-        .bind(&c.currency)
+        .bind(c.currency.as_str())
         .bind(c.status.as_str())
         .bind(&c.rule_source)
         .bind(c.accrued_at.millis())
@@ -225,7 +187,7 @@ impl Db {
         partner: &PartnerId,
         program: &str,
         customer: &str,
-        event_id: &str,
+        event_id: &EventId,
         at: Timestamp,
     ) -> sqlx::Result<bool> {
         let done = sqlx::query(
@@ -235,24 +197,27 @@ impl Db {
         .bind(partner.as_str())
         .bind(program)
         .bind(customer)
-        .bind(event_id)
+        .bind(event_id.as_str())
         .bind(at.millis())
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn get_commission_tx(tx: &mut Tx, id: &str) -> sqlx::Result<Option<Commission>> {
+    pub async fn get_commission_tx(
+        tx: &mut Tx,
+        id: &CommissionId,
+    ) -> sqlx::Result<Option<Commission>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&mut **tx)
             .await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn get_commission(&self, id: &str) -> sqlx::Result<Option<Commission>> {
+    pub async fn get_commission(&self, id: &CommissionId) -> sqlx::Result<Option<Commission>> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM commissions WHERE id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
@@ -313,7 +278,7 @@ impl Db {
     /// which is recorded). False when it is not accrued, or not mature without `force`.
     pub async fn approve_commission(
         tx: &mut Tx,
-        id: &str,
+        id: &CommissionId,
         now: Timestamp,
         force: bool,
     ) -> sqlx::Result<bool> {
@@ -323,7 +288,7 @@ impl Db {
              WHERE id = $2 AND status = 'accrued' AND (mature_at <= $1 OR $3 = 1)",
         )
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .bind(super::flag(force))
         .execute(&mut **tx)
         .await?;
@@ -335,27 +300,30 @@ impl Db {
     /// counted recorded, which the next payout in its currency nets. One transaction.
     pub async fn reverse_commission(
         tx: &mut Tx,
-        id: &str,
+        id: &CommissionId,
         reason: Option<&str>,
         now: Timestamp,
     ) -> sqlx::Result<Reversal> {
         let row = sqlx::query(
             "SELECT status, payout_id, amount_minor, reversed_minor FROM commissions WHERE id = $1",
         )
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut **tx)
         .await?;
         let Some(row) = row else {
             return Ok(Reversal::NotFound);
         };
-        let status = Status::parse(&row.try_get::<String, _>(0)?).unwrap_or(Status::Reversed);
+        let status = status(row.try_get(0)?)?;
         let in_payout = row.try_get::<Option<String>, _>(1)?.is_some();
         let (amount, reversed): (i64, i64) = (row.try_get(2)?, row.try_get(3)?);
-        let open = matches!(status, Status::Accrued | Status::Approved | Status::OnHold);
+        let open = matches!(
+            status,
+            CommissionStatus::Accrued | CommissionStatus::Approved | CommissionStatus::OnHold
+        );
         if open && in_payout {
             return Ok(Reversal::InPayout);
         }
-        if !(open || status == Status::Paid) {
+        if !(open || status == CommissionStatus::Paid) {
             return Ok(Reversal::Invalid(status));
         }
         match Db::reverse_part(tx, id, amount, "admin", reason, now).await? {
@@ -363,7 +331,7 @@ impl Db {
             PartReversal::Reversed { .. } => Ok(Reversal::Reversed),
             PartReversal::InPayout => Ok(Reversal::InPayout),
             // Changed under us (a concurrent reversal): report what it is now.
-            _ if reversed >= amount => Ok(Reversal::Invalid(Status::Reversed)),
+            _ if reversed >= amount => Ok(Reversal::Invalid(CommissionStatus::Reversed)),
             _ => Ok(Reversal::Invalid(status)),
         }
     }
@@ -375,7 +343,7 @@ impl Db {
     /// (a redelivery, a refund racing a lost dispute) take back the difference once.
     pub async fn reverse_part(
         tx: &mut Tx,
-        id: &str,
+        id: &CommissionId,
         target_minor: i64,
         source: &str,
         reason: Option<&str>,
@@ -386,14 +354,14 @@ impl Db {
         };
         let target = target_minor.clamp(0, c.amount_minor);
         let delta = target - c.reversed_minor;
-        if c.status == Status::Reversed || delta <= 0 {
+        if c.status == CommissionStatus::Reversed || delta <= 0 {
             return Ok(PartReversal::Nothing);
         }
         let row = sqlx::query("SELECT payout_id FROM commissions WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_one(&mut **tx)
             .await?;
-        let paid = c.status == Status::Paid;
+        let paid = c.status == CommissionStatus::Paid;
         if !paid && row.try_get::<Option<String>, _>(0)?.is_some() {
             return Ok(PartReversal::InPayout);
         }
@@ -410,7 +378,7 @@ impl Db {
         .bind(now.millis())
         .bind(super::flag(full))
         .bind(reason)
-        .bind(id)
+        .bind(id.as_str())
         .bind(c.reversed_minor)
         .bind(c.status.as_str())
         .execute(&mut **tx)
@@ -428,9 +396,9 @@ impl Db {
              reason, clawback_id, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(ulid::Ulid::new().to_string())
-        .bind(id)
+        .bind(id.as_str())
         .bind(delta)
-        .bind(&c.currency)
+        .bind(c.currency.as_str())
         .bind(source)
         .bind(reason)
         .bind(&clawback)
@@ -445,26 +413,34 @@ impl Db {
     }
 
     /// Puts an accrued or approved commission in no live payout on hold. False otherwise.
-    pub async fn hold_commission(tx: &mut Tx, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+    pub async fn hold_commission(
+        tx: &mut Tx,
+        id: &CommissionId,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE commissions SET hold_from = status, status = 'on_hold', updated_at = $1 \
              WHERE id = $2 AND status IN ('accrued', 'approved') AND payout_id IS NULL",
         )
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Releases a held commission to the status it had. False when it is not on hold.
-    pub async fn release_commission(tx: &mut Tx, id: &str, now: Timestamp) -> sqlx::Result<bool> {
+    pub async fn release_commission(
+        tx: &mut Tx,
+        id: &CommissionId,
+        now: Timestamp,
+    ) -> sqlx::Result<bool> {
         let done = sqlx::query(
             "UPDATE commissions SET status = COALESCE(hold_from, 'accrued'), hold_from = NULL, \
              updated_at = $1 WHERE id = $2 AND status = 'on_hold'",
         )
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -473,8 +449,8 @@ impl Db {
     /// Moves a commission to `to` if its current state allows it. False otherwise.
     pub async fn transition_commission(
         tx: &mut Tx,
-        id: &str,
-        to: Status,
+        id: &CommissionId,
+        to: CommissionStatus,
         now: Timestamp,
     ) -> sqlx::Result<bool> {
         let from: Vec<String> = to
@@ -494,7 +470,7 @@ impl Db {
         ))
         .bind(to.as_str())
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -505,7 +481,7 @@ impl Db {
         &self,
         partner: &PartnerId,
         since: Timestamp,
-    ) -> sqlx::Result<Vec<(String, String, i64)>> {
+    ) -> sqlx::Result<Vec<(CommissionStatus, String, i64)>> {
         let rows = sqlx::query(&format!(
             "SELECT status, currency, CAST(COALESCE(SUM({AMOUNT_BY_STATUS}), 0) AS BIGINT) \
                  FROM commissions WHERE partner_id = $1 AND accrued_at >= $2 \
@@ -516,7 +492,7 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .map(|r| Ok((status(r.try_get(0)?)?, r.try_get(1)?, r.try_get(2)?)))
             .collect()
     }
 }

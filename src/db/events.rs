@@ -3,11 +3,12 @@
 use sqlx::Row;
 
 use super::{Db, Tx};
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{EventId, PartnerId};
+use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
 
 pub struct NewEvent<'a> {
-    pub id: &'a str,
+    pub id: &'a EventId,
     pub external_event_id: &'a str,
     pub kind: &'a str,
     pub value_minor: i64,
@@ -26,19 +27,19 @@ pub struct NewEvent<'a> {
 /// customer, no click.
 #[derive(Debug, Clone)]
 pub struct SaleRow {
-    pub id: String,
+    pub id: EventId,
     /// The brand's own id for it (an order or invoice reference; `stripe:invoice:<id>` for
     /// Stripe's).
     pub external_event_id: String,
     pub kind: String,
     pub value_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub ts: Timestamp,
 }
 
 impl Db {
     /// The events with these ids, in one query (a page of commissions at most: 500).
-    pub async fn sales_by_ids(&self, ids: &[&str]) -> sqlx::Result<Vec<SaleRow>> {
+    pub async fn sales_by_ids(&self, ids: &[&EventId]) -> sqlx::Result<Vec<SaleRow>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -49,18 +50,20 @@ impl Db {
         );
         let mut q = sqlx::query(&sql);
         for id in ids {
-            q = q.bind(*id);
+            q = q.bind(id.as_str());
         }
         q.fetch_all(self.pool())
             .await?
             .iter()
             .map(|r| {
                 Ok(SaleRow {
-                    id: r.try_get(0)?,
+                    id: EventId::from_string(r.try_get::<String, _>(0)?),
                     external_event_id: r.try_get(1)?,
                     kind: r.try_get(2)?,
                     value_minor: r.try_get(3)?,
-                    currency: r.try_get(4)?,
+                    currency: super::decode("events.currency", r.try_get(4)?, |s| {
+                        Currency::parse(s).ok()
+                    })?,
                     ts: Timestamp::from_millis(r.try_get(5)?),
                 })
             })
@@ -74,7 +77,7 @@ impl Db {
              ts, partner_id, program_id, attributed, result, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
-        .bind(e.id)
+        .bind(e.id.as_str())
         .bind(e.external_event_id)
         .bind(e.kind)
         .bind(e.value_minor)

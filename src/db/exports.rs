@@ -4,6 +4,7 @@
 use sqlx::Row;
 
 use super::Db;
+use crate::domain::commission::CommissionStatus;
 
 /// One commission as the CSV shows it.
 #[derive(Debug, Clone)]
@@ -15,7 +16,7 @@ pub struct CommissionLine {
     pub event_id: String,
     pub amount_minor: i64,
     pub currency: String,
-    pub status: String,
+    pub status: CommissionStatus,
     pub accrued_at: i64,
     pub approved_at: Option<i64>,
     pub paid_at: Option<i64>,
@@ -40,7 +41,7 @@ pub struct ConversionLine {
 impl Db {
     pub async fn export_commissions(
         &self,
-        status: Option<&str>,
+        status: Option<CommissionStatus>,
         since: i64,
         after: Option<&(i64, String)>,
         limit: i64,
@@ -66,7 +67,7 @@ impl Db {
         sql.push_str(&format!(" ORDER BY c.accrued_at, c.id LIMIT ${}", n + 1));
         let mut q = sqlx::query(&sql).bind(since);
         if let Some(s) = status {
-            q = q.bind(s);
+            q = q.bind(s.as_str());
         }
         if let Some((at, id)) = after {
             q = q.bind(*at).bind(id.clone());
@@ -84,7 +85,11 @@ impl Db {
                     event_id: r.try_get(4)?,
                     amount_minor: r.try_get(5)?,
                     currency: r.try_get(6)?,
-                    status: r.try_get(7)?,
+                    status: super::decode(
+                        "commissions.status",
+                        r.try_get(7)?,
+                        CommissionStatus::parse,
+                    )?,
                     accrued_at: r.try_get(8)?,
                     approved_at: r.try_get(9)?,
                     paid_at: r.try_get(10)?,

@@ -4,12 +4,12 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, Tx};
-use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::ids::{LinkId, PartnerId, ProgramId};
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone)]
 pub struct Link {
-    pub id: String,
+    pub id: LinkId,
     pub link_key: String,
     pub partner_id: PartnerId,
     pub program_id: ProgramId,
@@ -20,7 +20,7 @@ pub struct Link {
 
 /// A link to insert.
 pub struct NewLinkRow<'a> {
-    pub id: &'a str,
+    pub id: &'a LinkId,
     pub link_key: &'a str,
     pub partner: &'a PartnerId,
     pub program: &'a ProgramId,
@@ -35,7 +35,7 @@ pub struct NewLinkRow<'a> {
 /// What a redirect needs: where to send the visitor and whom the click belongs to.
 #[derive(Debug, Clone)]
 pub struct LinkTarget {
-    pub link_id: String,
+    pub link_id: LinkId,
     pub partner_id: PartnerId,
     pub program_id: ProgramId,
     pub destination_url: String,
@@ -49,7 +49,7 @@ const SELECT: &str = "SELECT l.id, l.link_key, l.partner_id, l.program_id, l.cre
 
 fn from_row(r: &AnyRow) -> sqlx::Result<Link> {
     Ok(Link {
-        id: r.try_get("id")?,
+        id: LinkId::from_string(r.try_get::<String, _>("id")?),
         link_key: r.try_get("link_key")?,
         partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
         program_id: ProgramId::from_string(r.try_get::<String, _>("program_id")?),
@@ -69,7 +69,7 @@ impl Db {
             "INSERT INTO links (id, link_key, partner_id, program_id, override_url, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
-        .bind(link.id)
+        .bind(link.id.as_str())
         .bind(link.link_key)
         .bind(partner.as_str())
         .bind(program.as_str())
@@ -80,7 +80,7 @@ impl Db {
         let change = super::audit::Change {
             action: "link.create",
             target_type: "link",
-            target_id: link.id,
+            target_id: link.id.as_str(),
             changes: serde_json::json!({
                 "linkKey": {"before": null, "after": link.link_key},
                 "partnerId": {"before": null, "after": partner.as_str()},
@@ -110,17 +110,17 @@ impl Db {
         Ok(())
     }
 
-    pub async fn get_link_tx(tx: &mut Tx, id: &str) -> sqlx::Result<Option<Link>> {
+    pub async fn get_link_tx(tx: &mut Tx, id: &LinkId) -> sqlx::Result<Option<Link>> {
         let row = sqlx::query(&format!("{SELECT} WHERE l.id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&mut **tx)
             .await?;
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn get_link(&self, id: &str) -> sqlx::Result<Option<Link>> {
+    pub async fn get_link(&self, id: &LinkId) -> sqlx::Result<Option<Link>> {
         let row = sqlx::query(&format!("{SELECT} WHERE l.id = $1"))
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(self.pool())
             .await?;
         row.as_ref().map(from_row).transpose()
@@ -150,7 +150,7 @@ impl Db {
         .await?;
         row.map(|r| {
             Ok(LinkTarget {
-                link_id: r.try_get("id")?,
+                link_id: LinkId::from_string(r.try_get::<String, _>("id")?),
                 partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
                 program_id: ProgramId::from_string(r.try_get::<String, _>("program_id")?),
                 destination_url: r.try_get("destination_url")?,

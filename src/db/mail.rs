@@ -6,11 +6,13 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Db, Tx};
+use crate::domain::ids::MailId;
+use crate::domain::mail::MailStatus;
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone)]
 pub struct OutgoingMail {
-    pub id: String,
+    pub id: MailId,
     pub to_addr: String,
     pub subject: String,
     pub text_body: String,
@@ -22,7 +24,7 @@ const COLUMNS: &str = "id, to_addr, subject, text_body, html_body, attempts";
 
 fn from_row(r: &AnyRow) -> sqlx::Result<OutgoingMail> {
     Ok(OutgoingMail {
-        id: r.try_get("id")?,
+        id: MailId::from_string(r.try_get::<String, _>("id")?),
         to_addr: r.try_get("to_addr")?,
         subject: r.try_get("subject")?,
         text_body: r.try_get("text_body")?,
@@ -41,7 +43,7 @@ impl Db {
             "INSERT INTO mail_outbox (id, to_addr, subject, text_body, html_body, next_attempt_at, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6)",
         )
-        .bind(&mail.id)
+        .bind(mail.id.as_str())
         .bind(&mail.to_addr)
         .bind(&mail.subject)
         .bind(&mail.text_body)
@@ -55,7 +57,7 @@ impl Db {
     /// Claims one pending message for delivery until `lease_until`.
     pub async fn claim_mail(
         &self,
-        id: &str,
+        id: &MailId,
         now: Timestamp,
         lease_until: Timestamp,
     ) -> sqlx::Result<Option<OutgoingMail>> {
@@ -64,7 +66,7 @@ impl Db {
              WHERE id = $2 AND status = 'pending' AND locked_until <= $3 RETURNING {COLUMNS}"
         ))
         .bind(lease_until.millis())
-        .bind(id)
+        .bind(id.as_str())
         .bind(now.millis())
         .fetch_optional(self.pool())
         .await?;
@@ -88,7 +90,7 @@ impl Db {
     /// what was sent.
     pub async fn mark_mail_sent(
         &self,
-        id: &str,
+        id: &MailId,
         bodies: (&str, &str),
         now: Timestamp,
     ) -> sqlx::Result<()> {
@@ -99,7 +101,7 @@ impl Db {
         .bind(now.millis())
         .bind(bodies.0)
         .bind(bodies.1)
-        .bind(id)
+        .bind(id.as_str())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -109,7 +111,7 @@ impl Db {
     /// message keeps `dead_bodies` (the redacted copy) in place of its own: it is never sent.
     pub async fn mark_mail_failed(
         &self,
-        id: &str,
+        id: &MailId,
         error: &str,
         next_attempt_at: Option<Timestamp>,
         dead_bodies: (&str, &str),
@@ -126,7 +128,7 @@ impl Db {
         .bind(next_attempt_at.map(Timestamp::millis))
         .bind(dead_bodies.0)
         .bind(dead_bodies.1)
-        .bind(id)
+        .bind(id.as_str())
         .execute(self.pool())
         .await?;
         Ok(())
@@ -151,10 +153,10 @@ impl Db {
 /// holds a live magic link).
 #[derive(Debug, Clone)]
 pub struct MailSummary {
-    pub id: String,
+    pub id: MailId,
     pub to_addr: String,
     pub subject: String,
-    pub status: String,
+    pub status: MailStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub next_attempt_at: Timestamp,
@@ -167,10 +169,14 @@ const SUMMARY: &str =
 
 fn summary_from_row(r: &AnyRow) -> sqlx::Result<MailSummary> {
     Ok(MailSummary {
-        id: r.try_get("id")?,
+        id: MailId::from_string(r.try_get::<String, _>("id")?),
         to_addr: r.try_get("to_addr")?,
         subject: r.try_get("subject")?,
-        status: r.try_get("status")?,
+        status: super::decode(
+            "mail_outbox.status",
+            r.try_get("status")?,
+            MailStatus::parse,
+        )?,
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
         next_attempt_at: Timestamp::from_millis(r.try_get("next_attempt_at")?),
@@ -194,7 +200,7 @@ impl Db {
     /// position `after` (created_at, id).
     pub async fn list_mail(
         &self,
-        status: Option<&str>,
+        status: Option<MailStatus>,
         after: Option<(i64, &str)>,
         limit: i64,
     ) -> sqlx::Result<Vec<MailSummary>> {
@@ -214,7 +220,7 @@ impl Db {
         );
         let mut q = sqlx::query(&sql);
         if let Some(s) = status {
-            q = q.bind(s);
+            q = q.bind(s.as_str());
         }
         let rows = q
             .bind(after_at)
@@ -227,11 +233,11 @@ impl Db {
 
     /// Puts a dead or pending message back to pending, due `now`, with its audit row. A
     /// message being sent right now keeps its lease, so it is never sent twice at once.
-    pub async fn retry_mail_audited(&self, id: &str, now: Timestamp) -> sqlx::Result<MailRetry> {
+    pub async fn retry_mail_audited(&self, id: &MailId, now: Timestamp) -> sqlx::Result<MailRetry> {
         let mut tx = self.begin().await?;
         let before: Option<(String, i64)> =
             sqlx::query("SELECT status, next_attempt_at FROM mail_outbox WHERE id = $1")
-                .bind(id)
+                .bind(id.as_str())
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(|r| Ok::<_, sqlx::Error>((r.try_get(0)?, r.try_get(1)?)))
@@ -244,7 +250,7 @@ impl Db {
              WHERE id = $2 AND status IN ('pending', 'dead') RETURNING {SUMMARY}"
         ))
         .bind(now.millis())
-        .bind(id)
+        .bind(id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         // Sent already, or while we looked.
@@ -255,10 +261,10 @@ impl Db {
         let change = super::audit::Change {
             action: "mail.retry",
             target_type: "mail",
-            target_id: id,
+            target_id: id.as_str(),
             changes: super::audit::diff(
                 &serde_json::json!({"status": status, "nextAttemptAt": Timestamp::from_millis(next_at)}),
-                &serde_json::json!({"status": mail.status, "nextAttemptAt": mail.next_attempt_at}),
+                &serde_json::json!({"status": mail.status.as_str(), "nextAttemptAt": mail.next_attempt_at}),
             ),
         };
         super::audit::append(&mut tx, change, now).await?;

@@ -284,3 +284,13 @@ impl Db {
 pub fn flag(b: bool) -> i64 {
     i64::from(b)
 }
+
+/// Decodes a stored text value with `parse`. An unknown value is a decode error naming its
+/// `column` (`table.column`), never a silent default.
+pub fn decode<T>(
+    column: &str,
+    value: String,
+    parse: impl FnOnce(&str) -> Option<T>,
+) -> sqlx::Result<T> {
+    parse(&value).ok_or_else(|| sqlx::Error::Decode(format!("{column}: {value}").into()))
+}

@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::Db;
+use crate::domain::network::VendorStatus;
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone, Default)]
@@ -10,7 +11,7 @@ pub struct Connection {
     pub vendor_id: Option<String>,
     pub vendor_token_enc: Option<String>,
     pub display_name: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<VendorStatus>,
     pub tier: Option<String>,
     pub scoped_key_id: Option<String>,
     pub pending_vendor_id: Option<String>,
@@ -55,7 +56,10 @@ fn connection_from_row(r: &sqlx::any::AnyRow) -> sqlx::Result<Connection> {
         vendor_id: r.try_get("vendor_id")?,
         vendor_token_enc: r.try_get("vendor_token_enc")?,
         display_name: r.try_get("display_name")?,
-        status: r.try_get("status")?,
+        status: r
+            .try_get::<Option<String>, _>("status")?
+            .as_deref()
+            .map(VendorStatus::parse),
         tier: r.try_get("tier")?,
         scoped_key_id: r.try_get("scoped_key_id")?,
         pending_vendor_id: r.try_get("pending_vendor_id")?,
@@ -209,13 +213,13 @@ impl Db {
 
     pub async fn set_vendor_status(
         &self,
-        status: &str,
+        status: &VendorStatus,
         display_name: Option<&str>,
     ) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE network_connection SET status = $1, display_name = COALESCE($2, display_name) WHERE id = 1",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(display_name)
         .execute(self.pool())
         .await?;

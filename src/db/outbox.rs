@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{Db, Tx};
 use crate::domain::ids::PartnerId;
+use crate::domain::network::OutboxStatus;
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone)]
@@ -14,7 +15,7 @@ pub struct OutboxRow {
     pub id: String,
     pub partner_id: PartnerId,
     pub payload: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: i64,
     pub version: i64,
     pub next_attempt_at: Timestamp,
@@ -30,7 +31,11 @@ fn from_row(r: &AnyRow) -> sqlx::Result<OutboxRow> {
         id: r.try_get("id")?,
         partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
         payload: r.try_get("payload")?,
-        status: r.try_get("status")?,
+        status: super::decode(
+            "network_outbox.status",
+            r.try_get("status")?,
+            OutboxStatus::parse,
+        )?,
         attempts: r.try_get("attempts")?,
         version: r.try_get("version")?,
         next_attempt_at: Timestamp::from_millis(r.try_get("next_attempt_at")?),
@@ -156,11 +161,15 @@ impl Db {
         Ok(())
     }
 
-    pub async fn list_pushes(&self, status: &str, limit: i64) -> sqlx::Result<Vec<OutboxRow>> {
+    pub async fn list_pushes(
+        &self,
+        status: OutboxStatus,
+        limit: i64,
+    ) -> sqlx::Result<Vec<OutboxRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM network_outbox WHERE status = $1 ORDER BY updated_at DESC, id DESC LIMIT $2"
         ))
-        .bind(status)
+        .bind(status.as_str())
         .bind(limit)
         .fetch_all(self.pool())
         .await?;

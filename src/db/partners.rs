@@ -8,6 +8,7 @@ use super::{Db, Tx, flag};
 use crate::domain::commission::{CommissionRule, CommissionType};
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::domain::money::Dec4;
+use crate::domain::partners::{GrantSource, PartnerSource};
 use crate::domain::rules::RuleSet;
 use crate::domain::time::Timestamp;
 
@@ -24,9 +25,9 @@ pub struct Partner {
     pub metadata: String,
     pub program_ids: Vec<ProgramId>,
     pub profile: Option<String>,
-    /// How the partner arrived: `admin_invite`, `self_signup`, `openpartner_network`, `api`.
-    pub source: String,
-    pub campaign_grant_source: String,
+    /// How the partner arrived.
+    pub source: PartnerSource,
+    pub campaign_grant_source: GrantSource,
     pub pending_review: bool,
     pub email_verified_at: Option<Timestamp>,
     pub created_at: Timestamp,
@@ -53,8 +54,8 @@ pub struct NewPartner<'a> {
     pub metadata: &'a str,
     pub program_ids: &'a [ProgramId],
     pub profile: Option<&'a str>,
-    pub source: &'a str,
-    pub campaign_grant_source: &'a str,
+    pub source: PartnerSource,
+    pub campaign_grant_source: GrantSource,
     pub pending_review: bool,
     pub now: Timestamp,
     pub activated_at: Option<Timestamp>,
@@ -161,8 +162,16 @@ pub fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
             .map(ProgramId::from_string)
             .collect(),
         profile: r.try_get("profile")?,
-        source: r.try_get("source")?,
-        campaign_grant_source: r.try_get("campaign_grant_source")?,
+        source: super::decode(
+            "partners.source",
+            r.try_get("source")?,
+            PartnerSource::parse,
+        )?,
+        campaign_grant_source: super::decode(
+            "partners.campaign_grant_source",
+            r.try_get("campaign_grant_source")?,
+            GrantSource::parse,
+        )?,
         pending_review: r.try_get::<i64, _>("pending_review")? != 0,
         email_verified_at: opt_ts(r, "email_verified_at")?,
         created_at: Timestamp::from_millis(r.try_get("created_at")?),
@@ -188,8 +197,8 @@ impl Db {
         .bind(p.metadata)
         .bind(join_ids(p.program_ids))
         .bind(p.profile)
-        .bind(p.source)
-        .bind(p.campaign_grant_source)
+        .bind(p.source.as_str())
+        .bind(p.campaign_grant_source.as_str())
         .bind(flag(p.pending_review))
         .bind(p.now.millis())
         .bind(p.activated_at.map(Timestamp::millis))

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::Db;
 use super::payouts::{COLUMNS, Payout, from_row};
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{CommissionId, PartnerId};
 use crate::domain::payouts::PayoutStatus;
 use crate::domain::time::Timestamp;
 
@@ -68,7 +68,11 @@ impl Db {
     }
 
     /// Accrued commissions that have matured, in programs with auto-approve on (a page).
-    pub async fn auto_approvable(&self, now: Timestamp, limit: i64) -> sqlx::Result<Vec<String>> {
+    pub async fn auto_approvable(
+        &self,
+        now: Timestamp,
+        limit: i64,
+    ) -> sqlx::Result<Vec<CommissionId>> {
         let rows = sqlx::query(
             "SELECT id FROM commissions WHERE status = 'accrued' AND mature_at <= $1 \
              AND program_id IN (SELECT id FROM programs WHERE auto_approve = 1) \
@@ -78,7 +82,9 @@ impl Db {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(|r| r.try_get(0)).collect()
+        rows.iter()
+            .map(|r| Ok(CommissionId::from_string(r.try_get::<String, _>(0)?)))
+            .collect()
     }
 
     /// USD paid in (since, until] to partners who came from the Network, minor units.

@@ -6,7 +6,8 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::{Backend, Db, Tx};
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{CommissionId, PartnerId};
+use crate::domain::money::Currency;
 use crate::domain::payouts::{PayoutMethod, PayoutStatus};
 use crate::domain::time::Timestamp;
 
@@ -17,7 +18,7 @@ pub struct Payout {
     pub amount_minor: i64,
     pub gross_minor: i64,
     pub clawback_minor: i64,
-    pub currency: String,
+    pub currency: Currency,
     pub method: PayoutMethod,
     pub status: PayoutStatus,
     /// The Stripe account paid (Stripe rail).
@@ -37,6 +38,11 @@ pub(super) const COLUMNS: &str = "id, partner_id, amount_minor, gross_minor, cla
     status, destination, idempotency_key, period_start, period_end, created_at, paid_at, \
     failure_reason, stripe_transfer_id, reference, attempts";
 
+/// A stored ISO 4217 code (see [`super::decode`]).
+fn currency(s: &str) -> Option<Currency> {
+    Currency::parse(s).ok()
+}
+
 fn ts(r: &AnyRow, c: &str) -> sqlx::Result<Option<Timestamp>> {
     Ok(r.try_get::<Option<i64>, _>(c)?.map(Timestamp::from_millis))
 }
@@ -51,7 +57,7 @@ pub(super) fn from_row(r: &AnyRow) -> sqlx::Result<Payout> {
         amount_minor: r.try_get("amount_minor")?,
         gross_minor: r.try_get("gross_minor")?,
         clawback_minor: r.try_get("clawback_minor")?,
-        currency: r.try_get("currency")?,
+        currency: super::decode("payouts.currency", r.try_get("currency")?, currency)?,
         method: PayoutMethod::parse(&method).ok_or_else(|| bad("method", method.clone()))?,
         status: PayoutStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
         destination: r.try_get("destination")?,
@@ -86,7 +92,7 @@ pub struct PayoutFilter<'a> {
 impl Db {
     /// (partner, currency) pairs with approved commissions in no live payout, or outstanding
     /// clawbacks: the candidates of a run.
-    pub async fn payable_groups(&self) -> sqlx::Result<Vec<(PartnerId, String)>> {
+    pub async fn payable_groups(&self) -> sqlx::Result<Vec<Group>> {
         let rows = sqlx::query(
             "SELECT partner_id, currency FROM commissions \
              WHERE status = 'approved' AND payout_id IS NULL \
@@ -99,7 +105,7 @@ impl Db {
             .map(|r| {
                 Ok((
                     PartnerId::from_string(r.try_get::<String, _>(0)?),
-                    r.try_get(1)?,
+                    super::decode("commissions.currency", r.try_get(1)?, currency)?,
                 ))
             })
             .collect()
@@ -115,7 +121,7 @@ impl Db {
         .bind(p.amount_minor)
         .bind(p.gross_minor)
         .bind(p.clawback_minor)
-        .bind(&p.currency)
+        .bind(p.currency.as_str())
         .bind(p.method.as_str())
         .bind(p.status.as_str())
         .bind(&p.destination)
@@ -311,9 +317,9 @@ impl Db {
     pub async fn insert_clawback(
         tx: &mut Tx,
         partner: &PartnerId,
-        commission: &str,
+        commission: &CommissionId,
         amount_minor: i64,
-        currency: &str,
+        currency: &Currency,
         reason: Option<&str>,
         now: Timestamp,
     ) -> sqlx::Result<String> {
@@ -324,9 +330,9 @@ impl Db {
         )
         .bind(&id)
         .bind(partner.as_str())
-        .bind(commission)
+        .bind(commission.as_str())
         .bind(amount_minor)
-        .bind(currency)
+        .bind(currency.as_str())
         .bind(reason)
         .bind(now.millis())
         .execute(&mut **tx)
@@ -347,7 +353,7 @@ impl Db {
         .await?;
         let mut out = Vec::with_capacity(ids.len());
         for r in ids {
-            let id: String = r.try_get(0)?;
+            let id = CommissionId::from_string(r.try_get::<String, _>(0)?);
             if let Some(c) = Db::get_commission_tx(tx, &id).await? {
                 out.push(c);
             }
@@ -371,13 +377,13 @@ fn owed(r: &AnyRow) -> sqlx::Result<Owed> {
 }
 
 /// A (partner, currency) pair of a payout run.
-pub type Group = (PartnerId, String);
+pub type Group = (PartnerId, Currency);
 
 /// What a run owes a group: an approved commission in no live payout, or a clawback no live
 /// payout nets yet.
 pub struct GroupOwed {
     pub partner_id: PartnerId,
-    pub currency: String,
+    pub currency: Currency,
     pub owed: Owed,
 }
 
@@ -385,7 +391,7 @@ pub struct GroupOwed {
 fn groups_json(groups: &[Group]) -> String {
     let rows: Vec<serde_json::Value> = groups
         .iter()
-        .map(|(p, c)| serde_json::json!({"p": p.as_str(), "c": c}))
+        .map(|(p, c)| serde_json::json!({"p": p.as_str(), "c": c.as_str()}))
         .collect();
     serde_json::Value::Array(rows).to_string()
 }
@@ -426,7 +432,7 @@ pub async fn owed_in_groups(
     let decode = |r: &AnyRow| {
         Ok(GroupOwed {
             partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
-            currency: r.try_get("currency")?,
+            currency: super::decode("owed.currency", r.try_get("currency")?, currency)?,
             owed: owed(r)?,
         })
     };

@@ -5,6 +5,7 @@
 use sqlx::Row;
 
 use super::Db;
+use crate::domain::ids::CommissionId;
 use crate::domain::time::Timestamp;
 
 /// What a Stripe charge (or dispute) paid, as far as we know.
@@ -15,7 +16,7 @@ pub enum PaidSale {
     /// A sale recorded without a commission (not attributed, or it earned nothing).
     NoCommission,
     /// The sale's commission.
-    Commission(String),
+    Commission(CommissionId),
 }
 
 impl Db {
@@ -53,7 +54,7 @@ impl Db {
             .await?;
             if let Some(row) = row {
                 return Ok(match row.try_get::<Option<String>, _>(1)? {
-                    Some(c) => PaidSale::Commission(c),
+                    Some(c) => PaidSale::Commission(CommissionId::from_string(c)),
                     None => PaidSale::NoCommission,
                 });
             }

@@ -7,6 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{Backend, Db, Tx};
 use crate::domain::time::Timestamp;
+use crate::domain::webhooks::DeliveryStatus;
 
 /// A delivery as the log shows it.
 #[derive(Debug, Clone)]
@@ -16,7 +17,7 @@ pub struct Delivery {
     pub endpoint_id: String,
     pub event_id: String,
     pub event_type: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Timestamp,
     pub last_status_code: Option<i64>,
@@ -35,7 +36,11 @@ fn from_row(r: &AnyRow) -> sqlx::Result<Delivery> {
         endpoint_id: r.try_get("endpoint_id")?,
         event_id: r.try_get("event_id")?,
         event_type: r.try_get("type")?,
-        status: r.try_get("status")?,
+        status: super::decode(
+            "webhook_deliveries.status",
+            r.try_get("status")?,
+            DeliveryStatus::parse,
+        )?,
         attempts: r.try_get("attempts")?,
         next_attempt_at: Timestamp::from_millis(r.try_get("next_attempt_at")?),
         last_status_code: r.try_get("last_status_code")?,
@@ -146,7 +151,7 @@ impl Db {
         now: Timestamp,
     ) -> sqlx::Result<()> {
         let mut tx = self.begin().await?;
-        record_attempt(&mut tx, d, r, "delivered", None, now).await?;
+        record_attempt(&mut tx, d, r, DeliveryStatus::Delivered, None, now).await?;
         sqlx::query(
             "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
         )
@@ -165,7 +170,11 @@ impl Db {
         next: Option<Timestamp>,
         now: Timestamp,
     ) -> sqlx::Result<Option<Timestamp>> {
-        let status = if next.is_some() { "pending" } else { "failed" };
+        let status = if next.is_some() {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Failed
+        };
         record_attempt(tx, d, r, status, next, now).await?;
         sqlx::query(
             "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $1) WHERE id = $2",
@@ -245,7 +254,7 @@ impl Db {
     pub async fn list_webhook_deliveries(
         &self,
         endpoint_id: &str,
-        status: Option<&str>,
+        status: Option<DeliveryStatus>,
         before_seq: Option<i64>,
         limit: i64,
     ) -> sqlx::Result<Vec<Delivery>> {
@@ -254,7 +263,7 @@ impl Db {
              AND ($2 = '' OR status = $2) AND seq < $3 ORDER BY seq DESC LIMIT $4"
         ))
         .bind(endpoint_id)
-        .bind(status.unwrap_or_default())
+        .bind(status.map_or("", DeliveryStatus::as_str))
         .bind(before_seq.unwrap_or(i64::MAX))
         .bind(limit)
         .fetch_all(self.pool())
@@ -333,7 +342,7 @@ async fn record_attempt(
     tx: &mut Tx,
     d: &Delivery,
     r: &AttemptResult<'_>,
-    status: &str,
+    status: DeliveryStatus,
     next: Option<Timestamp>,
     now: Timestamp,
 ) -> sqlx::Result<()> {
@@ -343,7 +352,7 @@ async fn record_attempt(
          last_latency_ms = $4, last_response = $5, updated_at = $6 \
          WHERE id = $7 AND status = 'pending'",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(next.map(Timestamp::millis))
     .bind(r.status_code)
     .bind(r.latency_ms)

@@ -34,6 +34,60 @@ impl Serialize for CommissionType {
     }
 }
 
+/// A commission's state: accrued → approved → paid; accrued or approved → reversed; accrued or
+/// approved ⇄ on_hold while a dispute is open. Stored as [`CommissionStatus::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommissionStatus {
+    Accrued,
+    Approved,
+    Paid,
+    Reversed,
+    /// A dispute is open: not approvable, not payable, in no payout.
+    OnHold,
+}
+
+impl CommissionStatus {
+    pub const ALL: [CommissionStatus; 5] = [
+        CommissionStatus::Accrued,
+        CommissionStatus::Approved,
+        CommissionStatus::Paid,
+        CommissionStatus::Reversed,
+        CommissionStatus::OnHold,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommissionStatus::Accrued => "accrued",
+            CommissionStatus::Approved => "approved",
+            CommissionStatus::Paid => "paid",
+            CommissionStatus::Reversed => "reversed",
+            CommissionStatus::OnHold => "on_hold",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CommissionStatus> {
+        CommissionStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+
+    /// The states a commission may move to this state from.
+    pub fn allowed_from(self) -> &'static [CommissionStatus] {
+        match self {
+            CommissionStatus::Accrued => &[],
+            CommissionStatus::Approved => &[CommissionStatus::Accrued],
+            CommissionStatus::Paid => &[CommissionStatus::Approved],
+            CommissionStatus::Reversed => &[
+                CommissionStatus::Accrued,
+                CommissionStatus::Approved,
+                CommissionStatus::OnHold,
+            ],
+            // Only a dispute puts a commission on hold (`hold_commission`).
+            CommissionStatus::OnHold => &[],
+        }
+    }
+}
+
 /// A rule: `Percent(12.5)` is 12.5 % of the value; `Fixed(5)` is 5.00 in the program currency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommissionRule {

@@ -57,3 +57,23 @@ text_id!(
     /// A partner session's id (ULID).
     SessionId, ""
 );
+text_id!(
+    /// A tracking link's id (ULID).
+    LinkId, ""
+);
+text_id!(
+    /// A click's id (ULID): the `op_click` a redirect hands the brand's site.
+    ClickId, ""
+);
+text_id!(
+    /// A commission's id (ULID).
+    CommissionId, ""
+);
+text_id!(
+    /// A conversion event's id (ULID): a row of `events`, which a commission points to.
+    EventId, ""
+);
+text_id!(
+    /// An outgoing mail's id (ULID).
+    MailId, ""
+);

@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::db::mail::OutgoingMail;
 use crate::db::{Db, Tx};
 use crate::domain::backoff;
+use crate::domain::ids::MailId;
 use crate::domain::time::Timestamp;
 use crate::domain::tokens::redact;
 
@@ -150,7 +151,7 @@ impl Mailer {
             Ok(self.env.get_template(&name)?.render(&ctx)?)
         };
         Ok(OutgoingMail {
-            id: ulid::Ulid::new().to_string(),
+            id: MailId::generate(),
             to_addr: to.to_string(),
             subject: render("subject.txt")?.trim().replace(['\r', '\n'], " "),
             text_body: render("body.txt")?,
@@ -165,7 +166,7 @@ impl Mailer {
     }
 
     /// Attempts delivery of a recorded message in the background.
-    pub fn kick(self: &Arc<Self>, id: String) {
+    pub fn kick(self: &Arc<Self>, id: MailId) {
         let mailer = self.clone();
         tokio::spawn(async move {
             let now = mailer.clock.now();
@@ -238,7 +239,7 @@ impl Mailer {
                 .await
                 .map(|_| ())
                 .map_err(|e| format!("smtp: {e}")),
-            Transport::Dir(dir) => write_eml(dir, &mail.id, &message.formatted())
+            Transport::Dir(dir) => write_eml(dir, mail.id.as_str(), &message.formatted())
                 .await
                 .map_err(|e| format!("mail dir: {e}")),
         }

@@ -112,7 +112,7 @@ async fn report_click(
         .db
         .insert_clicks(&[Click {
             id: body.id.clone(),
-            link_id: t.link_id.clone(),
+            link_id: t.link_id.to_string(),
             partner_id: t.partner_id.to_string(),
             program_id: t.program_id.to_string(),
             ts: ts.millis(),

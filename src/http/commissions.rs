@@ -7,9 +7,10 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::commissions::{CommissionFilter, Status};
+use crate::db::commissions::CommissionFilter;
+use crate::domain::commission::CommissionStatus as Status;
 use crate::domain::cursor::Position;
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{CommissionId, PartnerId};
 use crate::domain::money::{Currency, ExactNumber};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
@@ -109,7 +110,7 @@ async fn page(
     let mut rows = state.db.list_commissions(&filter, limit + 1).await?;
     let next = paging::next_cursor(state, &mut rows, limit, |c| Position {
         created_at: c.accrued_at.millis(),
-        id: c.id.clone(),
+        id: c.id.to_string(),
     });
     Ok(Json(CommissionPage {
         commissions: with_sales(state, &rows).await?,
@@ -164,7 +165,7 @@ async fn list_partner_commissions(
 async fn transition(
     state: &AppState,
     auth: &Auth,
-    id: &str,
+    id: &CommissionId,
     to: Status,
 ) -> ApiResult<Json<CommissionView>> {
     auth.require_admin()?;
@@ -196,6 +197,7 @@ async fn approve(
 ) -> ApiResult<Json<CommissionView>> {
     auth.require_admin()?;
     let force = body.force.unwrap_or(false);
+    let id = CommissionId::from_string(id);
     let updated = commissions_svc::approve(&state, &id, force).await?;
     Ok(Json(CommissionView::from(&updated)))
 }
@@ -212,6 +214,7 @@ async fn pay(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CommissionView>> {
+    let id = CommissionId::from_string(id);
     transition(&state, &auth, &id, Status::Paid).await
 }
 
@@ -246,6 +249,7 @@ async fn reverse(
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
         return Err(ApiError::invalid_field("reason", "at most 500 characters"));
     }
+    let id = CommissionId::from_string(id);
     let updated = commissions_svc::reverse(&state, &id, reason.as_deref()).await?;
     Ok(Json(CommissionView::from(&updated)))
 }
@@ -269,11 +273,11 @@ pub struct ByStatus {
 }
 
 impl ByStatus {
-    fn of(totals: &[(String, String, i64)], currency: &Currency) -> ByStatus {
+    fn of(totals: &[(Status, String, i64)], currency: &Currency) -> ByStatus {
         let sum = |s: Status| {
             let minor = totals
                 .iter()
-                .filter(|(st, c, _)| st == s.as_str() && c == currency.as_str())
+                .filter(|(st, c, _)| *st == s && c == currency.as_str())
                 .map(|(_, _, v)| *v)
                 .sum();
             ExactNumber::from_minor(minor, currency)
@@ -392,7 +396,7 @@ async fn dashboard(
                 .find(|(lid, _)| *lid == l.id)
                 .map_or(0, |(_, n)| *n),
             share_url: format!("{}/r/{}", state.config.public_url, l.link_key),
-            id: l.id,
+            id: l.id.into_string(),
             link_key: l.link_key,
             program_id: l.program_id.to_string(),
         })

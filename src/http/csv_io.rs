@@ -12,13 +12,15 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::domain::commission::CommissionStatus;
 use crate::domain::email::Email;
 use crate::domain::money::Currency;
+use crate::domain::partners::{GrantSource, PartnerSource};
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::ApiQuery;
-use crate::service::partners::{self as svc, CreatePartner, Source};
+use crate::service::partners::{self as svc, CreatePartner};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -160,7 +162,7 @@ async fn partners_csv(State(state): State<AppState>, auth: Auth) -> ApiResult<Re
                         &p.email,
                         &p.name,
                         &programs,
-                        &p.source,
+                        p.source.as_str(),
                         &p.created_at.to_rfc3339(),
                         &p.activated_at
                             .map(Timestamp::to_rfc3339)
@@ -207,9 +209,14 @@ async fn commissions_csv(
 ) -> ApiResult<Response> {
     auth.require_admin()?;
     let since = parse_since(q.since.as_deref())?;
-    let status = match q.status.as_deref().filter(|s| !s.is_empty()) {
+    let status = match q
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(CommissionStatus::parse)
+    {
         None => None,
-        Some(s @ ("accrued" | "approved" | "paid" | "reversed")) => Some(s.to_string()),
+        Some(Some(s)) if s != CommissionStatus::OnHold => Some(s),
         Some(_) => {
             return Err(ApiError::invalid_query(
                 "status must be accrued, approved, paid or reversed",
@@ -234,11 +241,10 @@ async fn commissions_csv(
         &header,
         move |after: Option<(i64, String)>| {
             let state = state.clone();
-            let status = status.clone();
             async move {
                 let rows = state
                     .db
-                    .export_commissions(status.as_deref(), since, after.as_ref(), PAGE)
+                    .export_commissions(status, since, after.as_ref(), PAGE)
                     .await?;
                 let mut out = String::new();
                 for c in &rows {
@@ -250,7 +256,7 @@ async fn commissions_csv(
                         &c.event_id,
                         &amount(c.amount_minor, &c.currency),
                         &c.currency,
-                        &c.status,
+                        c.status.as_str(),
                         &time(c.accrued_at),
                         &c.approved_at.map(time).unwrap_or_default(),
                         &c.paid_at.map(time).unwrap_or_default(),
@@ -504,9 +510,9 @@ async fn import_partners(
                 send_invite,
                 metadata: serde_json::Map::new(),
                 program_ids: programs,
-                campaign_grant_source: "admin".into(),
+                campaign_grant_source: GrantSource::Admin,
                 snapshot: None,
-                source: Source::AdminInvite,
+                source: PartnerSource::AdminInvite,
                 profile: None,
                 pending_review: false,
             },

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::domain::ids::ClickId;
 use crate::domain::money::{Currency, Dec4};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
@@ -125,7 +126,7 @@ async fn post_event(
             kind,
             value_minor,
             currency,
-            click_id,
+            click_id: click_id.map(ClickId::from_string),
             user_id,
             ts,
         },
@@ -168,7 +169,8 @@ async fn identify(
         ));
     }
     state.clicks.flush().await;
-    if !state.db.identify_click(body.click_id.trim(), user).await? {
+    let click = ClickId::from_string(body.click_id.trim());
+    if !state.db.identify_click(&click, user).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "click_not_found",

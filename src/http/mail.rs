@@ -8,6 +8,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::mail::{MailRetry, MailSummary};
 use crate::domain::cursor::Position;
+use crate::domain::ids::MailId;
+use crate::domain::mail::MailStatus;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
@@ -43,11 +45,11 @@ pub struct MailView {
 impl From<MailSummary> for MailView {
     fn from(m: MailSummary) -> Self {
         MailView {
-            next_attempt_at: (m.status == "pending").then_some(m.next_attempt_at),
-            id: m.id,
+            next_attempt_at: (m.status == MailStatus::Pending).then_some(m.next_attempt_at),
+            id: m.id.into_string(),
             to: m.to_addr,
             subject: m.subject,
-            status: m.status,
+            status: m.status.as_str().to_string(),
             attempts: m.attempts,
             last_error: m.last_error,
             created_at: m.created_at,
@@ -91,12 +93,10 @@ async fn list_mail(
     auth.require_admin()?;
     let status = match q.status.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(s @ ("pending" | "dead" | "sent")) => Some(s),
-        Some(_) => {
-            return Err(ApiError::invalid_query(
-                "status must be pending, dead or sent",
-            ));
-        }
+        Some(s) => Some(
+            MailStatus::parse(s)
+                .ok_or_else(|| ApiError::invalid_query("status must be pending, dead or sent"))?,
+        ),
     };
     let limit = parse_limit(q.limit.as_deref(), 50, 200)?;
     let after = paging::after(&state, q.cursor.as_deref())?;
@@ -110,7 +110,7 @@ async fn list_mail(
         .await?;
     let next_cursor = paging::next_cursor(&state, &mut rows, limit, |m| Position {
         created_at: m.created_at.millis(),
-        id: m.id.clone(),
+        id: m.id.to_string(),
     });
     Ok(Json(MailPage {
         messages: rows.into_iter().map(MailView::from).collect(),
@@ -135,6 +135,7 @@ async fn retry_mail(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<MailView>> {
     auth.require_admin()?;
+    let id = MailId::from_string(id);
     match state.db.retry_mail_audited(&id, state.clock.now()).await? {
         MailRetry::Requeued(mail) => {
             state.mailer.kick(mail.id.clone());

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::stats::{DayFigure, TopRow};
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{LinkId, PartnerId};
 use crate::domain::money::Currency;
 use crate::domain::series::DAY_MS;
 use crate::domain::time::Timestamp;
@@ -177,7 +177,8 @@ async fn overview(
     }
     let mut top_links = Vec::new();
     for row in state.db.top_links(since, until, TOP).await? {
-        let Some(link) = state.db.get_link(&row.id).await? else {
+        let link_id = LinkId::from_string(row.id.as_str());
+        let Some(link) = state.db.get_link(&link_id).await? else {
             continue;
         };
         top_links.push(TopEntry {

@@ -10,6 +10,7 @@ use sha2::Sha256;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::clicks::Click;
+use crate::domain::ids::ClickId;
 use crate::error::{ApiError, ApiResult};
 use crate::http::json::ApiPath;
 use crate::http::rate_limit::ClientIp;
@@ -79,9 +80,9 @@ async fn redirect(
         metrics::counter!(crate::instruments::REDIRECTS, "outcome" => "unknown_link").increment(1);
         return Ok((StatusCode::NOT_FOUND, Html(NOT_FOUND_PAGE)).into_response());
     };
-    let click_id = ulid::Ulid::new().to_string();
+    let click_id = ClickId::generate();
     let target = &link.target;
-    let location = link.location(&click_id);
+    let location = link.location(click_id.as_str());
     let cookie = format!(
         "op_click={click_id}; Path=/; Max-Age={}; SameSite=Lax",
         target.attribution_window_days * 86_400
@@ -92,8 +93,8 @@ async fn redirect(
     let committed = state
         .clicks
         .record(Click {
-            id: click_id.clone(),
-            link_id: target.link_id.clone(),
+            id: click_id.into_string(),
+            link_id: target.link_id.to_string(),
             partner_id: target.partner_id.to_string(),
             program_id: target.program_id.to_string(),
             ts: state.clock.now().millis(),

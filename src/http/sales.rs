@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::db::commissions::Commission;
 use crate::db::events::SaleRow;
-use crate::domain::money::Currency;
+use crate::domain::ids::EventId;
 use crate::domain::time::Timestamp;
 use crate::error::ApiResult;
 use crate::state::AppState;
@@ -32,11 +32,10 @@ pub struct SaleView {
 
 impl From<SaleRow> for SaleView {
     fn from(s: SaleRow) -> Self {
-        let currency = Currency::parse(&s.currency).unwrap_or_else(|_| Currency::usd());
         SaleView {
             kind: s.kind,
-            amount: currency.format_minor(s.value_minor),
-            currency: s.currency,
+            amount: s.currency.format_minor(s.value_minor),
+            currency: s.currency.as_str().to_string(),
             at: s.ts,
             reference: s.external_event_id,
         }
@@ -58,8 +57,8 @@ pub async fn with_sales(
     state: &AppState,
     rows: &[Commission],
 ) -> ApiResult<Vec<CommissionWithSale>> {
-    let ids: Vec<&str> = rows.iter().map(|c| c.event_id.as_str()).collect();
-    let mut sales: HashMap<String, SaleRow> = state
+    let ids: Vec<&EventId> = rows.iter().map(|c| &c.event_id).collect();
+    let mut sales: HashMap<EventId, SaleRow> = state
         .db
         .sales_by_ids(&ids)
         .await?

@@ -7,12 +7,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::domain::partners::{GrantSource, PartnerSource, SignupApproval};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::ApiJson;
 use crate::http::partners::{clean_email, clean_name};
 use crate::http::rate_limit::{ClientIp, check};
-use crate::service::partners::{self as svc, CreatePartner, Source};
+use crate::service::partners::{self as svc, CreatePartner};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,7 +28,8 @@ const POLICY_KEY: &str = "partner_signup";
 #[serde(rename_all = "camelCase")]
 pub struct SignupPolicy {
     /// `auto_approve` (default) or `require_review`.
-    policy: String,
+    #[schema(value_type = String)]
+    policy: SignupApproval,
     /// Default false.
     disabled: bool,
 }
@@ -35,7 +37,7 @@ pub struct SignupPolicy {
 impl Default for SignupPolicy {
     fn default() -> Self {
         SignupPolicy {
-            policy: "auto_approve".into(),
+            policy: SignupApproval::AutoApprove,
             disabled: false,
         }
     }
@@ -108,7 +110,7 @@ async fn partner_signup(
     let (Some(email), true) = (email, errors.is_empty()) else {
         return Err(ApiError::invalid_body(errors));
     };
-    let review = policy.policy == "require_review";
+    let review = policy.policy == SignupApproval::RequireReview;
     let answer = || {
         (
             StatusCode::CREATED,
@@ -144,9 +146,9 @@ async fn partner_signup(
                     .map(|p| p.to_string())
                     .collect(),
             ),
-            campaign_grant_source: "admin".into(),
+            campaign_grant_source: GrantSource::Admin,
             snapshot: None,
-            source: Source::SelfSignup,
+            source: PartnerSource::SelfSignup,
             profile,
             pending_review: review,
         },
@@ -192,13 +194,9 @@ async fn set_policy(
     auth.require_admin()?;
     let mut policy = load_policy(&state).await?;
     if let Some(p) = change.policy {
-        if !matches!(p.as_str(), "auto_approve" | "require_review") {
-            return Err(ApiError::invalid_field(
-                "policy",
-                "must be \"auto_approve\" or \"require_review\"",
-            ));
-        }
-        policy.policy = p;
+        policy.policy = SignupApproval::parse(&p).ok_or_else(|| {
+            ApiError::invalid_field("policy", "must be \"auto_approve\" or \"require_review\"")
+        })?;
     }
     if let Some(d) = change.disabled {
         policy.disabled = d;

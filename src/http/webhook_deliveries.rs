@@ -9,6 +9,7 @@ use crate::db::webhook_deliveries::Delivery;
 use crate::db::webhooks::Endpoint;
 use crate::domain::cursor::Position;
 use crate::domain::time::Timestamp;
+use crate::domain::webhooks::DeliveryStatus;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
 use crate::http::json::{ApiPath, ApiQuery};
@@ -47,11 +48,11 @@ pub struct DeliveryView {
 impl From<Delivery> for DeliveryView {
     fn from(d: Delivery) -> Self {
         DeliveryView {
-            next_attempt_at: (d.status == "pending").then_some(d.next_attempt_at),
+            next_attempt_at: (d.status == DeliveryStatus::Pending).then_some(d.next_attempt_at),
             id: d.id,
             event_id: d.event_id,
             kind: d.event_type,
-            status: d.status,
+            status: d.status.as_str().to_string(),
             attempts: d.attempts,
             last_status_code: d.last_status_code,
             last_latency_ms: d.last_latency_ms,
@@ -128,12 +129,9 @@ async fn list_deliveries(
     let limit = parse_limit(q.limit.as_deref(), 50, 100)?;
     let status = match q.status.as_deref().map(str::trim) {
         None | Some("") => None,
-        Some(s @ ("pending" | "delivered" | "failed")) => Some(s),
-        Some(_) => {
-            return Err(ApiError::invalid_query(
-                "status must be pending, delivered or failed",
-            ));
-        }
+        Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid_query("status must be pending, delivered or failed")
+        })?),
     };
     let before = paging::after(&state, q.cursor.as_deref())?.map(|p| p.created_at);
     let mut rows = state

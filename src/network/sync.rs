@@ -15,6 +15,8 @@ use crate::db::partners::Partner;
 use crate::db::{Db, Tx};
 use crate::domain::backoff;
 use crate::domain::ids::PartnerId;
+use crate::domain::network::VendorStatus;
+use crate::domain::partners::PartnerSource;
 use crate::network::client::{ADMIN_TIMEOUT, CallError, PUSH_TIMEOUT};
 use crate::network::vendor_token;
 use crate::state::AppState;
@@ -32,10 +34,9 @@ pub enum Change {
 
 /// `metadata.source` as the protocol names it.
 fn wire_source(partner: &Partner) -> &'static str {
-    match partner.source.as_str() {
-        "self_signup" => "self_signup",
-        "backfill" => "backfill",
-        _ => "admin_invite",
+    match partner.source {
+        PartnerSource::SelfSignup => "self_signup",
+        PartnerSource::AdminInvite | PartnerSource::Network => "admin_invite",
     }
 }
 
@@ -82,7 +83,7 @@ pub async fn enqueue(
 ) -> sqlx::Result<bool> {
     let wanted = conn.connected()
         && match change {
-            Change::Created => conn.auto_enroll && partner.source != "openpartner_network",
+            Change::Created => conn.auto_enroll && partner.source != PartnerSource::Network,
             Change::Revoked | Change::Reinstated => true,
         };
     if !wanted {
@@ -188,7 +189,7 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
         }
     };
     let token = match vendor_token(state, &conn) {
-        Ok(t) if conn.status.as_deref() != Some("suspended") => t,
+        Ok(t) if conn.status != Some(VendorStatus::Suspended) => t,
         _ => {
             let _ = state.db.release_push(&row.id).await;
             return Delivery::Parked;
@@ -207,7 +208,10 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
         }
         Err(e) if is_suspended(&e) => {
             tracing::warn!("the Network says this vendor is suspended; partner pushes wait");
-            let _ = state.db.set_vendor_status("suspended", None).await;
+            let _ = state
+                .db
+                .set_vendor_status(&VendorStatus::Suspended, None)
+                .await;
             (state.db.release_push(&row.id).await, Delivery::Parked)
         }
         Err(e) => {
@@ -235,18 +239,22 @@ pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
     let Ok(token) = vendor_token(state, &conn) else {
         return Ok(0);
     };
-    if conn.status.as_deref() == Some("suspended") {
+    if conn.status == Some(VendorStatus::Suspended) {
         // Learn whether the suspension was lifted; until then rows wait.
         match state
             .network
             .get("/vendors/me", &token, ADMIN_TIMEOUT)
             .await
         {
-            Ok(me) if me["status"].as_str().is_some_and(|s| s != "suspended") => {
-                state
-                    .db
-                    .set_vendor_status(me["status"].as_str().unwrap_or("active"), None)
-                    .await?;
+            Ok(me)
+                if me["status"]
+                    .as_str()
+                    .is_some_and(|s| VendorStatus::parse(s) != VendorStatus::Suspended) =>
+            {
+                let status = me["status"]
+                    .as_str()
+                    .map_or(VendorStatus::Active, VendorStatus::parse);
+                state.db.set_vendor_status(&status, None).await?;
             }
             _ => return Ok(0),
         }

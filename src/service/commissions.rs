@@ -2,29 +2,31 @@
 //! (`commission.approved`, `commission.paid`, `commission.reversed`) commit together.
 
 use crate::db::Db;
-use crate::db::commissions::{Commission, Reversal, Status};
+use crate::db::commissions::{Commission, Reversal};
+use crate::domain::commission::CommissionStatus;
+use crate::domain::ids::CommissionId;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::webhooks::{self, EventType};
 
-fn event_of(to: Status) -> Option<EventType> {
+fn event_of(to: CommissionStatus) -> Option<EventType> {
     match to {
-        Status::Approved => Some(EventType::CommissionApproved),
-        Status::Paid => Some(EventType::CommissionPaid),
-        Status::Reversed => Some(EventType::CommissionReversed),
-        Status::Accrued | Status::OnHold => None,
+        CommissionStatus::Approved => Some(EventType::CommissionApproved),
+        CommissionStatus::Paid => Some(EventType::CommissionPaid),
+        CommissionStatus::Reversed => Some(EventType::CommissionReversed),
+        CommissionStatus::Accrued | CommissionStatus::OnHold => None,
     }
 }
 
 /// Approves an accrued commission. 409 `not_mature` before its `matureAt` unless `force`
 /// (recorded on it); 409 `invalid_transition` when it is not accrued.
-pub async fn approve(state: &AppState, id: &str, force: bool) -> ApiResult<Commission> {
+pub async fn approve(state: &AppState, id: &CommissionId, force: bool) -> ApiResult<Commission> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let before = Db::get_commission_tx(&mut tx, id).await?;
     if !Db::approve_commission(&mut tx, id, now, force).await? {
         return Err(match Db::get_commission_tx(&mut tx, id).await? {
-            Some(c) if c.status == Status::Accrued => ApiError::conflict(
+            Some(c) if c.status == CommissionStatus::Accrued => ApiError::conflict(
                 "not_mature",
                 format!(
                     "This commission matures at {}; approve it after that, or pass force: true.",
@@ -32,16 +34,20 @@ pub async fn approve(state: &AppState, id: &str, force: bool) -> ApiResult<Commi
                 ),
             )
             .with("matureAt", c.mature_at),
-            Some(c) => invalid_transition(&c, Status::Approved),
+            Some(c) => invalid_transition(&c, CommissionStatus::Approved),
             None => ApiError::not_found("No such commission."),
         });
     }
-    finish(state, tx, id, Status::Approved, before).await
+    finish(state, tx, id, CommissionStatus::Approved, before).await
 }
 
 /// Moves a commission to `to` (paid, reversed) when its state allows it; 409
 /// `invalid_transition` otherwise.
-pub async fn transition(state: &AppState, id: &str, to: Status) -> ApiResult<Commission> {
+pub async fn transition(
+    state: &AppState,
+    id: &CommissionId,
+    to: CommissionStatus,
+) -> ApiResult<Commission> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let before = Db::get_commission_tx(&mut tx, id).await?;
@@ -56,7 +62,11 @@ pub async fn transition(state: &AppState, id: &str, to: Status) -> ApiResult<Com
 
 /// Reverses a commission (a paid one becomes a clawback), with its `commission.reversed`
 /// event, in one transaction.
-pub async fn reverse(state: &AppState, id: &str, reason: Option<&str>) -> ApiResult<Commission> {
+pub async fn reverse(
+    state: &AppState,
+    id: &CommissionId,
+    reason: Option<&str>,
+) -> ApiResult<Commission> {
     let mut tx = state.db.begin().await?;
     let before = Db::get_commission_tx(&mut tx, id).await?;
     match Db::reverse_commission(&mut tx, id, reason, state.clock.now()).await? {
@@ -78,7 +88,7 @@ pub async fn reverse(state: &AppState, id: &str, reason: Option<&str>) -> ApiRes
             ));
         }
     }
-    finish(state, tx, id, Status::Reversed, before).await
+    finish(state, tx, id, CommissionStatus::Reversed, before).await
 }
 
 /// Approves every matured accrued commission in programs with auto-approve on, each with its
@@ -95,7 +105,7 @@ pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
             let before = Db::get_commission_tx(&mut tx, &id).await?;
             // Another replica (or an admin) may have moved it meanwhile: then skip it.
             if Db::approve_commission(&mut tx, &id, state.clock.now(), false).await? {
-                finish(state, tx, &id, Status::Approved, before).await?;
+                finish(state, tx, &id, CommissionStatus::Approved, before).await?;
                 approved += 1;
             }
         }
@@ -106,18 +116,18 @@ pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
 async fn finish(
     state: &AppState,
     mut tx: crate::db::Tx,
-    id: &str,
-    to: Status,
+    id: &CommissionId,
+    to: CommissionStatus,
     before: Option<Commission>,
 ) -> ApiResult<Commission> {
     let updated = Db::get_commission_tx(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such commission."))?;
     let action = match to {
-        Status::Approved => "commission.approve",
-        Status::Paid => "commission.mark_paid",
-        Status::Reversed => "commission.reverse",
-        Status::Accrued | Status::OnHold => "commission.update",
+        CommissionStatus::Approved => "commission.approve",
+        CommissionStatus::Paid => "commission.mark_paid",
+        CommissionStatus::Reversed => "commission.reverse",
+        CommissionStatus::Accrued | CommissionStatus::OnHold => "commission.update",
     };
     let changes = crate::db::audit::diff(
         &before.as_ref().map(audit_fields).unwrap_or_default(),
@@ -126,7 +136,7 @@ async fn finish(
     let change = crate::db::audit::Change {
         action,
         target_type: "commission",
-        target_id: id,
+        target_id: id.as_str(),
         changes,
     };
     crate::db::audit::append(&mut tx, change, state.clock.now()).await?;
@@ -149,7 +159,7 @@ fn audit_fields(c: &Commission) -> serde_json::Value {
     })
 }
 
-fn invalid_transition(c: &Commission, to: Status) -> ApiError {
+fn invalid_transition(c: &Commission, to: CommissionStatus) -> ApiError {
     ApiError::conflict(
         "invalid_transition",
         format!(

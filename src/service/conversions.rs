@@ -9,9 +9,11 @@
 
 use crate::db::Db;
 use crate::db::clicks::ClickRef;
-use crate::db::commissions::{Commission, Status};
+use crate::db::commissions::Commission;
 use crate::db::events::NewEvent;
 use crate::db::programs::Program;
+use crate::domain::commission::CommissionStatus;
+use crate::domain::ids::{ClickId, CommissionId, EventId};
 use crate::domain::money::Currency;
 use crate::domain::rules::{Occasion, Price, RuleSet};
 use crate::domain::time::Timestamp;
@@ -25,14 +27,14 @@ pub struct EventInput {
     pub kind: String,
     pub value_minor: i64,
     pub currency: Currency,
-    pub click_id: Option<String>,
+    pub click_id: Option<ClickId>,
     pub user_id: Option<String>,
     pub ts: Timestamp,
 }
 
 /// What was decided for one event: the input of the answer.
 pub struct Outcome<'a> {
-    pub event_id: &'a str,
+    pub event_id: &'a EventId,
     pub input: &'a EventInput,
     pub click: Option<&'a ClickRef>,
     pub attributed: bool,
@@ -45,7 +47,7 @@ pub struct Outcome<'a> {
 fn render(o: &Outcome<'_>) -> String {
     let credited = o.click.filter(|_| o.attributed);
     let answer = EventAnswer {
-        id: o.event_id,
+        id: o.event_id.as_str(),
         external_event_id: &o.input.external_event_id,
         kind: &o.input.kind,
         value: o.input.currency.format_minor(o.input.value_minor),
@@ -94,7 +96,7 @@ pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, Str
     if let Some(stored) = state.db.event_result(&input.external_event_id).await? {
         return Ok((false, stored));
     }
-    let event_id = ulid::Ulid::new().to_string();
+    let event_id = EventId::generate();
     let attribution = attribute(state, &input).await?;
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
@@ -233,7 +235,7 @@ async fn attribute(state: &AppState, input: &EventInput) -> ApiResult<Attributio
 async fn price(
     tx: &mut crate::db::Tx,
     input: &EventInput,
-    event_id: &str,
+    event_id: &EventId,
     click: &ClickRef,
     terms: &Terms,
     now: Timestamp,
@@ -273,14 +275,14 @@ async fn price(
             trigger,
         } => (
             Some(Commission {
-                id: ulid::Ulid::new().to_string(),
+                id: CommissionId::generate(),
                 partner_id: partner.clone(),
                 program_id: click.program_id.clone(),
-                event_id: event_id.to_string(),
+                event_id: event_id.clone(),
                 user_id: input.user_id.clone(),
                 amount_minor,
-                currency: input.currency.as_str().to_string(),
-                status: Status::Accrued,
+                currency: input.currency.clone(),
+                status: CommissionStatus::Accrued,
                 rule_source: terms.source.to_string(),
                 accrued_at: now,
                 mature_at: now.plus_days(terms.holdback_days),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::db::Db;
 use crate::db::links::{Link, NewLinkRow};
-use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::ids::{LinkId, PartnerId, ProgramId};
 use crate::error::{ApiError, ApiResult, OnUnique};
 use crate::link_cache::Resolved;
 use crate::state::AppState;
@@ -117,7 +117,7 @@ pub async fn create(state: &AppState, req: NewLink) -> ApiResult<Link> {
             }
         },
     };
-    let id = ulid::Ulid::new().to_string();
+    let id = LinkId::generate();
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let program_id = ProgramId::from_string(program.id.as_str());

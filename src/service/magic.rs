@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::db::magic_links::Purpose;
 use crate::db::partners::Partner;
 use crate::db::{Db, Tx};
-use crate::domain::ids::SessionId;
+use crate::domain::ids::{MailId, SessionId};
 use crate::domain::time::Timestamp;
 use crate::domain::tokens::{NewToken, TokenKind, hash_token};
 use crate::email::Template;
@@ -26,7 +26,7 @@ pub async fn issue_link(
     purpose: Purpose,
     template: Template,
     extra: serde_json::Value,
-) -> ApiResult<String> {
+) -> ApiResult<MailId> {
     let now = state.clock.now();
     let token = NewToken::generate(TokenKind::MagicLink);
     Db::insert_magic_link(

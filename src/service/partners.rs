@@ -9,6 +9,7 @@ use crate::db::magic_links::Purpose;
 use crate::db::partners::{NewPartner, Partner, Snapshot};
 use crate::domain::email::Email;
 use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::partners::{GrantSource, PartnerSource};
 use crate::domain::rules::RuleSet;
 use crate::email::Template;
 use crate::error::{ApiError, ApiResult};
@@ -16,24 +17,6 @@ use crate::network::sync::{self, Change};
 use crate::service::magic;
 use crate::state::AppState;
 use crate::webhooks::{self, EventType};
-
-/// Where a new partner came from (`metadata.source` when pushed to the Network).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    AdminInvite,
-    SelfSignup,
-    Network,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Source::AdminInvite => "admin_invite",
-            Source::SelfSignup => "self_signup",
-            Source::Network => "openpartner_network",
-        }
-    }
-}
 
 pub struct NewSnapshot {
     pub rules: RuleSet,
@@ -47,9 +30,9 @@ pub struct CreatePartner {
     pub metadata: serde_json::Map<String, Value>,
     /// `None` = every current program.
     pub program_ids: Option<Vec<String>>,
-    pub campaign_grant_source: String,
+    pub campaign_grant_source: GrantSource,
     pub snapshot: Option<NewSnapshot>,
-    pub source: Source,
+    pub source: PartnerSource,
     pub profile: Option<String>,
     /// Self-signup under `require_review`.
     pub pending_review: bool,
@@ -136,8 +119,8 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
             metadata: &metadata,
             program_ids: &program_ids,
             profile: req.profile.as_deref(),
-            source: req.source.as_str(),
-            campaign_grant_source: &req.campaign_grant_source,
+            source: req.source,
+            campaign_grant_source: req.campaign_grant_source,
             pending_review: req.pending_review,
             now,
             activated_at: (!req.send_invite).then_some(now),
@@ -178,8 +161,8 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
         metadata,
         program_ids,
         profile: req.profile.clone(),
-        source: req.source.as_str().to_string(),
-        campaign_grant_source: req.campaign_grant_source.clone(),
+        source: req.source,
+        campaign_grant_source: req.campaign_grant_source,
         pending_review: req.pending_review,
         email_verified_at: None,
         created_at: now,
@@ -194,7 +177,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
     if partner.activated_at.is_some() {
         webhooks::record_view(&mut tx, EventType::PartnerActivated, &partner, url, now).await?;
     }
-    if req.source == Source::Network {
+    if req.source == PartnerSource::Network {
         // A creator approved on the Network arrived.
         let kind = EventType::NetworkPartnerFederated;
         webhooks::record_view(&mut tx, kind, &partner, url, now).await?;
@@ -203,7 +186,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
     let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Created).await?;
     let mail = if req.send_invite {
         let (purpose, template) = match req.source {
-            Source::SelfSignup => (Purpose::Signup, Template::Signup),
+            PartnerSource::SelfSignup => (Purpose::Signup, Template::Signup),
             _ => (Purpose::Invite, Template::Invite),
         };
         let extra = json!({ "pending_review": req.pending_review });
@@ -215,14 +198,14 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
     if let Some(mail) = mail {
         state.mailer.kick(mail);
     }
-    if req.source == Source::Network {
+    if req.source == PartnerSource::Network {
         remember_network_identity(state, &partner).await;
     }
     if pushed {
         // Tried at once (5 s at most); a failure waits in the outbox, never fails the call.
         sync::push_now(state, &partner.id).await;
     }
-    if pushed || req.source == Source::Network {
+    if pushed || req.source == PartnerSource::Network {
         // Answer with the Network identity just stored.
         return Ok(get_existing(state, &partner.id).await?);
     }

@@ -11,6 +11,7 @@
 use serde_json::Value;
 
 use crate::db::stripe::StripeEvent;
+use crate::domain::ids::ClickId;
 use crate::domain::money::Currency;
 use crate::error::ApiError;
 use crate::service::conversions::{self, EventInput};
@@ -73,7 +74,7 @@ async fn identify(
 ) -> Result<bool, String> {
     state.clicks.flush().await;
     let click_id = match (click, user) {
-        (Some(c), _) => Some(c.to_string()),
+        (Some(c), _) => Some(ClickId::from_string(c)),
         (None, Some(u)) => state
             .db
             .last_click_of_user(u, state.clock.now())
@@ -147,7 +148,7 @@ async fn record_sale(
         kind: "sale".into(),
         value_minor,
         currency,
-        click_id: click.map(str::to_string),
+        click_id: click.map(ClickId::from_string),
         user_id: customer.map(str::to_string),
         ts: at,
     };

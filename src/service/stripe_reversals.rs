@@ -16,9 +16,11 @@
 use serde_json::Value;
 
 use crate::db::Db;
-use crate::db::commissions::{PartReversal, Status};
+use crate::db::commissions::PartReversal;
 use crate::db::stripe::StripeEvent;
 use crate::db::stripe_billing::PaidSale;
+use crate::domain::commission::CommissionStatus;
+use crate::domain::ids::CommissionId;
 use crate::error::ApiResult;
 use crate::service::stripe_billing::{amount, db_err, id_field, object, ref_field};
 use crate::service::stripe_events::Handled;
@@ -32,7 +34,7 @@ async fn commission_of(
     state: &AppState,
     event: &StripeEvent,
     refs: &[Option<&str>],
-) -> Result<Result<String, Handled>, String> {
+) -> Result<Result<CommissionId, Handled>, String> {
     let refs: Vec<&str> = refs.iter().flatten().copied().collect();
     Ok(
         match state.db.stripe_paid_sale(&refs).await.map_err(db_err)? {
@@ -57,7 +59,7 @@ async fn commission_of(
 /// with `commission.reversed` when that reverses it in full. One transaction.
 async fn reverse(
     state: &AppState,
-    commission: &str,
+    commission: &CommissionId,
     (numerator, denominator): (i64, i64),
     source: &str,
     reason: &str,
@@ -86,7 +88,7 @@ async fn reverse(
     Ok(done)
 }
 
-fn concluded(done: PartReversal, commission: &str) -> Result<Handled, String> {
+fn concluded(done: PartReversal, commission: &CommissionId) -> Result<Handled, String> {
     match done {
         PartReversal::Reversed { .. } => Ok(Handled::Recorded),
         PartReversal::Nothing => Ok(Handled::Duplicate),
@@ -167,7 +169,7 @@ pub async fn dispute(
         tx.commit().await.map_err(db_err)?;
         return Ok(match current.map(|c| c.status) {
             _ if held => Handled::Recorded,
-            Some(Status::OnHold) => Handled::Duplicate,
+            Some(CommissionStatus::OnHold) => Handled::Duplicate,
             // Paid, reversed, or in a payout: nothing to hold; a lost dispute reverses it then
             // (a clawback when paid).
             _ => Handled::Ignored("ignored"),

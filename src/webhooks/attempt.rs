@@ -14,6 +14,7 @@ use crate::db::webhook_deliveries::{AttemptResult, Delivery};
 use crate::db::webhooks::Endpoint;
 use crate::db::{Db, Tx};
 use crate::domain::backoff::webhook_next_attempt;
+use crate::domain::ids::MailId;
 use crate::email::Template;
 use crate::state::AppState;
 
@@ -231,7 +232,7 @@ async fn notify_admin(
     tx: &mut Tx,
     endpoint: &Endpoint,
     reason: &str,
-) -> sqlx::Result<Option<String>> {
+) -> sqlx::Result<Option<MailId>> {
     let Some(admin) = state.config.admin_email.as_deref() else {
         tracing::warn!(
             "OPENPARTNER_ADMIN_EMAIL is not set: nobody is told a webhook endpoint was disabled"

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use openpartner::db::Db;
 use openpartner::db::mail::OutgoingMail;
+use openpartner::domain::ids::MailId;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -24,7 +25,7 @@ both_backends!(
 async fn seed_mail(app: &TestApp, to: &str, subject: &str, dead: bool) -> String {
     app.clock.advance(Duration::from_secs(1));
     let mail = OutgoingMail {
-        id: ulid::Ulid::new().to_string(),
+        id: MailId::generate(),
         to_addr: to.into(),
         subject: subject.into(),
         text_body: "SECRET-BODY /auth/magic?token=x".into(),
@@ -43,7 +44,7 @@ async fn seed_mail(app: &TestApp, to: &str, subject: &str, dead: bool) -> String
             .await
             .unwrap();
     }
-    mail.id
+    mail.id.into_string()
 }
 
 /// The outbox as the API lists it, `query` appended.

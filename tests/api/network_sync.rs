@@ -340,6 +340,7 @@ async fn seed_roster(app: &TestApp, n: usize) {
     use openpartner::db::Db;
     use openpartner::db::partners::NewPartner;
     use openpartner::domain::ids::{PartnerId, ProgramId};
+    use openpartner::domain::partners::{GrantSource, PartnerSource};
     let programs = vec![ProgramId::from_string("cmp_default")];
     let now = openpartner::clock::Clock::now(&*app.clock);
     for chunk in (0..n).collect::<Vec<_>>().chunks(1000) {
@@ -356,8 +357,8 @@ async fn seed_roster(app: &TestApp, n: usize) {
                     metadata: "{}",
                     program_ids: &programs,
                     profile: None,
-                    source: "admin_invite",
-                    campaign_grant_source: "admin",
+                    source: PartnerSource::AdminInvite,
+                    campaign_grant_source: GrantSource::Admin,
                     pending_review: false,
                     now: now.plus_millis(-100_000 + *i as i64),
                     activated_at: Some(now),

@@ -318,6 +318,7 @@ async fn seed_partners(app: &crate::helpers::TestApp, n: usize, now: i64) {
     use openpartner::db::Db;
     use openpartner::db::partners::NewPartner;
     use openpartner::domain::ids::{PartnerId, ProgramId};
+    use openpartner::domain::partners::{GrantSource, PartnerSource};
     use openpartner::domain::time::Timestamp;
     let programs = vec![ProgramId::from_string("cmp_default")];
     for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
@@ -334,8 +335,8 @@ async fn seed_partners(app: &crate::helpers::TestApp, n: usize, now: i64) {
                     metadata: "{}",
                     program_ids: &programs,
                     profile: None,
-                    source: "admin_invite",
-                    campaign_grant_source: "admin",
+                    source: PartnerSource::AdminInvite,
+                    campaign_grant_source: GrantSource::Admin,
                     pending_review: false,
                     now: Timestamp::from_millis(now - 10_000 + (*i as i64) / 4),
                     activated_at: None,

@@ -10,6 +10,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::db::backfill::BackfillRun;
 use crate::db::outbox::OutboxRow;
 use crate::domain::ids::PartnerId;
+use crate::domain::network::OutboxStatus;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;
@@ -50,9 +51,9 @@ impl From<&OutboxRow> for OutboxRowView {
         OutboxRowView {
             id: r.id.clone(),
             partner_id: r.partner_id.clone(),
-            status: r.status.clone(),
+            status: r.status.as_str().to_string(),
             attempts: r.attempts,
-            next_attempt_at: (r.status == "pending").then_some(r.next_attempt_at),
+            next_attempt_at: (r.status == OutboxStatus::Pending).then_some(r.next_attempt_at),
             last_error: r.last_error.clone(),
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -179,11 +180,12 @@ async fn list_outbox(
     ApiQuery(q): ApiQuery<OutboxQuery>,
 ) -> ApiResult<Json<OutboxList>> {
     auth.require_admin()?;
-    let status = q.status.unwrap_or_else(|| "pending".into());
-    if !matches!(status.as_str(), "pending" | "dead") {
-        return Err(ApiError::invalid_query("status must be pending or dead"));
-    }
-    let rows = state.db.list_pushes(&status, 500).await?;
+    let status = match q.status.as_deref().map(OutboxStatus::parse) {
+        None => OutboxStatus::Pending,
+        Some(Some(s @ (OutboxStatus::Pending | OutboxStatus::Dead))) => s,
+        Some(_) => return Err(ApiError::invalid_query("status must be pending or dead")),
+    };
+    let rows = state.db.list_pushes(status, 500).await?;
     Ok(Json(OutboxList {
         rows: rows.iter().map(OutboxRowView::from).collect(),
     }))

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::domain::network::VendorStatus;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiResult, ErrorBody};
 use crate::http::auth::Auth;
@@ -164,7 +165,7 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Network
                 if let Some(status) = v["status"].as_str() {
                     state
                         .db
-                        .set_vendor_status(status, v["displayName"].as_str())
+                        .set_vendor_status(&VendorStatus::parse(status), v["displayName"].as_str())
                         .await?;
                 }
                 (Some(pass_through(v)), None)
@@ -182,7 +183,7 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Network
         network_host: network_host(&state),
         vendor_id: conn.vendor_id,
         display_name: conn.display_name,
-        status: conn.status,
+        status: conn.status.map(|s| s.as_str().to_string()),
         tier: conn.tier,
         active_partner_count: state.db.count_live_partners().await?,
         auto_enroll: conn.auto_enroll,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db::links::Link;
-use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::ids::{LinkId, PartnerId, ProgramId};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -60,7 +60,7 @@ impl LinkView {
     pub fn new(l: Link, public_url: &str) -> LinkView {
         LinkView {
             share_url: format!("{public_url}/r/{}", l.link_key),
-            id: l.id,
+            id: l.id.into_string(),
             link_key: l.link_key,
             partner_id: l.partner_id,
             program_id: l.program_id,
@@ -162,15 +162,15 @@ async fn list_links(
     let links = state.db.list_partner_links(&partner).await?;
     state.clicks.flush().await;
     // Two grouped queries for every link, whatever their number.
-    let clicks: HashMap<String, i64> = state
+    let clicks: HashMap<LinkId, i64> = state
         .db
         .clicks_by_link(&partner, Timestamp::from_millis(0))
         .await?
         .into_iter()
         .collect();
-    let mut sales: HashMap<String, (i64, BTreeMap<String, i64>)> = HashMap::new();
+    let mut sales: HashMap<LinkId, (i64, BTreeMap<String, i64>)> = HashMap::new();
     for row in state.db.link_conversions(&partner).await? {
-        let entry = sales.entry(row.id).or_default();
+        let entry = sales.entry(LinkId::from_string(row.id)).or_default();
         entry.0 += row.conversions;
         entry.1.insert(row.currency, row.revenue_minor);
     }

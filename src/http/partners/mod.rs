@@ -17,6 +17,7 @@ use crate::domain::commission::CommissionRule;
 use crate::domain::cursor::Position;
 use crate::domain::email::Email;
 use crate::domain::ids::{PartnerId, ProgramId};
+use crate::domain::partners::{GrantSource, PartnerSource};
 use crate::domain::rules::RuleSet;
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
@@ -25,7 +26,7 @@ use crate::http::auth::Auth;
 use crate::http::json::{ApiJson, ApiPath, ApiQuery};
 use crate::http::paging;
 use crate::http::rules::{RuleBody, Strictness, parse_rules};
-use crate::service::partners::{self as svc, CreatePartner, NewSnapshot, Source};
+use crate::service::partners::{self as svc, CreatePartner, NewSnapshot};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -97,7 +98,7 @@ impl From<Partner> for PartnerView {
             stripe_connect_account_id: p.stripe_connect_account_id,
             metadata,
             program_ids: p.program_ids,
-            campaign_grant_source: p.campaign_grant_source,
+            campaign_grant_source: p.campaign_grant_source.as_str().to_string(),
             status,
             created_at: p.created_at,
             updated_at: p.updated_at,
@@ -324,8 +325,11 @@ async fn create_partner(
     let name = clean_name(body.name, &mut errors);
     let metadata = metadata_object(body.metadata, &mut errors);
     let programs = program_list(body.campaign_ids, body.program_ids, &mut errors);
-    let grant_source = body.campaign_grant_source.unwrap_or_else(|| "admin".into());
-    if !matches!(grant_source.as_str(), "admin" | "offering") {
+    let grant_source = match body.campaign_grant_source.as_deref() {
+        None => Some(GrantSource::Admin),
+        Some(s) => GrantSource::parse(s),
+    };
+    if grant_source.is_none() {
         errors.push((
             "campaignGrantSource".into(),
             "must be \"admin\" or \"offering\"".into(),
@@ -334,13 +338,17 @@ async fn create_partner(
     let snapshot = body
         .commission_snapshot
         .and_then(|s| s.validate(Strictness::Tolerant, &mut errors, "commissionSnapshot."));
-    let (Some(email), Some(metadata), true) = (email, metadata, errors.is_empty()) else {
+    let (Some(email), Some(metadata), Some(grant_source), true) =
+        (email, metadata, grant_source, errors.is_empty())
+    else {
         return Err(ApiError::invalid_body(errors));
     };
     let send_invite = body.send_invite.unwrap_or(true);
     let source = match metadata.get("source").and_then(Value::as_str) {
-        Some("openpartner_network") => Source::Network,
-        _ => Source::AdminInvite,
+        Some(s) if PartnerSource::parse(s) == Some(PartnerSource::Network) => {
+            PartnerSource::Network
+        }
+        _ => PartnerSource::AdminInvite,
     };
     let partner = svc::create(
         &state,

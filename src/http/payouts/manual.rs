@@ -82,13 +82,12 @@ fn async_stream_pages(
                 });
                 for r in &rows {
                     let p = &r.payout;
-                    let c = Currency::parse(&p.currency).unwrap_or_else(|_| Currency::usd());
                     let cells = [
                         p.id.as_str(),
                         p.partner_id.as_str(),
                         r.email.as_str(),
                         r.name.as_str(),
-                        &c.format_minor(p.amount_minor),
+                        &p.currency.format_minor(p.amount_minor),
                         p.currency.as_str(),
                         p.method.as_str(),
                     ];

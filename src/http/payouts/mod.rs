@@ -71,14 +71,13 @@ pub struct PayoutView {
 }
 
 fn view(p: Payout, commission_ids: Vec<String>) -> PayoutView {
-    let currency = Currency::parse(&p.currency).unwrap_or_else(|_| Currency::usd());
     PayoutView {
-        amount: currency.format_minor(p.amount_minor),
-        gross: currency.format_minor(p.gross_minor),
-        clawback: currency.format_minor(p.clawback_minor),
+        amount: p.currency.format_minor(p.amount_minor),
+        gross: p.currency.format_minor(p.gross_minor),
+        clawback: p.currency.format_minor(p.clawback_minor),
         id: p.id,
         partner_id: p.partner_id,
-        currency: p.currency,
+        currency: p.currency.as_str().to_string(),
         method: p.method,
         status: p.status,
         commission_ids,

@@ -105,9 +105,7 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
         if p.attempts > 1 {
             match stripe.find_transfer(&p.id).await {
                 Ok(Some(transfer)) => {
-                    let expected = Currency::parse(&p.currency)
-                        .ok()
-                        .and_then(|c| c.to_stripe_amount(p.amount_minor));
+                    let expected = p.currency.to_stripe_amount(p.amount_minor);
                     if expected != Some(transfer.amount) {
                         tracing::error!(payout = %p.id, transfer = %transfer.id, sent = transfer.amount,
                             expected = ?expected, "Stripe's transfer for this payout has another amount; reconcile it by hand");
@@ -125,16 +123,15 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
                 }
             }
         }
-        let amount = Currency::parse(&p.currency)
-            .ok()
-            .and_then(|c| c.to_stripe_amount(p.amount_minor));
+        let amount = p.currency.to_stripe_amount(p.amount_minor);
         let (Some(destination), Some(amount)) = (p.destination.as_deref(), amount) else {
             let reason = if p.destination.is_none() {
                 "no Stripe account to pay".to_string()
             } else {
                 format!(
                     "{} {} cannot be written in Stripe's unit for this currency; pay it by hand",
-                    p.amount_minor, p.currency
+                    p.amount_minor,
+                    p.currency.as_str()
                 )
             };
             let mut tx = state.db.begin().await?;
@@ -157,7 +154,7 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
             .create_transfer(&NewTransfer {
                 // Stripe's units (ISK is two-decimal there, MGA zero-decimal).
                 amount,
-                currency: &p.currency,
+                currency: p.currency.as_str(),
                 destination,
                 payout_id: &p.id,
                 idempotency_key: &p.idempotency_key,
@@ -238,7 +235,6 @@ pub async fn mark_paid(
     record_payout_event(state, &mut tx, EventType::PayoutPaid, id).await?;
     let mail = match Db::get_partner_tx(&mut tx, &payout.partner_id).await? {
         Some(partner) => {
-            let currency = Currency::parse(&payout.currency).unwrap_or_else(|_| Currency::usd());
             let mail = state
                 .mailer
                 .render(
@@ -247,8 +243,8 @@ pub async fn mark_paid(
                     &partner.email,
                     json!({
                         "name": partner.name,
-                        "amount": currency.format_minor(payout.amount_minor),
-                        "currency": payout.currency,
+                        "amount": payout.currency.format_minor(payout.amount_minor),
+                        "currency": payout.currency.as_str(),
                         "method": payout.method.as_str(),
                         // A Stripe payout's reference is its transfer.
                         "reference": payout.reference.as_ref().or(payout.stripe_transfer_id.as_ref()),

@@ -58,7 +58,7 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
     let settings = settings(state).await?;
     let mut groups = state.db.payable_groups().await?;
     if let Some(c) = &req.currency {
-        groups.retain(|(_, cur)| cur == c.as_str());
+        groups.retain(|(_, cur)| cur == c);
     }
     let mut out = RunResult::default();
     if let Some(wanted) = &req.partner_ids {
@@ -109,7 +109,7 @@ pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
 fn skip(group: &Group, balance_minor: i64, reason: &'static str) -> Skipped {
     Skipped {
         partner_id: group.0.clone(),
-        currency: Some(group.1.clone()),
+        currency: Some(group.1.as_str().to_string()),
         balance_minor,
         reason,
     }
@@ -219,7 +219,7 @@ async fn run_chunk(
         let changes = json!({
             "status": {"before": null, "after": payout.status.as_str()},
             "amountMinor": {"before": null, "after": payout.amount_minor},
-            "currency": {"before": null, "after": payout.currency},
+            "currency": {"before": null, "after": payout.currency.as_str()},
             "partnerId": {"before": null, "after": payout.partner_id.as_str()},
         });
         audit_payout(&mut tx, "payout.run", &payout.id, changes, now).await?;
@@ -262,7 +262,11 @@ fn decide(
     let gross = sum(commissions)?;
     let claw = sum(clawbacks)?;
     let net = gross - claw;
-    let minimum = settings.minimums.get(&group.1).copied().unwrap_or(0);
+    let minimum = settings
+        .minimums
+        .get(group.1.as_str())
+        .copied()
+        .unwrap_or(0);
     let why_not = if partner.revoked_at.is_some() && !req.include_revoked {
         Some("partner_revoked")
     } else if commissions.is_empty() {
@@ -284,10 +288,7 @@ fn decide(
     let id = ulid::Ulid::new().to_string();
     // A transfer carries Stripe's units: an amount they cannot write exactly (12.34 MGA, say)
     // is paid by hand instead.
-    let stripe_writable = Currency::parse(&group.1)
-        .ok()
-        .and_then(|c| c.to_stripe_amount(net))
-        .is_some();
+    let stripe_writable = group.1.to_stripe_amount(net).is_some();
     let stripe_ready = state.stripe.is_some()
         && partner.stripe_payouts_enabled
         && partner.stripe_connect_account_id.is_some()
