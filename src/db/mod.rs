@@ -294,3 +294,18 @@ pub fn decode<T>(
 ) -> sqlx::Result<T> {
     parse(&value).ok_or_else(|| sqlx::Error::Decode(format!("{column}: {value}").into()))
 }
+
+/// [`decode`] for a descriptive column with no CHECK constraint (a value only an edited export
+/// or a hand-made fix could hold): an unknown value reads as `fallback`, logged, instead of
+/// failing every read of the row, as the text column was read before it was typed.
+pub fn decode_or<T>(
+    column: &str,
+    value: String,
+    parse: impl FnOnce(&str) -> Option<T>,
+    fallback: T,
+) -> T {
+    parse(&value).unwrap_or_else(|| {
+        tracing::warn!(column, value = %value, "unknown stored value; read as the default");
+        fallback
+    })
+}

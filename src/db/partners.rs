@@ -162,16 +162,18 @@ pub fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
             .map(ProgramId::from_string)
             .collect(),
         profile: r.try_get("profile")?,
-        source: super::decode(
+        source: super::decode_or(
             "partners.source",
             r.try_get("source")?,
             PartnerSource::parse,
-        )?,
-        campaign_grant_source: super::decode(
+            PartnerSource::AdminInvite,
+        ),
+        campaign_grant_source: super::decode_or(
             "partners.campaign_grant_source",
             r.try_get("campaign_grant_source")?,
             GrantSource::parse,
-        )?,
+            GrantSource::Admin,
+        ),
         pending_review: r.try_get::<i64, _>("pending_review")? != 0,
         email_verified_at: opt_ts(r, "email_verified_at")?,
         created_at: Timestamp::from_millis(r.try_get("created_at")?),

@@ -44,12 +44,30 @@ impl Default for SignupPolicy {
 }
 
 async fn load_policy(state: &AppState) -> ApiResult<SignupPolicy> {
-    Ok(state
-        .db
-        .get_setting(POLICY_KEY)
-        .await?
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or_default())
+    Ok(match state.db.get_setting(POLICY_KEY).await? {
+        Some(text) => stored_policy(&text),
+        None => SignupPolicy::default(),
+    })
+}
+
+/// The stored policy, field by field. What cannot be read fails closed (sign-up disabled, or
+/// every new partner reviewed), never open: a brand that closed sign-up must not find it open.
+fn stored_policy(text: &str) -> SignupPolicy {
+    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let disabled = v.get("disabled").and_then(Value::as_bool);
+    let policy = v
+        .get("policy")
+        .and_then(Value::as_str)
+        .and_then(SignupApproval::parse);
+    if disabled.is_none() || policy.is_none() {
+        tracing::error!(
+            "the stored sign-up policy is unreadable; sign-up stays closed until it is saved again"
+        );
+    }
+    SignupPolicy {
+        policy: policy.unwrap_or(SignupApproval::RequireReview),
+        disabled: disabled.unwrap_or(true),
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -207,4 +225,23 @@ async fn set_policy(
         .set_setting_audited(POLICY_KEY, &stored, state.clock.now())
         .await?;
     Ok(Json(policy))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_policy_fails_closed() {
+        let p = stored_policy(r#"{"policy":"require_review","disabled":true}"#);
+        assert!(p.disabled && p.policy == SignupApproval::RequireReview);
+        let p = stored_policy(r#"{"policy":"auto_approve","disabled":false}"#);
+        assert!(!p.disabled && p.policy == SignupApproval::AutoApprove);
+        // A policy this version does not know keeps `disabled`, and reviews new partners.
+        let p = stored_policy(r#"{"policy":"invite_only","disabled":false}"#);
+        assert!(!p.disabled && p.policy == SignupApproval::RequireReview);
+        let p = stored_policy(r#"{"policy":"something","disabled":true}"#);
+        assert!(p.disabled);
+        assert!(stored_policy("not json").disabled);
+    }
 }

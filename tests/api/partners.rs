@@ -471,7 +471,30 @@ async fn scopes_are_enforced_on_partner_routes(b: Backend) {
         .assert_error(404, "not_found");
 }
 
+/// A source this version does not know (an edited export, a hand-made fix: the column has no
+/// CHECK) reads as an admin invite instead of failing every read of the partner.
+async fn an_unknown_stored_source_still_reads(b: Backend) {
+    let app = spawn_app(b).await;
+    let p = app.create_partner("legacy@example.com", false).await;
+    let id = p["id"].as_str().unwrap().to_string();
+    sqlx::query(
+        "UPDATE partners SET source = 'api', campaign_grant_source = 'import' WHERE id = $1",
+    )
+    .bind(&id)
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+    let read = app.admin_get(&format!("/partners/{id}")).await;
+    assert_eq!(read.assert_status(200)["campaignGrantSource"], "admin");
+    let list = app.admin_get("/partners").await;
+    assert_eq!(
+        list.assert_status(200)["partners"].as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
 both_backends!(
+    an_unknown_stored_source_still_reads,
     create_returns_the_partner_and_invites,
     create_validates_and_grants_programs,
     fifty_concurrent_creates_of_one_email_give_one_201,
