@@ -1,15 +1,17 @@
 //! How settings are read: the compiled-in defaults, the optional file, then the environment,
 //! flattened with the name each value came from; then checked and built into a [`Config`].
 
+mod values;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use base64::Engine;
 use lettre::message::Mailbox;
 use url::Url;
 
+use self::values::{cron, err, flatten, http_url, parse_key};
 use super::*;
 
 /// Flattened settings with the name each value came from.
@@ -347,78 +349,4 @@ impl Layers {
             log_format,
         })
     }
-}
-
-fn err(setting: &str, message: String) -> ConfigError {
-    ConfigError {
-        setting: setting.to_string(),
-        message,
-    }
-}
-
-fn flatten(prefix: &str, table: &toml::Table, out: &mut impl FnMut(String, toml::Value)) {
-    for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match value {
-            toml::Value::Table(inner) => flatten(&path, inner, out),
-            other => out(path, other.clone()),
-        }
-    }
-}
-
-fn http_url(layers: &Layers, path: &str) -> Result<String, ConfigError> {
-    let raw = layers.string(path)?;
-    match Url::parse(&raw) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
-            Ok(raw.trim_end_matches('/').to_string())
-        }
-        _ => Err(err(
-            &layers.source(path),
-            format!("expected an absolute http(s) URL, got {raw:?}"),
-        )),
-    }
-}
-
-fn cron(layers: &Layers, path: &str) -> Result<String, ConfigError> {
-    let expr = layers.string(path)?;
-    validate_cron(&expr).map(|()| expr.clone()).map_err(|e| {
-        err(
-            &layers.source(path),
-            format!("not a cron expression (sec min hour day month weekday): {e}"),
-        )
-    })
-}
-
-/// Checks a 6-field cron expression (seconds first) the way the scheduler (`jobs`) will read
-/// it: by building a job from it. Here rather than in `jobs`, so reading the configuration
-/// does not depend on the scheduler's module.
-fn validate_cron(expr: &str) -> Result<(), String> {
-    tokio_cron_scheduler::Job::new_async(expr, |_, _| Box::pin(async {}))
-        .map(|_| ())
-        .map_err(|e| format!("{e:?}"))
-}
-
-/// 32 bytes from 64 hex characters or standard/URL-safe base64.
-fn parse_key(raw: &str) -> Option<[u8; 32]> {
-    let bytes = if raw.len() == 64 && raw.chars().all(|c| c.is_ascii_hexdigit()) {
-        hex::decode(raw).ok()?
-    } else {
-        let engines = [
-            base64::engine::general_purpose::STANDARD,
-            base64::engine::general_purpose::URL_SAFE,
-        ];
-        engines
-            .iter()
-            .find_map(|e| e.decode(raw).ok())
-            .or_else(|| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(raw.trim_end_matches('='))
-                    .ok()
-            })?
-    };
-    bytes.try_into().ok()
 }

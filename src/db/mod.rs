@@ -19,6 +19,7 @@ pub mod network;
 pub mod outbox;
 pub mod partners;
 pub mod payout_reports;
+pub mod payout_runs;
 pub mod payout_transfers;
 pub mod payouts;
 pub mod programs;

@@ -293,7 +293,7 @@ async fn record_payout_event(
     let Some(payout) = Db::get_payout_tx(tx, id).await? else {
         return Ok(());
     };
-    let commission_ids = crate::db::payouts::commission_ids_tx(tx, id).await?;
+    let commission_ids = crate::db::payout_runs::commission_ids_tx(tx, id).await?;
     let data = PayoutWithItems {
         payout,
         commission_ids,

@@ -1,51 +1,16 @@
 //! Partners and their commission snapshots. A partner's granted programs are a list on its own
 //! row, so reading a partner is one primary-key lookup.
 
-use sqlx::Row;
-use sqlx::any::AnyRow;
+mod row;
+mod snapshots;
 
 use super::{Db, Tx, flag};
-use crate::domain::commission::{CommissionRule, CommissionType};
 use crate::domain::ids::{PartnerId, ProgramId};
-use crate::domain::money::Dec4;
 use crate::domain::partners::{GrantSource, PartnerSource};
-use crate::domain::rules::RuleSet;
 use crate::domain::time::Timestamp;
 
-#[derive(Debug, Clone)]
-pub struct Partner {
-    pub id: PartnerId,
-    pub email: String,
-    pub name: String,
-    pub stripe_connect_account_id: Option<String>,
-    /// Stripe says the account can receive transfers (connect/status, `account.updated`).
-    pub stripe_payouts_enabled: bool,
-    pub stripe_details_submitted: bool,
-    /// JSON object, as stored.
-    pub metadata: String,
-    pub program_ids: Vec<ProgramId>,
-    pub profile: Option<String>,
-    /// How the partner arrived.
-    pub source: PartnerSource,
-    pub campaign_grant_source: GrantSource,
-    pub pending_review: bool,
-    pub email_verified_at: Option<Timestamp>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
-    pub activated_at: Option<Timestamp>,
-    pub revoked_at: Option<Timestamp>,
-    pub revoke_reason: Option<String>,
-    pub network: Option<NetworkLink>,
-}
-
-/// What the Network said when the partner was pushed.
-#[derive(Debug, Clone)]
-pub struct NetworkLink {
-    pub creator_id: String,
-    pub pre_existing: bool,
-    pub affiliations: i64,
-    pub synced_at: Timestamp,
-}
+pub use row::{COLUMNS, NetworkLink, Partner, from_row, join_ids};
+pub use snapshots::Snapshot;
 
 pub struct NewPartner<'a> {
     pub id: &'a PartnerId,
@@ -59,17 +24,6 @@ pub struct NewPartner<'a> {
     pub pending_review: bool,
     pub now: Timestamp,
     pub activated_at: Option<Timestamp>,
-}
-
-/// A partner's snapshotted commission terms (PartnerCommission).
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub partner_id: PartnerId,
-    pub rules: RuleSet,
-    pub holdback_days: Option<i64>,
-    /// `approval` or `amendment`.
-    pub source: String,
-    pub snapshotted_at: Timestamp,
 }
 
 /// A partner's status as answers show it.
@@ -109,80 +63,6 @@ pub struct PartnerChanges {
     pub metadata: Option<String>,
     pub stripe_connect_account_id: Option<Option<String>>,
     pub program_ids: Option<Vec<ProgramId>>,
-}
-
-pub const COLUMNS: &str = "id, email, name, stripe_connect_account_id, metadata, program_ids, profile, \
-    source, campaign_grant_source, pending_review, email_verified_at, created_at, updated_at, \
-    activated_at, revoked_at, revoke_reason, network_creator_id, network_pre_existing, \
-    network_affiliations, network_synced_at, stripe_payouts_enabled, stripe_details_submitted";
-
-fn opt_ts(r: &AnyRow, col: &str) -> sqlx::Result<Option<Timestamp>> {
-    Ok(r.try_get::<Option<i64>, _>(col)?
-        .map(Timestamp::from_millis))
-}
-
-pub fn join_ids(ids: &[ProgramId]) -> String {
-    ids.iter()
-        .map(ProgramId::as_str)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-pub fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
-    let network = match r.try_get::<Option<String>, _>("network_creator_id")? {
-        Some(creator_id) => Some(NetworkLink {
-            creator_id,
-            pre_existing: r
-                .try_get::<Option<i64>, _>("network_pre_existing")?
-                .unwrap_or(0)
-                != 0,
-            affiliations: r
-                .try_get::<Option<i64>, _>("network_affiliations")?
-                .unwrap_or(0),
-            synced_at: opt_ts(r, "network_synced_at")?.unwrap_or(Timestamp::from_millis(0)),
-        }),
-        None => None,
-    };
-    Ok(Partner {
-        id: PartnerId::from_string(r.try_get::<String, _>("id")?),
-        email: r.try_get("email")?,
-        name: r.try_get("name")?,
-        stripe_connect_account_id: r.try_get("stripe_connect_account_id")?,
-        // NULL until Stripe has told us (migration 0015).
-        stripe_payouts_enabled: r
-            .try_get::<Option<i64>, _>("stripe_payouts_enabled")?
-            .is_some_and(|v| v != 0),
-        stripe_details_submitted: r
-            .try_get::<Option<i64>, _>("stripe_details_submitted")?
-            .is_some_and(|v| v != 0),
-        metadata: r.try_get("metadata")?,
-        program_ids: r
-            .try_get::<String, _>("program_ids")?
-            .split_whitespace()
-            .map(ProgramId::from_string)
-            .collect(),
-        profile: r.try_get("profile")?,
-        source: super::decode_or(
-            "partners.source",
-            r.try_get("source")?,
-            PartnerSource::parse,
-            PartnerSource::AdminInvite,
-        ),
-        campaign_grant_source: super::decode_or(
-            "partners.campaign_grant_source",
-            r.try_get("campaign_grant_source")?,
-            GrantSource::parse,
-            GrantSource::Admin,
-        ),
-        pending_review: r.try_get::<i64, _>("pending_review")? != 0,
-        email_verified_at: opt_ts(r, "email_verified_at")?,
-        created_at: Timestamp::from_millis(r.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
-        activated_at: opt_ts(r, "activated_at")?,
-        revoked_at: opt_ts(r, "revoked_at")?,
-        revoke_reason: r.try_get("revoke_reason")?,
-        network,
-    })
 }
 
 impl Db {
@@ -456,88 +336,6 @@ impl Db {
         .bind(id.as_str())
         .execute(&mut **tx)
         .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    // ---- commission snapshots ----
-
-    pub async fn upsert_snapshot(tx: &mut Tx, s: &Snapshot) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO partner_commissions (partner_id, commission_type, commission_value, recurring, \
-             holdback_days, source, snapshotted_at, commission_rules) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (partner_id) DO UPDATE SET commission_type = excluded.commission_type, \
-             commission_value = excluded.commission_value, recurring = excluded.recurring, \
-             holdback_days = excluded.holdback_days, source = excluded.source, \
-             snapshotted_at = excluded.snapshotted_at, commission_rules = excluded.commission_rules",
-        )
-        .bind(s.partner_id.as_str())
-        .bind(s.rules.legacy().rate.kind.as_str())
-        .bind(s.rules.legacy().rate.value.scaled())
-        .bind(flag(s.rules.legacy().recurring))
-        .bind(s.holdback_days)
-        .bind(&s.source)
-        .bind(s.snapshotted_at.millis())
-        .bind(s.rules.to_storage())
-        .execute(&mut **tx)
-        .await?;
-        let change = super::audit::Change {
-            action: "partner.snapshot_set",
-            target_type: "partner",
-            target_id: s.partner_id.as_str(),
-            changes: serde_json::json!({
-                "commissionRules": {"after": s.rules.to_storage()},
-                "holdbackDays": {"after": s.holdback_days},
-                "source": {"after": s.source},
-            }),
-        };
-        super::audit::append(tx, change, s.snapshotted_at).await
-    }
-
-    pub async fn get_snapshot(&self, partner: &PartnerId) -> sqlx::Result<Option<Snapshot>> {
-        let row = sqlx::query(
-            "SELECT partner_id, commission_type, commission_value, recurring, holdback_days, source, \
-             snapshotted_at, commission_rules FROM partner_commissions WHERE partner_id = $1",
-        )
-        .bind(partner.as_str())
-        .fetch_optional(self.pool())
-        .await?;
-        row.map(|r| {
-            Ok(Snapshot {
-                partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
-                rules: super::programs::rules_or_legacy(
-                    r.try_get("commission_rules")?,
-                    CommissionRule {
-                        kind: CommissionType::parse(&r.try_get::<String, _>("commission_type")?)
-                            .unwrap_or(CommissionType::Percent),
-                        value: Dec4::from_scaled(r.try_get("commission_value")?),
-                    },
-                    r.try_get::<i64, _>("recurring")? != 0,
-                )?,
-                holdback_days: r.try_get("holdback_days")?,
-                source: r.try_get("source")?,
-                snapshotted_at: Timestamp::from_millis(r.try_get("snapshotted_at")?),
-            })
-        })
-        .transpose()
-    }
-
-    pub async fn delete_snapshot(&self, partner: &PartnerId, now: Timestamp) -> sqlx::Result<bool> {
-        let mut tx = self.begin().await?;
-        let done = sqlx::query("DELETE FROM partner_commissions WHERE partner_id = $1")
-            .bind(partner.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 1 {
-            let change = super::audit::Change {
-                action: "partner.snapshot_delete",
-                target_type: "partner",
-                target_id: partner.as_str(),
-                changes: serde_json::json!({}),
-            };
-            super::audit::append(&mut tx, change, now).await?;
-        }
-        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 }
