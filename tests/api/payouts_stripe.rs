@@ -81,6 +81,18 @@ pub(crate) async fn settle(app: &TestApp, id: &str) -> Value {
     }
 }
 
+/// Sends due Stripe payouts until the first transfer call reached Stripe (bounded).
+async fn first_attempt(app: &TestApp, sim: &StripeSim) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.requests_to("POST", "/v1/transfers").is_empty() {
+        openpartner::service::payouts::send_due(&app.state)
+            .await
+            .unwrap();
+        assert!(Instant::now() < deadline, "no transfer attempted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn transfers_for(sim: &StripeSim, payout: &str) -> usize {
     sim.transfers()
         .iter()
@@ -255,14 +267,7 @@ async fn a_lost_answer_pays_once(b: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sim.requests_to("POST", "/v1/transfers").is_empty() {
-        openpartner::service::payouts::send_due(&app.state)
-            .await
-            .unwrap();
-        assert!(Instant::now() < deadline, "no transfer attempted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    first_attempt(&app, &sim).await;
     let p = app.admin_get(&format!("/payouts/{id}")).await;
     assert_eq!(
         p.body["status"], "processing",
@@ -315,14 +320,7 @@ async fn a_failed_call_is_sent_again_with_its_key(b: Backend) {
         .as_str()
         .unwrap()
         .to_string();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while sim.requests_to("POST", "/v1/transfers").is_empty() {
-        openpartner::service::payouts::send_due(&app.state)
-            .await
-            .unwrap();
-        assert!(Instant::now() < deadline, "no transfer attempted");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    first_attempt(&app, &sim).await;
     let p = app.admin_get(&format!("/payouts/{id}")).await;
     assert_eq!(p.body["status"], "processing");
     assert_eq!(transfers_for(&sim, &id), 0);

@@ -134,20 +134,7 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
                     p.currency.as_str()
                 )
             };
-            let mut tx = state.db.begin().await?;
-            if Db::payout_released(
-                &mut tx,
-                &p.id,
-                PayoutStatus::Failed,
-                &[PayoutStatus::Processing],
-                Some(&reason),
-                now,
-            )
-            .await?
-            {
-                record_payout_event(state, &mut tx, EventType::PayoutFailed, &p.id).await?;
-            }
-            tx.commit().await?;
+            fail(state, &p.id, &reason).await?;
             continue;
         };
         let result = stripe
@@ -174,24 +161,31 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
             }
             Err(e) => {
                 tracing::warn!(payout = %p.id, reason = %e, "Stripe refused the transfer");
-                let mut tx = state.db.begin().await?;
-                if Db::payout_released(
-                    &mut tx,
-                    &p.id,
-                    PayoutStatus::Failed,
-                    &[PayoutStatus::Processing],
-                    Some(&e.reason()),
-                    state.clock.now(),
-                )
-                .await?
-                {
-                    record_payout_event(state, &mut tx, EventType::PayoutFailed, &p.id).await?;
-                }
-                tx.commit().await?;
+                fail(state, &p.id, &e.reason()).await?;
             }
         }
     }
     Ok(tried)
+}
+
+/// A `processing` payout that cannot be or was not paid: `failed` with `reason`, its
+/// commissions free for the next run, and `payout.failed` recorded.
+async fn fail(state: &AppState, id: &str, reason: &str) -> ApiResult<()> {
+    let mut tx = state.db.begin().await?;
+    if Db::payout_released(
+        &mut tx,
+        id,
+        PayoutStatus::Failed,
+        &[PayoutStatus::Processing],
+        Some(reason),
+        state.clock.now(),
+    )
+    .await?
+    {
+        record_payout_event(state, &mut tx, EventType::PayoutFailed, id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// An unknown outcome: the payout stays `processing` and is tried again later.
