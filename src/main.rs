@@ -12,13 +12,16 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// first arena's pages were already huge: 32 MB).
 #[cfg(target_os = "linux")]
 #[used]
-#[unsafe(link_section = ".init_array")]
+// `.init_array.00100`: sorted before mimalloc's own constructor (priority 101 where it has one).
+#[unsafe(link_section = ".init_array.00100")]
 static NO_TRANSPARENT_HUGE_PAGES: extern "C" fn() = {
     extern "C" fn disable() {
         // SAFETY: prctl(PR_SET_THP_DISABLE) only sets a flag on this process; it touches no
         // memory and needs nothing initialised.
         unsafe {
-            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+            // prctl is variadic and reads its arguments as unsigned longs.
+            let (on, zero): (libc::c_ulong, libc::c_ulong) = (1, 0);
+            libc::prctl(libc::PR_SET_THP_DISABLE, on, zero, zero, zero);
         }
     }
     disable

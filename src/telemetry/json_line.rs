@@ -27,7 +27,10 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
+        // Events from the `log` crate (rustls, reqwest, sqlx) carry their real target here, as
+        // tracing-subscriber's own formatters show them, not `log`.
+        let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         w.write_str("{\"timestamp\":\"")?;
         write_timestamp(&mut w, SystemTime::now())?;
         w.write_str("\",\"level\":\"")?;
@@ -47,7 +50,14 @@ where
 
 /// RFC 3339 in UTC with microseconds, as tracing-subscriber's default timer writes it.
 fn write_timestamp(w: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
-    let t: chrono::DateTime<chrono::Utc> = now.into();
+    // Never a panic in the logger: a clock before 1970 or past chrono's range writes the epoch.
+    let since = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let t = i64::try_from(since.as_secs())
+        .ok()
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, since.subsec_nanos()))
+        .unwrap_or_default();
     let (date, time) = (t.date_naive(), t.time());
     use chrono::{Datelike, Timelike};
     let mut buf = [0u8; 26];
@@ -162,15 +172,21 @@ impl Visit for Fields<'_, '_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
+        // As serde_json writes numbers (`2.0`, `1e21`), so typed log pipelines see a float;
         // JSON has no NaN or infinity.
         self.pair(field, |w| match value.is_finite() {
-            true => write!(w, "{value}"),
+            true => w.write_str(ryu::Buffer::new().format_finite(value)),
             false => w.write_str("null"),
         });
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.pair(field, |w| write_string(w, &value.to_string()));
+        // Streamed: an error whose Display fails ends the line, never panics the caller.
+        self.pair(field, |w| {
+            w.write_char('"')?;
+            write!(Escaped(w), "{value}")?;
+            w.write_char('"')
+        });
     }
 }
 
@@ -203,7 +219,7 @@ mod tests {
             .finish();
         tracing::subscriber::with_default(subscriber, || {
             let method = "GET";
-            tracing::info!(%method, route = "/r/{key}", status = 200u16, latency_ms = 1.25,
+            tracing::info!(%method, route = "/r/{key}", status = 200u16, latency_ms = 1.25, whole = 2.0,
                 nan = f64::NAN, ok = true, delta = -3i64,
                 text = "q\"b\\s\nl\u{1}é\u{7f}", "request");
             tracing::error!(error = %"boom: \"x\"", "request {}", 7);
@@ -223,6 +239,7 @@ mod tests {
         assert_eq!(a["route"], "/r/{key}");
         assert_eq!(a["status"], 200);
         assert_eq!(a["latency_ms"], 1.25);
+        assert!(out.contains(r#""whole":2.0"#), "{out}");
         assert_eq!(a["nan"], serde_json::Value::Null);
         assert_eq!(a["ok"], true);
         assert_eq!(a["delta"], -3);
