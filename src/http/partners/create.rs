@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::fields::{SnapshotBody, clean_email, clean_name, metadata_object, program_list};
-use super::views::PartnerView;
 use crate::domain::partners::{GrantSource, PartnerSource};
 use crate::domain::scopes::Scope;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -16,6 +15,7 @@ use crate::http::json::ApiJson;
 use crate::http::rules::Strictness;
 use crate::service::partners::{self as svc, CreatePartner};
 use crate::state::AppState;
+use crate::views::PartnerView;
 
 /// Tolerant: the Network sends this body and adds fields without warning; unknown keys are
 /// ignored.

@@ -8,8 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db::links::Link;
-use crate::domain::ids::{LinkId, PartnerId, ProgramId};
+use crate::domain::ids::{LinkId, PartnerId};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -19,6 +18,7 @@ use crate::http::timeseries::format_money;
 use crate::service::links::{self as svc, NewLink};
 use crate::service::partners as partners_svc;
 use crate::state::AppState;
+pub use crate::views::LinkView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create_link, list_links))
@@ -34,40 +34,6 @@ pub struct CreateLinkBody {
     campaign_id: Option<String>,
     /// Optional override: the program's host or a subdomain of it.
     destination_url: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LinkView {
-    id: String,
-    link_key: String,
-    partner_id: PartnerId,
-    program_id: ProgramId,
-    destination_url: String,
-    /// `<public url>/r/<linkKey>`.
-    share_url: String,
-    created_at: Timestamp,
-}
-
-/// `link.created` webhooks carry this view.
-impl crate::webhooks::EventData for Link {
-    fn event_data(&self, public_url: &str) -> serde_json::Value {
-        serde_json::to_value(LinkView::new(self.clone(), public_url)).unwrap_or_default()
-    }
-}
-
-impl LinkView {
-    pub fn new(l: Link, public_url: &str) -> LinkView {
-        LinkView {
-            share_url: format!("{public_url}/r/{}", l.link_key),
-            id: l.id.into_string(),
-            link_key: l.link_key,
-            partner_id: l.partner_id,
-            program_id: l.program_id,
-            destination_url: l.destination_url,
-            created_at: l.created_at,
-        }
-    }
 }
 
 /// A link with its figures since it was made.

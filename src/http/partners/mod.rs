@@ -7,7 +7,6 @@ pub mod snapshot;
 
 mod create;
 mod fields;
-mod views;
 
 use axum::Json;
 use axum::extract::State;
@@ -27,9 +26,9 @@ use crate::http::paging;
 use crate::service::partners as svc;
 use crate::state::AppState;
 
+pub use crate::views::PartnerView;
 pub use create::{CreatePartnerBody, CreatedPartner};
 pub use fields::{MAX_PROGRAM_IDS, SnapshotBody, clean_email, clean_name};
-pub use views::PartnerView;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

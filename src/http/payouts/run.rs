@@ -78,7 +78,7 @@ async fn run(
     let result = svc::run(&state, &req).await?;
     let mut payouts = Vec::with_capacity(result.payouts.len());
     for (p, commission_ids) in result.payouts {
-        payouts.push(view(p, commission_ids));
+        payouts.push(payout_view(p, commission_ids));
     }
     let skipped = result
         .skipped

@@ -1,8 +1,17 @@
 //! Views that outlive the request: the answer of `POST /events`, stored with the event,
-//! replayed for a repeat and sent as the `conversion.created` payload, and the commission
-//! view, which that answer embeds and `commission.*` webhooks carry. The services that store
+//! replayed for a repeat and sent as the `conversion.created` payload; the commission view,
+//! which that answer embeds and `commission.*` webhooks carry; and the partner, link and payout
+//! views that `partner.*`, `link.created` and `payout.*` webhooks carry. The services that store
 //! and send them build them, so they sit below both `service` and `http`; views only an HTTP
 //! answer shows stay in `http/`.
+
+mod link;
+mod partner;
+mod payout;
+
+pub use link::LinkView;
+pub use partner::PartnerView;
+pub use payout::{PayoutView, payout_view};
 
 use serde::Serialize;
 
