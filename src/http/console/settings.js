@@ -89,7 +89,9 @@ async function settingsPage() {
   const showPayouts = (s) => {
     $("payout-schedule").value = s.schedule;
     $("payout-minimums").value = Object.entries(s.minimumAmounts || {}).map(([c, v]) => c + " " + v).join("\n");
-    $("payout-next").textContent = s.nextRunAt ? "Next run: " + when(s.nextRunAt) : "Payouts run when you start them.";
+    $("payout-next").textContent = s.nextRunAt ? "Next run: " + when(s.nextRunAt)
+      : s.schedule === "manual" ? "Payouts run when you start them."
+      : "No scheduled run in the next two months: OPENPARTNER_PAYOUT_SCHEDULE_CRON never fires on a payout day.";
   };
   showPayouts(payouts);
   $("payout-form").addEventListener("submit", async (ev) => {

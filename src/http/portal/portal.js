@@ -180,7 +180,8 @@ async function homePage() {
     : "Manual payouts to " + setup.payoutEmail;
   setDl($("payout-info"), [
     ["Schedule", setup.schedule],
-    ["Next scheduled payout", setup.nextRunAt ? when(setup.nextRunAt) : "Payouts are run by hand"],
+    ["Next scheduled payout", setup.nextRunAt ? when(setup.nextRunAt)
+      : setup.schedule === "manual" ? "Payouts are run by hand" : "None in the next two months"],
     ["Minimums", Object.entries(setup.minimumAmounts || {}).map(([c, v]) => v + " " + c).join(", ") || "None"],
     ["Payout method", method],
   ]);
