@@ -5,7 +5,7 @@ PostgreSQL, is a separate process and is not), sends a fixed number of requests 
 one keep-alive connection after a warm-up, and reads the counters callgrind dumps around each
 window (`callgrind_control --zero` before, `--dump` after). Called by `bench/run.sh
 --instructions`; CI does not run it. Options: --backends sqlite,postgres --requests N (default
-400) --routes health,partner,redirect,events,create (default all) --server-env KEY=VALUE (repeatable).
+400) --routes baselines,health,partner,redirect,events,create (default all) --server-env KEY=VALUE (repeatable).
 Prints a table and writes bench/out/instructions.json.
 
 The price of metrics (issue 19): the same route with the recorder installed and without, e.g.
@@ -76,7 +76,34 @@ def measure(pid, prefix, label, n, send):
     return dump_total(pid, prefix, label) / n
 
 
-ROUTES = ["health", "partner", "redirect", "events", "create"]
+ROUTES = ["baselines", "health", "partner", "redirect", "events", "create"]
+
+
+def baselines(backend, url, n, id_paths):
+    """The wrk rows' two baselines measured the same way: `bench-baseline` under callgrind, its
+    static JSON answer and its raw primary-key read (the denominators of rows 1 and 2)."""
+    prefix = os.path.join(bench.OUT, backend, "callgrind-baseline.out")
+    for f in glob.glob(prefix + "*"):
+        os.remove(f)
+    base = bench.Proc(["valgrind", "--tool=callgrind", f"--callgrind-out-file={prefix}.%p", "--dump-instr=no",
+                       "--compress-strings=no", "--collect-systime=no", bench.BASELINE,
+                       f"127.0.0.1:{bench.BASE_PORT}", url, str(bench.POOL)], dict(os.environ), f"{backend}-icount-baseline")
+    try:
+        bench.wait_ready(f"http://127.0.0.1:{bench.BASE_PORT}/static", deadline_s=300)
+        c = Client(bench.BASE_PORT)
+
+        def static(_):
+            s, _, _ = c.request("GET", "/static")
+            assert s == 200, s
+
+        def raw(i):
+            s, _, _ = c.request("GET", id_paths[i % len(id_paths)])
+            assert s == 200, s
+
+        return {"baseline: static JSON": measure(base.p.pid, prefix, "static", n, static),
+                "baseline: raw read": measure(base.p.pid, prefix, "raw", n, raw)}
+    finally:
+        base.stop()
 
 
 def run_backend(backend, n, extra_env=None, routes=ROUTES):
@@ -91,6 +118,7 @@ def run_backend(backend, n, extra_env=None, routes=ROUTES):
     admin = bench.sh([bench.SERVER, "keys", "create", "--admin"], env=env).strip().splitlines()[-1]
     id_paths = [line.strip() for line in open(ids) if line.strip()]
     link_paths = [line.strip() for line in open(keys) if line.strip()]
+    results = baselines(backend, url, n, id_paths) if "baselines" in routes else {}
     prefix = os.path.join(bench.OUT, backend, "callgrind.out")
     for f in glob.glob(prefix + "*"):
         os.remove(f)
@@ -123,7 +151,6 @@ def run_backend(backend, n, extra_env=None, routes=ROUTES):
             assert s == 201, (s, payload[:300])
 
         stamp = int(time.time())
-        results = {}
         if "health" in routes:
             results["GET /health"] = measure(pid, prefix, "health", n, health)
         if "partner" in routes:

@@ -159,14 +159,8 @@ impl Db {
 
     /// The commissions a payout holds (or held), oldest first.
     pub async fn payout_commission_ids(&self, id: &str) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(
-            "SELECT i.commission_id FROM payout_items i JOIN commissions c ON c.id = i.commission_id \
-             WHERE i.payout_id = $1 ORDER BY c.accrued_at, c.id",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|r| r.try_get(0)).collect()
+        let mut held = self.payout_commission_ids_many(&[id]).await?;
+        Ok(held.remove(id).unwrap_or_default())
     }
 
     /// [`Self::payout_commission_ids`] for many payouts in one query (a page of the list).

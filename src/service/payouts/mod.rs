@@ -37,25 +37,29 @@ pub struct Settings {
     pub minimums: BTreeMap<String, i64>,
 }
 
-pub async fn settings(state: &AppState) -> ApiResult<Settings> {
+/// The stored settings: `Err` with the parse error when they cannot be read, the defaults when
+/// none are stored.
+async fn stored(state: &AppState) -> ApiResult<Result<Settings, serde_json::Error>> {
     Ok(match state.db.get_setting(SETTINGS_KEY).await? {
-        // Unreadable settings are an error, never "manual, no minimums" in silence.
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| ApiError::internal(format_args!("stored payout settings: {e}")))?,
-        None => Settings::default(),
+        Some(text) => serde_json::from_str(&text),
+        None => Ok(Settings::default()),
     })
+}
+
+pub async fn settings(state: &AppState) -> ApiResult<Settings> {
+    // Unreadable settings are an error, never "manual, no minimums" in silence.
+    stored(state)
+        .await?
+        .map_err(|e| ApiError::internal(format_args!("stored payout settings: {e}")))
 }
 
 /// The stored settings to change: unreadable ones (an export from another version, say) are
 /// logged and replaced by the defaults, so the admin can always write new ones.
 pub async fn settings_for_update(state: &AppState) -> ApiResult<Settings> {
-    match state.db.get_setting(SETTINGS_KEY).await? {
-        Some(text) => Ok(serde_json::from_str(&text).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "stored payout settings are unreadable; replacing them");
-            Settings::default()
-        })),
-        None => Ok(Settings::default()),
-    }
+    Ok(stored(state).await?.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "stored payout settings are unreadable; replacing them");
+        Settings::default()
+    }))
 }
 
 pub async fn save_settings(state: &AppState, s: &Settings) -> ApiResult<()> {
