@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::db;
 use crate::db::Db;
 use crate::db::api_keys::KeyKind;
 use crate::domain::ids::ApiKeyId;

@@ -19,6 +19,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
+use crate::db;
 use crate::db::Db;
 use crate::db::clicks::{Click, MAX_BATCH};
 use crate::error::is_unavailable;

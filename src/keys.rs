@@ -1,6 +1,7 @@
 //! Minting and revoking API keys: shared by the HTTP API and the `openpartner keys` CLI.
 
 use crate::clock::SharedClock;
+use crate::db;
 use crate::db::Db;
 use crate::db::api_keys::{ApiKeyRow, KeyKind, NewApiKey};
 use crate::domain::ids::{ApiKeyId, PartnerId};

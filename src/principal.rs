@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cache::TtlCache;
 use crate::clock::SharedClock;
+use crate::db;
 use crate::db::Db;
 use crate::db::api_keys::KeyKind;
 use crate::db::sessions::{LiveAdminSession, SessionKey};

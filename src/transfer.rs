@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value as Json};
 
+use crate::db;
 use crate::db::transfer::{Column, DERIVED, Kind, TABLES, Value};
 use crate::db::{Backend, Db};
 

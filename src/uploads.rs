@@ -2,6 +2,7 @@
 //! URL it is served at. `http::uploads` takes and serves it; the Network heartbeat announces
 //! its URL.
 
+use crate::db;
 use crate::db::Db;
 
 pub const MAX_LOGO: usize = 2 * 1024 * 1024;

@@ -57,6 +57,24 @@ pub struct Db {
 
 pub type Tx = Transaction<'static, Any>;
 
+/// What a one-statement storage function runs on: the pool (`db.pool()`) or an open
+/// transaction (`&mut **tx`). Storage is free functions per module (`db::links::get(ex, id)`):
+/// one statement takes `impl Exec`, several that must commit together take `&mut Tx`, and a
+/// function that opens its own transactions takes `&Db`.
+pub trait Exec<'e>: sqlx::Executor<'e, Database = Any> {}
+
+impl<'e, T: sqlx::Executor<'e, Database = Any>> Exec<'e> for T {}
+
+/// The backend a connection talks to, for the backend-specific statements run inside a
+/// transaction.
+pub fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
+    if conn.backend_name().eq_ignore_ascii_case("sqlite") {
+        Backend::Sqlite
+    } else {
+        Backend::Postgres
+    }
+}
+
 /// Migrations, compiled in: one folder per backend, same logical schema, same file names.
 macro_rules! migrations {
     ($backend:literal: $(($version:literal, $name:literal)),* $(,)?) => {

@@ -19,6 +19,7 @@ use tokio::io::AsyncWriteExt;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::db;
 use crate::db::mail::OutgoingMail;
 use crate::db::{Db, Tx};
 use crate::domain::backoff;

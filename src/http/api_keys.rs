@@ -9,6 +9,7 @@ use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::api_keys::{ApiKeyRow, KeyKind};
 use crate::domain::ids::{ApiKeyId, PartnerId};
 use crate::domain::scopes::{Scope, ScopeSet};

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::audit::{AuditFilter, AuditRow};
 use crate::domain::cursor::Position;
 use crate::domain::time::Timestamp;

@@ -7,6 +7,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::brand::BrandName;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;

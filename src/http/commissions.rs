@@ -7,6 +7,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::commissions::CommissionFilter;
 use crate::domain::commission::CommissionStatus as Status;
 use crate::domain::cursor::Position;

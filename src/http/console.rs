@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::tokens::{NewToken, TokenKind, hash_token};
 use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::auth::{ADMIN_COOKIE, Auth, cookie, csrf_token, session_cookie};

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::ids::ClickId;
 use crate::domain::money::{Currency, Dec4};
 use crate::domain::scopes::Scope;

@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::mail::{MailRetry, MailSummary};
 use crate::domain::cursor::Position;
 use crate::domain::ids::MailId;

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::domain::rules::{RuleView, rule_views};
 use crate::domain::terms::describe;

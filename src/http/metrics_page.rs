@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::instruments;
 use crate::state::AppState;

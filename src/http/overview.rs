@@ -9,6 +9,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::stats::{DayFigure, TopRow};
 use crate::domain::ids::{LinkId, PartnerId};
 use crate::domain::money::Currency;
@@ -178,7 +179,7 @@ async fn overview(
     let mut top_links = Vec::new();
     for row in state.db.top_links(since, until, TOP).await? {
         let link_id = LinkId::from_string(row.id.as_str());
-        let Some(link) = state.db.get_link(&link_id).await? else {
+        let Some(link) = db::links::get(state.db.pool(), &link_id).await? else {
             continue;
         };
         top_links.push(TopEntry {

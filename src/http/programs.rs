@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::programs::Program;
 use crate::domain::commission::{CommissionRule, CommissionType};
 use crate::domain::ids::ProgramId;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::partners::{GrantSource, PartnerSource, SignupApproval};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::stripe::{NewStripeEvent, StripeEvent};
 use crate::domain::cursor::Position;
 use crate::domain::time::Timestamp;

@@ -9,6 +9,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::stats::DayFigure;
 use crate::domain::ids::PartnerId;
 use crate::domain::money::Currency;

@@ -5,6 +5,7 @@ use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::webhook_deliveries::Delivery;
 use crate::db::webhooks::Endpoint;
 use crate::domain::cursor::Position;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::config::Secret;
+use crate::db;
 use crate::db::webhooks::{Endpoint, EndpointChanges};
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult, ErrorBody};

@@ -12,6 +12,7 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::db;
 use crate::state::AppState;
 
 /// Daily, at a quiet hour (UTC): removes webhook deliveries past their retention.

@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
+use crate::db;
 use crate::db::api_keys::KeyKind;
 use crate::db::network::{Connected, NewKey};
 use crate::domain::ids::ApiKeyId;

@@ -6,6 +6,7 @@
 
 use serde_json::json;
 
+use crate::db;
 use crate::network::client::PUSH_TIMEOUT;
 use crate::network::vendor_token;
 use crate::state::AppState;

@@ -8,6 +8,7 @@ pub mod heartbeat;
 pub mod offerings;
 pub mod sync;
 
+use crate::db;
 use crate::db::network::Connection;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;

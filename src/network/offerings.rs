@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use crate::db;
 use crate::db::programs::Program;
 use crate::domain::rules::rule_views;
 use crate::network::client::ADMIN_TIMEOUT;

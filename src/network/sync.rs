@@ -9,6 +9,7 @@
 
 use serde_json::{Value, json};
 
+use crate::db;
 use crate::db::network::Connection;
 use crate::db::outbox::OutboxRow;
 use crate::db::partners::Partner;

@@ -1,6 +1,7 @@
 //! Commission transitions (approve, pay, reverse). Each change and its webhook event
 //! (`commission.approved`, `commission.paid`, `commission.reversed`) commit together.
 
+use crate::db;
 use crate::db::Db;
 use crate::db::commissions::{Commission, Reversal};
 use crate::domain::commission::CommissionStatus;

@@ -7,6 +7,7 @@
 //! event's write transaction by a primary key (`commission_firsts`): of concurrent events for
 //! one customer exactly one is first.
 
+use crate::db;
 use crate::db::Db;
 use crate::db::clicks::ClickRef;
 use crate::db::commissions::Commission;

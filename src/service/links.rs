@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::db::Db;
 use crate::db::links::{Link, NewLinkRow};
+use crate::db::{self, Db};
 use crate::domain::ids::{LinkId, PartnerId, ProgramId};
 use crate::error::{ApiError, ApiResult, OnUnique};
 use crate::link_cache::Resolved;
@@ -22,9 +22,7 @@ pub async fn resolve(state: &AppState, key: &str) -> ApiResult<Option<Arc<Resolv
         return Ok(hit);
     }
     let ticket = state.link_cache.ticket();
-    let resolved = state
-        .db
-        .link_target(key)
+    let resolved = db::links::target(state.db.pool(), key)
         .await?
         .map(|t| Arc::new(Resolved::new(t)));
     state
@@ -130,12 +128,10 @@ pub async fn create(state: &AppState, req: NewLink) -> ApiResult<Link> {
         created_at: now,
         grant: !req.as_partner,
     };
-    state
-        .db
-        .insert_link(&mut tx, &row)
+    db::links::insert(&mut tx, &row)
         .await
         .on_unique(|| ApiError::conflict("linkKey_taken", "This link key is taken."))?;
-    let link = Db::get_link_tx(&mut tx, &id)
+    let link = db::links::get(&mut *tx, &id)
         .await?
         .ok_or_else(|| ApiError::internal("link vanished after insert"))?;
     let url = &state.config.public_url;

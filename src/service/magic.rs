@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use crate::db;
 use crate::db::magic_links::Purpose;
 use crate::db::partners::Partner;
 use crate::db::{Db, Tx};

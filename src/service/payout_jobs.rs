@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::db;
 use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};

@@ -10,6 +10,7 @@
 
 use serde_json::Value;
 
+use crate::db;
 use crate::db::stripe::StripeEvent;
 use crate::domain::ids::ClickId;
 use crate::domain::money::Currency;

@@ -15,6 +15,7 @@
 
 use serde_json::Value;
 
+use crate::db;
 use crate::db::Db;
 use crate::db::commissions::PartReversal;
 use crate::db::stripe::StripeEvent;

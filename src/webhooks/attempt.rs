@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::address::{self, UrlError};
 use super::signing;
+use crate::db;
 use crate::db::webhook_deliveries::{AttemptResult, Delivery};
 use crate::db::webhooks::Endpoint;
 use crate::db::{Db, Tx};

@@ -7,6 +7,7 @@
 use tokio::task::JoinSet;
 
 use super::attempt;
+use crate::db;
 use crate::db::webhook_deliveries::Delivery;
 use crate::state::AppState;
 

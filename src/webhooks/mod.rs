@@ -16,6 +16,7 @@ pub mod worker;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::db;
 use crate::db::{Db, Tx};
 use crate::domain::time::Timestamp;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use openpartner::db;
 use openpartner::db::clicks::Click;
 use openpartner::network_sim::Fault;
 use reqwest::Method;

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use openpartner::clock::Clock;
+use openpartner::db;
 use openpartner::network_sim::{Fault, NetworkSim};
 use reqwest::Method;
 use serde_json::{Value, json};

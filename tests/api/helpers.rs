@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use openpartner::clock::ManualClock;
 use openpartner::config::Config;
+use openpartner::db;
 use openpartner::db::api_keys::KeyKind;
 use openpartner::domain::scopes::ScopeSet;
 use openpartner::startup::Application;

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use openpartner::db;
 use openpartner::network_sim::Fault;
 use reqwest::Method;
 use serde_json::json;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::helpers::{ADMIN_EMAIL, Backend, TestApp, answer, spawn_with_network};
+use openpartner::db;
 use openpartner::network_sim::NetworkSim;
 
 /// Starts a self-host connect; returns (pending vendor id, emailed token).

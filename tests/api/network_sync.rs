@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use openpartner::db;
 use openpartner::network_sim::Fault;
 use reqwest::Method;
 use serde_json::{Value, json};

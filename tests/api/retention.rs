@@ -6,6 +6,7 @@
 use std::time::{Duration, Instant};
 
 use openpartner::clock::Clock;
+use openpartner::db;
 use openpartner::jobs::cleanup;
 use reqwest::Method;
 use serde_json::json;

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use crate::db;
 use crate::domain::commission::CommissionStatus as Status;
 use crate::domain::ids::PartnerId;
 use crate::domain::money::{Currency, ExactNumber};
@@ -148,9 +149,7 @@ pub(super) async fn dashboard(
         .find(|(c, _, _)| *c == main)
         .map_or(0, |(_, _, v)| *v);
     let per_link = state.db.clicks_by_link(&id, since).await?;
-    let links = state
-        .db
-        .list_partner_links(&id)
+    let links = db::links::list_for_partner(state.db.pool(), &id)
         .await?
         .into_iter()
         .map(|l| DashboardLink {

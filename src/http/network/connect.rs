@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::email::Email;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::auth::Auth;

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::network::VendorStatus;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiResult, ErrorBody};

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::ids::{ApiKeyId, PartnerId};
 use crate::error::{ApiError, ApiResult, ErrorBody, OK, OkAnswer};
 use crate::http::api_keys::{CreateKey, CreatedKey, KeyList, KeyView, clean_label};

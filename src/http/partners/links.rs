@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::ids::{LinkId, PartnerId};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
@@ -125,7 +126,7 @@ async fn list_links(
     let partner = PartnerId::from_string(id);
     auth.require_partner_access(&partner, Scope::LinksRead)?;
     partners_svc::get_existing(&state, &partner).await?;
-    let links = state.db.list_partner_links(&partner).await?;
+    let links = db::links::list_for_partner(state.db.pool(), &partner).await?;
     state.clicks.flush().await;
     // Two grouped queries for every link, whatever their number.
     let clicks: HashMap<LinkId, i64> = state

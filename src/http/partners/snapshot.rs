@@ -6,6 +6,7 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::Db;
 use crate::db::partners::Snapshot;
 use crate::domain::ids::PartnerId;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::payouts::{Payout, PayoutFilter};
 use crate::domain::cursor::Position;
 use crate::domain::ids::PartnerId;

@@ -6,6 +6,7 @@ mod lifecycle;
 
 use serde_json::{Value, json};
 
+use crate::db;
 use crate::db::Db;
 use crate::db::magic_links::Purpose;
 use crate::db::partners::{NewPartner, Partner, Snapshot};

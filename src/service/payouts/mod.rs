@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::db;
 use crate::db::Db;
 use crate::db::payouts::{Payout, PayoutWithItems};
 use crate::domain::money::{Currency, Dec4};

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{Settings, audit_payout, send_in_background, settings};
+use crate::db;
 use crate::db::Db;
 use crate::db::partners::Partner;
 use crate::db::payout_runs::{self as store, Group, GroupOwed};
