@@ -39,6 +39,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(overview_js))
         .routes(routes!(settings_js))
         .routes(routes!(chart_js))
+        .routes(routes!(common_js))
 }
 
 macro_rules! page {
@@ -195,37 +196,37 @@ script!(
     webhooks_js,
     "/admin/assets/webhooks.js",
     "webhooks.js",
-    "The webhooks page's script (it uses `app.js`'s helpers)."
+    "The webhooks page's script (it uses the console's helpers in `common.js` and `app.js`)."
 );
 script!(
     payouts_js,
     "/admin/assets/payouts.js",
     "payouts.js",
-    "The payouts page's script (it uses `app.js`'s helpers)."
+    "The payouts page's script (it uses the console's helpers in `common.js` and `app.js`)."
 );
 script!(
     stripe_js,
     "/admin/assets/stripe.js",
     "stripe.js",
-    "The Stripe page's script (it uses `app.js`'s helpers)."
+    "The Stripe page's script (it uses the console's helpers in `common.js` and `app.js`)."
 );
 script!(
     commissions_js,
     "/admin/assets/commissions.js",
     "commissions.js",
-    "The commissions page's script (it uses `app.js`'s helpers)."
+    "The commissions page's script (it uses the console's helpers in `common.js` and `app.js`)."
 );
 script!(
     mail_js,
     "/admin/assets/mail.js",
     "mail.js",
-    "The mail page's script (it uses `app.js`'s helpers)."
+    "The mail page's script (it uses the console's helpers in `common.js` and `app.js`)."
 );
 script!(
     audit_js,
     "/admin/assets/audit.js",
     "audit.js",
-    "The audit log page's script (it uses `app.js`'s helpers)."
+    "The audit log page's script (it uses the console's helpers in `common.js` and `app.js`)."
 );
 
 script!(
@@ -271,13 +272,19 @@ script!(
     overview_js,
     "/admin/assets/overview.js",
     "overview.js",
-    "The overview page's script (it uses `app.js`'s helpers and `chart.js`)."
+    "The overview page's script (it uses the console's helpers in `common.js` and `app.js` and `chart.js`)."
 );
 script!(
     settings_js,
     "/admin/assets/settings.js",
     "settings.js",
-    "The API keys and settings pages' script (it uses `app.js`'s helpers)."
+    "The API keys and settings pages' script (it uses the console's helpers in `common.js` and `app.js`)."
+);
+script!(
+    common_js,
+    "/admin/assets/common.js",
+    "common.js",
+    "Helpers shared by the console's scripts and the partner portal: the API call, status messages, busy buttons."
 );
 script!(
     chart_js,
