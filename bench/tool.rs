@@ -10,7 +10,7 @@
 //! - `count`: the heartbeat's live-partner count, median of repeated runs.
 //! - `clicks`: how many clicks are stored.
 //! - `seed-series`: one partner with N clicks spread over the last D days (plus other partners
-//!   with a few clicks each), written by the server's own click writer (`Db::insert_clicks`, so
+//!   with a few clicks each), written by the server's own click writer (`db::clicks::insert`, so
 //!   `click_daily` is kept as the server keeps it), and attributed conversions with commissions.
 //! - `series`: median and p99 latency of `GET /partners/:id/timeseries` and
 //!   `GET /stats/timeseries` over D days by day, sequential requests; checks the totals.
@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use openpartner::db;
 use openpartner::db::clicks::Click;
 use openpartner::db::commissions::Commission;
 use openpartner::db::events::NewEvent;
@@ -173,7 +174,7 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("{{\"count\": {n}, \"median_ms\": {:.3}}}", median(times));
         }
-        Cmd::Clicks => println!("{}", db.total_clicks().await?),
+        Cmd::Clicks => println!("{}", db::clicks::total(db.pool()).await?),
         Cmd::SeedSeries {
             clicks,
             days,
@@ -594,7 +595,7 @@ async fn seed_series(
                 next_wanted += 1;
             }
         }
-        written += db.insert_clicks(&clicks).await?;
+        written += db::clicks::insert(db, &clicks).await?;
     }
     let total_other = others * other_clicks;
     for s in (0..total_other).step_by(batch) {
@@ -610,7 +611,7 @@ async fn seed_series(
                 )
             })
             .collect();
-        written += db.insert_clicks(&clicks).await?;
+        written += db::clicks::insert(db, &clicks).await?;
     }
     let clicks_secs = t.elapsed().as_secs_f64();
     // Conversions a minute after their click, 10 % in EUR; commissions approved once a day
@@ -739,7 +740,7 @@ async fn seed_clicks(db: &Db, n: usize, out: &str) -> anyhow::Result<()> {
                 click(l, p, g, first + (i as i64 * 3_000_000) / n as i64)
             })
             .collect();
-        written += db.insert_clicks(&clicks).await?;
+        written += db::clicks::insert(db, &clicks).await?;
         for c in &clicks {
             writeln!(f, "{}", c.id)?;
         }
@@ -774,8 +775,8 @@ async fn event_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<()
                 let external = format!("raw-{prefix}-{t}-{n}");
                 let click = format!("rawclick-{prefix}-{t}-{n}");
                 let mut tx = db.begin().await?;
-                Db::insert_event(
-                    &mut tx,
+                db::events::insert(
+                    &mut *tx,
                     &NewEvent {
                         id: &event_id,
                         external_event_id: &external,
@@ -793,8 +794,8 @@ async fn event_loop(db: &Db, secs: u64, concurrency: usize) -> anyhow::Result<()
                     },
                 )
                 .await?;
-                Db::insert_commission(
-                    &mut tx,
+                db::commissions::insert(
+                    &mut *tx,
                     &Commission {
                         id: CommissionId::generate(),
                         partner_id: PartnerId::from_string(partner.clone()),

@@ -150,7 +150,7 @@ async fn write_loop(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Msg>) {
 async fn write(db: &Db, clock: &SharedClock, batch: &[Click]) -> Vec<usize> {
     let mut delay = Duration::from_millis(50);
     loop {
-        match db.insert_clicks(batch).await {
+        match db::clicks::insert(db, batch).await {
             Ok(_) => return Vec::new(),
             Err(e) if is_unavailable(&e) => {
                 tracing::error!(error = %e, clicks = batch.len(), "writing clicks failed; retrying");
@@ -173,7 +173,7 @@ async fn isolate(db: &Db, clock: &SharedClock, batch: &[Click]) -> Vec<usize> {
     while let Some((start, part)) = pending.pop() {
         let mut delay = Duration::from_millis(50);
         let outcome = loop {
-            match db.insert_clicks(part).await {
+            match db::clicks::insert(db, part).await {
                 Err(e) if is_unavailable(&e) => {
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
@@ -187,9 +187,8 @@ async fn isolate(db: &Db, clock: &SharedClock, batch: &[Click]) -> Vec<usize> {
                 rejected.push(start);
                 let click = &part[0];
                 tracing::error!(click_id = %click.id.escape_debug(), error = %e, "click set aside as a dead letter");
-                if let Err(e) = db
-                    .dead_letter_clicks(&[(click, e.to_string())], clock.now())
-                    .await
+                if let Err(e) =
+                    db::clicks::dead_letter(db, &[(click, e.to_string())], clock.now()).await
                 {
                     tracing::error!(error = %e, "could not store the dead-lettered click; dropped");
                 }

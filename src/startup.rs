@@ -50,11 +50,10 @@ impl Application {
         db.migrate().await?;
         let home = url::Url::parse(&config.public_url)
             .map_or_else(|_| config.public_url.clone(), String::from);
-        db.ensure_default_program_destination(&home, clock.now())
-            .await?;
+        db::programs::ensure_default_destination(db.pool(), &home, clock.now()).await?;
         // Offering syncs claimed by a process that stopped mid-way are sent again once their
         // lease lapsed (never one another live replica holds).
-        db.release_offering_claims(clock.now()).await?;
+        db::programs::release_offering_claims(db.pool(), clock.now()).await?;
         import_disk_logo(&db, &config).await?;
         let cursor_key = load_secret(&db, "cursor_key").await?;
         let ip_salt = load_secret(&db, "ip_salt").await?;

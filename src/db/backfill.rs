@@ -123,7 +123,7 @@ impl Db {
             let rows = q.fetch_all(self.pool()).await?;
             let mut found: Vec<Partner> = rows
                 .iter()
-                .map(super::partners::from_row)
+                .map(<Partner as sqlx::FromRow<'_, AnyRow>>::from_row)
                 .collect::<sqlx::Result<_>>()?;
             found.sort_by_key(|p| chunk.iter().position(|id| id == p.id.as_str()));
             out.extend(found);

@@ -1,9 +1,10 @@
 //! Clicks: written in multi-row batches by the click buffer, or one at a time (idempotent on
 //! the id) when the Network reports them.
 
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
-use super::{Backend, Db, Tx};
+use super::{Backend, Db, Exec, Tx};
 use crate::domain::ids::{ClickId, LinkId, PartnerId};
 use crate::domain::time::Timestamp;
 
@@ -81,193 +82,199 @@ async fn add_daily_clicks(
     Ok(())
 }
 
-fn click_ref(r: &sqlx::any::AnyRow) -> sqlx::Result<ClickRef> {
-    Ok(ClickRef {
-        id: ClickId::from_string(r.try_get::<String, _>("id")?),
-        partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
-        program_id: r.try_get("program_id")?,
-        ts: Timestamp::from_millis(r.try_get("ts")?),
-        revoked: r.try_get::<i64, _>("revoked")? != 0,
-        fraud_flag: r.try_get("fraud_flag")?,
-    })
+impl FromRow<'_, AnyRow> for ClickRef {
+    fn from_row(r: &AnyRow) -> sqlx::Result<ClickRef> {
+        Ok(ClickRef {
+            id: ClickId::from_string(r.try_get::<String, _>("id")?),
+            partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
+            program_id: r.try_get("program_id")?,
+            ts: Timestamp::from_millis(r.try_get("ts")?),
+            revoked: r.try_get::<i64, _>("revoked")? != 0,
+            fraud_flag: r.try_get("fraud_flag")?,
+        })
+    }
 }
 
-impl Db {
-    /// Inserts clicks, `MAX_BATCH` per statement, the whole batch as one JSON parameter that
-    /// the database unpacks (SQLite `json_each`, PostgreSQL `json_to_recordset`): one bind
-    /// instead of sixteen per row. Ids already present are skipped. Each statement runs in a
-    /// transaction with the `click_daily` rollup update for exactly the rows it inserted (read
-    /// back with `RETURNING`), so the rollup never drifts from the clicks.
-    pub async fn insert_clicks(&self, clicks: &[Click]) -> sqlx::Result<u64> {
-        let sql = match self.backend() {
-            Backend::Sqlite => format!(
-                "INSERT INTO clicks ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true \
-                 ON CONFLICT (id) DO NOTHING RETURNING partner_id, program_id, ts",
-                COLUMNS
-                    .split(", ")
-                    .map(|c| format!("value ->> '{c}'"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            Backend::Postgres => format!(
-                "INSERT INTO clicks ({COLUMNS}) SELECT {COLUMNS} FROM json_to_recordset($1::json) AS x(\
-                 id text, link_id text, partner_id text, program_id text, ts bigint, ip_hash text, \
-                 user_agent text, referer text, landing_url text, utm_source text, utm_medium text, \
-                 utm_campaign text, utm_term text, utm_content text, revoked bigint, source text, \
-                 fraud_flag text, country text) \
-                 ON CONFLICT (id) DO NOTHING RETURNING partner_id, program_id, ts"
-            ),
-        };
-        let mut inserted = 0;
-        for chunk in clicks.chunks(MAX_BATCH) {
-            let rows: Vec<serde_json::Value> = chunk
-                .iter()
-                .map(|c| {
-                    serde_json::json!({
-                        "id": c.id, "link_id": c.link_id, "partner_id": c.partner_id, "program_id": c.program_id,
-                        "ts": c.ts, "ip_hash": c.ip_hash, "user_agent": c.user_agent, "referer": c.referer,
-                        "landing_url": c.landing_url, "utm_source": c.utm[0], "utm_medium": c.utm[1],
-                        "utm_campaign": c.utm[2], "utm_term": c.utm[3], "utm_content": c.utm[4],
-                        "revoked": i64::from(c.revoked), "source": c.source,
-                        "fraud_flag": c.fraud_flag, "country": c.country,
-                    })
+/// Inserts clicks, `MAX_BATCH` per statement, the whole batch as one JSON parameter that
+/// the database unpacks (SQLite `json_each`, PostgreSQL `json_to_recordset`): one bind
+/// instead of sixteen per row. Ids already present are skipped. Each statement runs in a
+/// transaction with the `click_daily` rollup update for exactly the rows it inserted (read
+/// back with `RETURNING`), so the rollup never drifts from the clicks.
+pub async fn insert(db: &Db, clicks: &[Click]) -> sqlx::Result<u64> {
+    let sql = match db.backend() {
+        Backend::Sqlite => format!(
+            "INSERT INTO clicks ({COLUMNS}) SELECT {} FROM json_each($1) WHERE true \
+             ON CONFLICT (id) DO NOTHING RETURNING partner_id, program_id, ts",
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("value ->> '{c}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Backend::Postgres => format!(
+            "INSERT INTO clicks ({COLUMNS}) SELECT {COLUMNS} FROM json_to_recordset($1::json) AS x(\
+             id text, link_id text, partner_id text, program_id text, ts bigint, ip_hash text, \
+             user_agent text, referer text, landing_url text, utm_source text, utm_medium text, \
+             utm_campaign text, utm_term text, utm_content text, revoked bigint, source text, \
+             fraud_flag text, country text) \
+             ON CONFLICT (id) DO NOTHING RETURNING partner_id, program_id, ts"
+        ),
+    };
+    let mut inserted = 0;
+    for chunk in clicks.chunks(MAX_BATCH) {
+        let rows: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id, "link_id": c.link_id, "partner_id": c.partner_id, "program_id": c.program_id,
+                    "ts": c.ts, "ip_hash": c.ip_hash, "user_agent": c.user_agent, "referer": c.referer,
+                    "landing_url": c.landing_url, "utm_source": c.utm[0], "utm_medium": c.utm[1],
+                    "utm_campaign": c.utm[2], "utm_term": c.utm[3], "utm_content": c.utm[4],
+                    "revoked": i64::from(c.revoked), "source": c.source,
+                    "fraud_flag": c.fraud_flag, "country": c.country,
                 })
-                .collect();
-            let payload = serde_json::Value::Array(rows).to_string();
-            let mut tx = self.begin().await?;
-            let done = sqlx::query(&sql).bind(payload).fetch_all(&mut *tx).await?;
-            // Sorted keys: concurrent batches lock rollup rows in one order (no deadlock).
-            let mut daily: std::collections::BTreeMap<(i64, String, String), i64> =
-                std::collections::BTreeMap::new();
-            for r in &done {
-                let ts: i64 = r.try_get(2)?;
-                *daily
-                    .entry((ts.div_euclid(DAY_MS), r.try_get(0)?, r.try_get(1)?))
-                    .or_default() += 1;
-            }
-            add_daily_clicks(self.backend(), &mut tx, &daily).await?;
-            tx.commit().await?;
-            inserted += done.len() as u64;
+            })
+            .collect();
+        let payload = serde_json::Value::Array(rows).to_string();
+        let mut tx = db.begin().await?;
+        let done = sqlx::query(&sql).bind(payload).fetch_all(&mut *tx).await?;
+        // Sorted keys: concurrent batches lock rollup rows in one order (no deadlock).
+        let mut daily: std::collections::BTreeMap<(i64, String, String), i64> =
+            std::collections::BTreeMap::new();
+        for r in &done {
+            let ts: i64 = r.try_get(2)?;
+            *daily
+                .entry((ts.div_euclid(DAY_MS), r.try_get(0)?, r.try_get(1)?))
+                .or_default() += 1;
         }
-        Ok(inserted)
+        add_daily_clicks(db.backend(), &mut tx, &daily).await?;
+        tx.commit().await?;
+        inserted += done.len() as u64;
     }
+    Ok(inserted)
+}
 
-    /// Sets clicks the database refused aside, each with its error; ids already set aside are
-    /// skipped.
-    pub async fn dead_letter_clicks(
-        &self,
-        rows: &[(&Click, String)],
-        now: crate::domain::time::Timestamp,
-    ) -> sqlx::Result<()> {
-        for (c, error) in rows {
-            let payload = serde_json::json!({
-                "id": c.id, "link_id": c.link_id, "partner_id": c.partner_id,
-                "program_id": c.program_id, "ts": c.ts, "ip_hash": c.ip_hash,
-                "user_agent": c.user_agent, "referer": c.referer, "landing_url": c.landing_url,
-                "utm": c.utm, "revoked": c.revoked, "source": c.source,
-                "fraud_flag": c.fraud_flag, "country": c.country,
-            });
-            // Escaped JSON text holds any character, NUL included, as plain ASCII.
-            sqlx::query(
-                "INSERT INTO click_dead_letters (id, payload, error, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(c.id.replace('\0', ""))
-            .bind(payload.to_string())
-            .bind(
-                error
-                    .chars()
-                    .take(2000)
-                    .collect::<String>()
-                    .replace('\0', ""),
-            )
-            .bind(now.millis())
-            .execute(self.pool())
-            .await?;
-        }
-        Ok(())
-    }
-
-    pub async fn dead_letter_count(&self) -> sqlx::Result<i64> {
-        sqlx::query("SELECT COUNT(*) FROM click_dead_letters")
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)
-    }
-
-    pub async fn get_click(&self, id: &ClickId) -> sqlx::Result<Option<ClickRef>> {
-        let row = sqlx::query(
-            "SELECT id, partner_id, program_id, ts, revoked, fraud_flag FROM clicks WHERE id = $1",
+/// Sets clicks the database refused aside, each with its error; ids already set aside are
+/// skipped.
+pub async fn dead_letter(
+    db: &Db,
+    rows: &[(&Click, String)],
+    now: crate::domain::time::Timestamp,
+) -> sqlx::Result<()> {
+    for (c, error) in rows {
+        let payload = serde_json::json!({
+            "id": c.id, "link_id": c.link_id, "partner_id": c.partner_id,
+            "program_id": c.program_id, "ts": c.ts, "ip_hash": c.ip_hash,
+            "user_agent": c.user_agent, "referer": c.referer, "landing_url": c.landing_url,
+            "utm": c.utm, "revoked": c.revoked, "source": c.source,
+            "fraud_flag": c.fraud_flag, "country": c.country,
+        });
+        // Escaped JSON text holds any character, NUL included, as plain ASCII.
+        sqlx::query(
+            "INSERT INTO click_dead_letters (id, payload, error, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
         )
-        .bind(id.as_str())
-        .fetch_optional(self.pool())
+        .bind(c.id.replace('\0', ""))
+        .bind(payload.to_string())
+        .bind(
+            error
+                .chars()
+                .take(2000)
+                .collect::<String>()
+                .replace('\0', ""),
+        )
+        .bind(now.millis())
+        .execute(db.pool())
         .await?;
-        row.as_ref().map(click_ref).transpose()
     }
+    Ok(())
+}
 
-    /// The customer's last click at or before `at`.
-    pub async fn last_click_of_user(
-        &self,
-        user_id: &str,
-        at: Timestamp,
-    ) -> sqlx::Result<Option<ClickRef>> {
-        let row = sqlx::query(
-            "SELECT id, partner_id, program_id, ts, revoked, fraud_flag FROM clicks \
-             WHERE user_id = $1 AND ts <= $2 ORDER BY ts DESC, id DESC LIMIT 1",
-        )
+pub async fn dead_letter_count<'e>(ex: impl Exec<'e>) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) FROM click_dead_letters")
+        .fetch_one(ex)
+        .await?
+        .try_get(0)
+}
+
+pub async fn get<'e>(ex: impl Exec<'e>, id: &ClickId) -> sqlx::Result<Option<ClickRef>> {
+    sqlx::query_as(
+        "SELECT id, partner_id, program_id, ts, revoked, fraud_flag FROM clicks WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(ex)
+    .await
+}
+
+/// The customer's last click at or before `at`.
+pub async fn last_of_user<'e>(
+    ex: impl Exec<'e>,
+    user_id: &str,
+    at: Timestamp,
+) -> sqlx::Result<Option<ClickRef>> {
+    sqlx::query_as(
+        "SELECT id, partner_id, program_id, ts, revoked, fraud_flag FROM clicks \
+         WHERE user_id = $1 AND ts <= $2 ORDER BY ts DESC, id DESC LIMIT 1",
+    )
+    .bind(user_id)
+    .bind(at.millis())
+    .fetch_optional(ex)
+    .await
+}
+
+/// Links a click to a customer id. False when there is no such click.
+pub async fn identify<'e>(
+    ex: impl Exec<'e>,
+    click_id: &ClickId,
+    user_id: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("UPDATE clicks SET user_id = $1 WHERE id = $2")
         .bind(user_id)
-        .bind(at.millis())
-        .fetch_optional(self.pool())
+        .bind(click_id.as_str())
+        .execute(ex)
         .await?;
-        row.as_ref().map(click_ref).transpose()
-    }
+    Ok(done.rows_affected() == 1)
+}
 
-    /// Links a click to a customer id. False when there is no such click.
-    pub async fn identify_click(&self, click_id: &ClickId, user_id: &str) -> sqlx::Result<bool> {
-        let done = sqlx::query("UPDATE clicks SET user_id = $1 WHERE id = $2")
-            .bind(user_id)
-            .bind(click_id.as_str())
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn count_clicks(&self, partner: &PartnerId, since: Timestamp) -> sqlx::Result<i64> {
-        let row = sqlx::query("SELECT COUNT(*) FROM clicks WHERE partner_id = $1 AND ts >= $2")
-            .bind(partner.as_str())
-            .bind(since.millis())
-            .fetch_one(self.pool())
-            .await?;
-        row.try_get(0)
-    }
-
-    /// Clicks per link of one partner since `since`.
-    pub async fn clicks_by_link(
-        &self,
-        partner: &PartnerId,
-        since: Timestamp,
-    ) -> sqlx::Result<Vec<(LinkId, i64)>> {
-        let rows = sqlx::query(
-            "SELECT link_id, COUNT(*) FROM clicks WHERE partner_id = $1 AND ts >= $2 GROUP BY link_id",
-        )
+pub async fn count_for_partner<'e>(
+    ex: impl Exec<'e>,
+    partner: &PartnerId,
+    since: Timestamp,
+) -> sqlx::Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) FROM clicks WHERE partner_id = $1 AND ts >= $2")
         .bind(partner.as_str())
         .bind(since.millis())
-        .fetch_all(self.pool())
+        .fetch_one(ex)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    LinkId::from_string(r.try_get::<String, _>(0)?),
-                    r.try_get(1)?,
-                ))
-            })
-            .collect()
-    }
+    row.try_get(0)
+}
 
-    pub async fn total_clicks(&self) -> sqlx::Result<i64> {
-        sqlx::query("SELECT COUNT(*) FROM clicks")
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)
-    }
+/// Clicks per link of one partner since `since`.
+pub async fn by_link<'e>(
+    ex: impl Exec<'e>,
+    partner: &PartnerId,
+    since: Timestamp,
+) -> sqlx::Result<Vec<(LinkId, i64)>> {
+    let rows = sqlx::query(
+        "SELECT link_id, COUNT(*) FROM clicks WHERE partner_id = $1 AND ts >= $2 GROUP BY link_id",
+    )
+    .bind(partner.as_str())
+    .bind(since.millis())
+    .fetch_all(ex)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                LinkId::from_string(r.try_get::<String, _>(0)?),
+                r.try_get(1)?,
+            ))
+        })
+        .collect()
+}
+
+pub async fn total<'e>(ex: impl Exec<'e>) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) FROM clicks")
+        .fetch_one(ex)
+        .await?
+        .try_get(0)
 }

@@ -1,8 +1,9 @@
 //! Queue depths for the metrics page, read at scrape time in one statement.
 
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
-use super::Db;
+use super::Exec;
 
 /// Rows waiting in each retry queue.
 #[derive(Debug, Clone, Copy, Default)]
@@ -14,18 +15,8 @@ pub struct QueueDepths {
     pub webhooks_pending: i64,
 }
 
-impl Db {
-    pub async fn queue_depths(&self) -> sqlx::Result<QueueDepths> {
-        let r = sqlx::query(
-            "SELECT \
-             (SELECT COUNT(*) FROM network_outbox WHERE status = 'pending'), \
-             (SELECT COUNT(*) FROM network_outbox WHERE status = 'dead'), \
-             (SELECT COUNT(*) FROM mail_outbox WHERE status = 'pending'), \
-             (SELECT COUNT(*) FROM mail_outbox WHERE status = 'dead'), \
-             (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending')",
-        )
-        .fetch_one(self.pool())
-        .await?;
+impl FromRow<'_, AnyRow> for QueueDepths {
+    fn from_row(r: &AnyRow) -> sqlx::Result<QueueDepths> {
         Ok(QueueDepths {
             outbox_pending: r.try_get(0)?,
             outbox_dead: r.try_get(1)?,
@@ -34,4 +25,17 @@ impl Db {
             webhooks_pending: r.try_get(4)?,
         })
     }
+}
+
+pub async fn queue_depths<'e>(ex: impl Exec<'e>) -> sqlx::Result<QueueDepths> {
+    sqlx::query_as(
+        "SELECT \
+         (SELECT COUNT(*) FROM network_outbox WHERE status = 'pending'), \
+         (SELECT COUNT(*) FROM network_outbox WHERE status = 'dead'), \
+         (SELECT COUNT(*) FROM mail_outbox WHERE status = 'pending'), \
+         (SELECT COUNT(*) FROM mail_outbox WHERE status = 'dead'), \
+         (SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending')",
+    )
+    .fetch_one(ex)
+    .await
 }

@@ -349,7 +349,7 @@ impl Db {
         let mut out = Vec::with_capacity(ids.len());
         for r in ids {
             let id = CommissionId::from_string(r.try_get::<String, _>(0)?);
-            if let Some(c) = Db::get_commission_tx(tx, &id).await? {
+            if let Some(c) = super::commissions::get(&mut **tx, &id).await? {
                 out.push(c);
             }
         }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::db::clicks::Click;
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
@@ -108,9 +109,9 @@ async fn report_click(
         ));
     };
     let t = &link.target;
-    let inserted = state
-        .db
-        .insert_clicks(&[Click {
+    let inserted = db::clicks::insert(
+        &state.db,
+        &[Click {
             id: body.id.clone(),
             link_id: t.link_id.to_string(),
             partner_id: t.partner_id.to_string(),
@@ -132,8 +133,9 @@ async fn report_click(
             source: "network",
             fraud_flag: fraud_flag(body.fraud_flag),
             country: country(body.country),
-        }])
-        .await?;
+        }],
+    )
+    .await?;
     let (status, replayed) = if inserted == 1 {
         (StatusCode::CREATED, None)
     } else {

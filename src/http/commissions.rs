@@ -108,7 +108,7 @@ async fn page(
         status,
         after: after.as_ref().map(|p| (p.created_at, p.id.as_str())),
     };
-    let mut rows = state.db.list_commissions(&filter, limit + 1).await?;
+    let mut rows = db::commissions::list(state.db.pool(), &filter, limit + 1).await?;
     let next = paging::next_cursor(state, &mut rows, limit, |c| Position {
         created_at: c.accrued_at.millis(),
         id: c.id.to_string(),

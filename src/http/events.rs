@@ -171,7 +171,7 @@ async fn identify(
     }
     state.clicks.flush().await;
     let click = ClickId::from_string(body.click_id.trim());
-    if !state.db.identify_click(&click, user).await? {
+    if !db::clicks::identify(state.db.pool(), &click, user).await? {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "click_not_found",

@@ -64,10 +64,10 @@ pub struct MyPrograms {
 async fn my_programs(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<MyPrograms>> {
     let me = partner_only(&auth)?;
     let partner = crate::service::partners::get_existing(&state, &me).await?;
-    let snapshot = state.db.get_snapshot(&me).await?;
+    let snapshot = db::partners::get_snapshot(state.db.pool(), &me).await?;
     let mut programs = Vec::new();
     for id in &partner.program_ids {
-        let Some(p) = state.db.get_program(id.as_str()).await? else {
+        let Some(p) = db::programs::get(state.db.pool(), id.as_str()).await? else {
             continue;
         };
         let (rules, holdback, source) = match &snapshot {

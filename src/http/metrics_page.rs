@@ -66,7 +66,7 @@ async fn render(state: &AppState) -> Response {
     metrics::gauge!(instruments::DB_POOL_SIZE).set(f64::from(pool.size()));
     metrics::gauge!(instruments::DB_POOL_IDLE).set(pool.num_idle() as f64);
     // Queue depths are read at scrape time: the database is the truth across replicas.
-    match state.db.queue_depths().await {
+    match db::gauges::queue_depths(state.db.pool()).await {
         Ok(d) => {
             metrics::gauge!(instruments::NETWORK_OUTBOX_PENDING).set(d.outbox_pending as f64);
             metrics::gauge!(instruments::NETWORK_OUTBOX_DEAD).set(d.outbox_dead as f64);

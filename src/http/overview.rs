@@ -112,7 +112,7 @@ async fn overview(
     state.clicks.flush().await;
     let (mut clicks, mut conversions) = (0, 0);
     let mut revenue: BTreeMap<String, i64> = BTreeMap::new();
-    for figure in state.db.daily_figures(None, since, until).await? {
+    for figure in db::stats::daily_figures(&state.db, None, since, until).await? {
         match figure {
             DayFigure::Clicks { clicks: n, .. } => clicks += n,
             DayFigure::Conversions {
@@ -128,16 +128,16 @@ async fn overview(
         }
     }
     let mut commissions: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    for (status, currency, minor) in state.db.commissions_by_status(since, until).await? {
+    for (status, currency, minor) in
+        db::stats::commissions_by_status(state.db.pool(), since, until).await?
+    {
         let amount = money(&currency, minor);
         commissions
             .entry(status)
             .or_default()
             .insert(currency, amount);
     }
-    let payouts_due = state
-        .db
-        .payouts_due()
+    let payouts_due = db::stats::payouts_due(state.db.pool())
         .await?
         .into_iter()
         .map(|(c, m)| {
@@ -150,9 +150,7 @@ async fn overview(
         if let Some(n) = names.get(id) {
             return Ok(n.clone());
         }
-        let name = state
-            .db
-            .get_partner(&PartnerId::from_string(id.to_string()))
+        let name = db::partners::get(state.db.pool(), &PartnerId::from_string(id.to_string()))
             .await?
             .map_or_else(|| id.to_string(), |p| p.name);
         names.insert(id.to_string(), name.clone());
@@ -164,7 +162,7 @@ async fn overview(
         currency,
         conversions,
         revenue_minor,
-    } in state.db.top_partners(since, until, TOP).await?
+    } in db::stats::top_partners(state.db.pool(), since, until, TOP).await?
     {
         top_partners.push(TopEntry {
             name: name_of(&id).await?,
@@ -177,7 +175,7 @@ async fn overview(
         });
     }
     let mut top_links = Vec::new();
-    for row in state.db.top_links(since, until, TOP).await? {
+    for row in db::stats::top_links(state.db.pool(), since, until, TOP).await? {
         let link_id = LinkId::from_string(row.id.as_str());
         let Some(link) = db::links::get(state.db.pool(), &link_id).await? else {
             continue;

@@ -259,7 +259,7 @@ fn apply(mut p: Program, body: ProgramBody, creating: bool) -> ApiResult<Program
 /// Queues the program's offering for the Network and sends it in the background; a failure is
 /// retried by the jobs and never fails the save.
 async fn publish(state: &AppState, program: &Program) -> ApiResult<()> {
-    state.db.mark_offering_dirty(program.id.as_str()).await?;
+    db::programs::mark_offering_dirty(state.db.pool(), program.id.as_str()).await?;
     crate::network::offerings::sync_in_background(state);
     Ok(())
 }
@@ -274,7 +274,7 @@ pub async fn list_programs(
     auth: Auth,
 ) -> ApiResult<Json<ProgramList>> {
     auth.require_admin()?;
-    let programs = state.db.list_programs().await?;
+    let programs = db::programs::list(state.db.pool()).await?;
     Ok(Json(ProgramList {
         programs: programs.into_iter().map(ProgramView::from).collect(),
     }))
@@ -317,7 +317,7 @@ pub async fn create_program(
         updated_at: now,
     };
     let program = apply(blank, body, true)?;
-    state.db.insert_program(&program).await?;
+    db::programs::insert(&state.db, &program).await?;
     publish(&state, &program).await?;
     Ok((StatusCode::CREATED, Json(program.into())))
 }
@@ -335,9 +335,7 @@ pub async fn get_program(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<ProgramView>> {
     auth.require_admin()?;
-    let program = state
-        .db
-        .get_program(&id)
+    let program = db::programs::get(state.db.pool(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such program."))?;
     Ok(Json(program.into()))
@@ -359,14 +357,12 @@ pub async fn update_program(
     ApiJson(body): ApiJson<ProgramBody>,
 ) -> ApiResult<Json<ProgramView>> {
     auth.require_admin()?;
-    let existing = state
-        .db
-        .get_program(&id)
+    let existing = db::programs::get(state.db.pool(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such program."))?;
     let mut program = apply(existing, body, false)?;
     program.updated_at = state.clock.now();
-    state.db.update_program(&program).await?;
+    db::programs::update(&state.db, &program).await?;
     // Destinations and attribution windows live in the redirect's cache.
     state.link_cache.clear();
     publish(&state, &program).await?;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use crate::db;
 use crate::db::commissions::Commission;
 use crate::db::events::SaleRow;
 use crate::domain::ids::EventId;
@@ -58,9 +59,7 @@ pub async fn with_sales(
     rows: &[Commission],
 ) -> ApiResult<Vec<CommissionWithSale>> {
     let ids: Vec<&EventId> = rows.iter().map(|c| &c.event_id).collect();
-    let mut sales: HashMap<EventId, SaleRow> = state
-        .db
-        .sales_by_ids(&ids)
+    let mut sales: HashMap<EventId, SaleRow> = db::events::sales_by_ids(state.db.pool(), &ids)
         .await?
         .into_iter()
         .map(|s| (s.id.clone(), s))

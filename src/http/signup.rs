@@ -139,9 +139,7 @@ async fn partner_signup(
             }),
         )
     };
-    if state
-        .db
-        .get_partner_by_email(email.as_str())
+    if db::partners::get_by_email(state.db.pool(), email.as_str())
         .await?
         .is_some()
     {
@@ -157,9 +155,7 @@ async fn partner_signup(
             metadata: Default::default(),
             // Only the programs open to sign-up, never every program.
             program_ids: Some(
-                state
-                    .db
-                    .signup_program_ids()
+                db::programs::signup_ids(state.db.pool())
                     .await?
                     .into_iter()
                     .map(|p| p.to_string())

@@ -94,7 +94,7 @@ async fn series(
     };
     // Clicks still in the buffer count too.
     state.clicks.flush().await;
-    let rows = state.db.daily_figures(partner, first, end).await?;
+    let rows = db::stats::daily_figures(&state.db, partner, first, end).await?;
     let mut buckets: Vec<Bucket> = starts
         .iter()
         .map(|s| Bucket {

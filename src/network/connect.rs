@@ -166,7 +166,7 @@ async fn finish(
     if !revoked.is_empty() {
         state.auth.invalidate_all();
     }
-    state.db.mark_all_offerings_dirty().await?;
+    db::programs::mark_all_offerings_dirty(state.db.pool()).await?;
     offerings::sync_in_background(state);
     heartbeat::trigger(state);
     tracing::info!(%vendor_id, "connected to the Network");

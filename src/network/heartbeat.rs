@@ -58,7 +58,7 @@ async fn attempt(state: &AppState) -> Outcome {
         Ok(n) => n,
         Err(e) => return Outcome::Failed(format!("local_partner_count_failed: {e}")),
     };
-    let last_event_at = match state.db.last_event_at().await {
+    let last_event_at = match db::events::last_at(state.db.pool()).await {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(format!("local_last_event_failed: {e}")),
     };

@@ -46,37 +46,40 @@ pub async fn sync(state: &AppState) -> anyhow::Result<usize> {
         return Ok(0);
     };
     let mut done = 0;
-    for id in state
-        .db
-        .programs_needing_offering_sync(state.clock.now())
-        .await?
-    {
+    for id in db::programs::needing_offering_sync(state.db.pool(), state.clock.now()).await? {
         // An edit made while this sync sends the program leaves it to this sync (the claim
         // stays), which sends it again: never a second create from another sync.
         loop {
             let owner = ulid::Ulid::new().to_string();
             let now = state.clock.now();
-            if !state
-                .db
-                .claim_offering_sync(&id, &owner, now, now.plus_millis(LEASE_MS))
-                .await?
+            if !db::programs::claim_offering_sync(
+                state.db.pool(),
+                &id,
+                &owner,
+                now,
+                now.plus_millis(LEASE_MS),
+            )
+            .await?
             {
                 break; // sent, or another sync is sending it
             }
-            let Some(p) = state.db.get_program(&id).await? else {
+            let Some(p) = db::programs::get(state.db.pool(), &id).await? else {
                 break;
             };
             match send(state, &token, &p).await {
                 Ok(offering_id) => {
-                    state
-                        .db
-                        .offering_synced(p.id.as_str(), offering_id.as_deref(), &owner)
-                        .await?;
+                    db::programs::offering_synced(
+                        &state.db,
+                        p.id.as_str(),
+                        offering_id.as_deref(),
+                        &owner,
+                    )
+                    .await?;
                     done += 1;
                 }
                 Err(e) => {
                     tracing::warn!(program = %p.id, reason = %e, "offering sync failed; will retry");
-                    state.db.offering_sync_failed(p.id.as_str(), &owner).await?;
+                    db::programs::offering_sync_failed(&state.db, p.id.as_str(), &owner).await?;
                     break;
                 }
             }

@@ -24,9 +24,9 @@ fn event_of(to: CommissionStatus) -> Option<EventType> {
 pub async fn approve(state: &AppState, id: &CommissionId, force: bool) -> ApiResult<Commission> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let before = Db::get_commission_tx(&mut tx, id).await?;
-    if !Db::approve_commission(&mut tx, id, now, force).await? {
-        return Err(match Db::get_commission_tx(&mut tx, id).await? {
+    let before = db::commissions::get(&mut *tx, id).await?;
+    if !db::commissions::approve(&mut *tx, id, now, force).await? {
+        return Err(match db::commissions::get(&mut *tx, id).await? {
             Some(c) if c.status == CommissionStatus::Accrued => ApiError::conflict(
                 "not_mature",
                 format!(
@@ -51,9 +51,9 @@ pub async fn transition(
 ) -> ApiResult<Commission> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let before = Db::get_commission_tx(&mut tx, id).await?;
-    if !Db::transition_commission(&mut tx, id, to, now).await? {
-        return Err(match Db::get_commission_tx(&mut tx, id).await? {
+    let before = db::commissions::get(&mut *tx, id).await?;
+    if !db::commissions::transition(&mut *tx, id, to, now).await? {
+        return Err(match db::commissions::get(&mut *tx, id).await? {
             Some(c) => invalid_transition(&c, to),
             None => ApiError::not_found("No such commission."),
         });
@@ -69,8 +69,8 @@ pub async fn reverse(
     reason: Option<&str>,
 ) -> ApiResult<Commission> {
     let mut tx = state.db.begin().await?;
-    let before = Db::get_commission_tx(&mut tx, id).await?;
-    match Db::reverse_commission(&mut tx, id, reason, state.clock.now()).await? {
+    let before = db::commissions::get(&mut *tx, id).await?;
+    match db::commissions::reverse(&mut tx, id, reason, state.clock.now()).await? {
         Reversal::Reversed | Reversal::ClawedBack => {}
         Reversal::NotFound => return Err(ApiError::not_found("No such commission.")),
         Reversal::InPayout => {
@@ -103,9 +103,9 @@ pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
         }
         for id in due {
             let mut tx = state.db.begin().await?;
-            let before = Db::get_commission_tx(&mut tx, &id).await?;
+            let before = db::commissions::get(&mut *tx, &id).await?;
             // Another replica (or an admin) may have moved it meanwhile: then skip it.
-            if Db::approve_commission(&mut tx, &id, state.clock.now(), false).await? {
+            if db::commissions::approve(&mut *tx, &id, state.clock.now(), false).await? {
                 finish(state, tx, &id, CommissionStatus::Approved, before).await?;
                 approved += 1;
             }
@@ -121,7 +121,7 @@ async fn finish(
     to: CommissionStatus,
     before: Option<Commission>,
 ) -> ApiResult<Commission> {
-    let updated = Db::get_commission_tx(&mut tx, id)
+    let updated = db::commissions::get(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such commission."))?;
     let action = match to {

@@ -94,7 +94,7 @@ enum Attribution {
 /// [`EventAnswer`]), stored with the event; `created` is false for a replay, which returns the
 /// stored answer.
 pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, String)> {
-    if let Some(stored) = state.db.event_result(&input.external_event_id).await? {
+    if let Some(stored) = db::events::result(state.db.pool(), &input.external_event_id).await? {
         return Ok((false, stored));
     }
     let event_id = EventId::generate();
@@ -119,8 +119,8 @@ pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, Str
         commission: commission.as_ref(),
     });
     let credited = click.as_ref().filter(|_| attributed);
-    let inserted = Db::insert_event(
-        &mut tx,
+    let inserted = db::events::insert(
+        &mut *tx,
         &NewEvent {
             id: &event_id,
             external_event_id: &input.external_event_id,
@@ -143,13 +143,13 @@ pub async fn record(state: &AppState, input: EventInput) -> ApiResult<(bool, Str
         // A concurrent post of the same external id won: answer with its result.
         Err(e) if crate::error::is_unique_violation(&e) => {
             drop(tx);
-            let stored = state.db.event_result(&input.external_event_id).await?;
+            let stored = db::events::result(state.db.pool(), &input.external_event_id).await?;
             return Ok((false, stored.unwrap_or_else(|| "null".into())));
         }
         Err(e) => return Err(e.into()),
     }
     if let Some(c) = &commission {
-        Db::insert_commission(&mut tx, c).await?;
+        db::commissions::insert(&mut *tx, c).await?;
     }
     // The conversion with its attribution outcome (the answer), then what it earned.
     let url = &state.config.public_url;
@@ -179,21 +179,21 @@ async fn attribute(state: &AppState, input: &EventInput) -> ApiResult<Attributio
     // Clicks are written in batches: make the ones already answered visible first.
     state.clicks.flush().await;
     let click = match (&input.click_id, &input.user_id) {
-        (Some(id), _) => state.db.get_click(id).await?,
-        (None, Some(user)) => state.db.last_click_of_user(user, input.ts).await?,
+        (Some(id), _) => db::clicks::get(state.db.pool(), id).await?,
+        (None, Some(user)) => db::clicks::last_of_user(state.db.pool(), user, input.ts).await?,
         (None, None) => None,
     };
     let Some(click) = click else {
         return no(None, "no_click");
     };
-    let Some(program) = state.db.get_program(&click.program_id).await? else {
+    let Some(program) = db::programs::get(state.db.pool(), &click.program_id).await? else {
         return no(Some(click), "no_program");
     };
     let age = input.ts.millis() - click.ts.millis();
     if age < 0 || age > program.attribution_window_days * 86_400_000 {
         return no(Some(click), "outside_attribution_window");
     }
-    let partner = state.db.get_partner(&click.partner_id).await?;
+    let partner = db::partners::get(state.db.pool(), &click.partner_id).await?;
     let Some(partner) = partner.filter(|p| p.revoked_at.is_none() && !click.revoked) else {
         return no(Some(click), "partner_revoked");
     };
@@ -212,7 +212,7 @@ async fn attribute(state: &AppState, input: &EventInput) -> ApiResult<Attributio
             reason: "program_not_granted",
         });
     }
-    let terms = match state.db.get_snapshot(&click.partner_id).await? {
+    let terms = match db::partners::get_snapshot(state.db.pool(), &click.partner_id).await? {
         Some(s) => Terms {
             holdback_days: s.holdback_days.unwrap_or(program.holdback_days),
             rules: s.rules,
@@ -248,8 +248,8 @@ async fn price(
     };
     let partner = &click.partner_id;
     let program = click.program_id.as_str();
-    let earlier = Db::first_commission_at(tx, partner, Some(program), &customer).await?;
-    let anchor = Db::first_commission_at(tx, partner, None, &customer).await?;
+    let earlier = db::commissions::first_at(&mut **tx, partner, Some(program), &customer).await?;
+    let anchor = db::commissions::first_at(&mut **tx, partner, None, &customer).await?;
     let mut occasion = Occasion {
         event_type: &input.kind,
         currency: &input.currency,
@@ -262,11 +262,12 @@ async fn price(
     let mut priced = terms.rules.price(&occasion);
     if matches!(priced, Price::Earned { .. })
         && occasion.first
-        && !Db::claim_first_commission(tx, partner, program, &customer, event_id, input.ts).await?
+        && !db::commissions::claim_first(&mut **tx, partner, program, &customer, event_id, input.ts)
+            .await?
     {
         // A concurrent event of the same customer was first: this one is not.
         occasion.first = false;
-        occasion.anchor = Db::first_commission_at(tx, partner, None, &customer).await?;
+        occasion.anchor = db::commissions::first_at(&mut **tx, partner, None, &customer).await?;
         priced = terms.rules.price(&occasion);
     }
     Ok(match priced {

@@ -69,9 +69,7 @@ pub async fn create(state: &AppState, req: NewLink) -> ApiResult<Link> {
             "must be 3 to 64 characters of A-Z, a-z, 0-9, _ and -",
         ));
     }
-    let partner = state
-        .db
-        .get_partner(&req.partner)
+    let partner = db::partners::get(state.db.pool(), &req.partner)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     if partner.revoked_at.is_some() {
@@ -80,9 +78,7 @@ pub async fn create(state: &AppState, req: NewLink) -> ApiResult<Link> {
             "This partner is revoked.",
         ));
     }
-    let program = state
-        .db
-        .get_program(&req.program)
+    let program = db::programs::get(state.db.pool(), &req.program)
         .await?
         .ok_or_else(|| ApiError::invalid_field("programId", "no such program"))?;
     if req.as_partner && !partner.program_ids.contains(&program.id) {

@@ -91,9 +91,7 @@ pub async fn suspended_reason(state: &AppState, token: &str) -> ApiResult<Option
     else {
         return Ok(None);
     };
-    Ok(state
-        .db
-        .get_partner(&partner_id)
+    Ok(db::partners::get(state.db.pool(), &partner_id)
         .await?
         .filter(|p| p.revoked_at.is_some())
         .map(|p| p.revoke_reason.unwrap_or_else(|| SUSPENDED.to_string())))
@@ -127,7 +125,7 @@ pub async fn verify(state: &AppState, token: &str) -> ApiResult<Verified> {
     else {
         return Err(invalid());
     };
-    let Some(partner) = Db::get_partner_tx(&mut tx, &partner_id).await? else {
+    let Some(partner) = db::partners::get(&mut *tx, &partner_id).await? else {
         return Err(invalid());
     };
     if partner.revoked_at.is_some() {
@@ -142,13 +140,13 @@ pub async fn verify(state: &AppState, token: &str) -> ApiResult<Verified> {
                 .unwrap_or_else(|| SUSPENDED.to_string()),
         ));
     }
-    let activated = Db::verify_partner_email(&mut tx, &partner.id, now).await?;
+    let activated = db::partners::verify_email(&mut tx, &partner.id, now).await?;
     let session = if partner.pending_review {
         None
     } else {
         Some(open_session(&mut tx, &partner, now).await?)
     };
-    let partner = Db::get_partner_tx(&mut tx, &partner.id)
+    let partner = db::partners::get(&mut *tx, &partner.id)
         .await?
         .ok_or_else(invalid)?;
     if activated {

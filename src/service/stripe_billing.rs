@@ -76,9 +76,7 @@ async fn identify(
     state.clicks.flush().await;
     let click_id = match (click, user) {
         (Some(c), _) => Some(ClickId::from_string(c)),
-        (None, Some(u)) => state
-            .db
-            .last_click_of_user(u, state.clock.now())
+        (None, Some(u)) => db::clicks::last_of_user(state.db.pool(), u, state.clock.now())
             .await
             .map_err(db_err)?
             .map(|c| c.id),
@@ -87,9 +85,7 @@ async fn identify(
     let Some(click_id) = click_id else {
         return Ok(false);
     };
-    if !state
-        .db
-        .identify_click(&click_id, customer)
+    if !db::clicks::identify(state.db.pool(), &click_id, customer)
         .await
         .map_err(db_err)?
     {

@@ -67,7 +67,7 @@ async fn reverse(
 ) -> ApiResult<PartReversal> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let Some(c) = Db::get_commission_tx(&mut tx, commission).await? else {
+    let Some(c) = db::commissions::get(&mut *tx, commission).await? else {
         return Ok(PartReversal::NotFound);
     };
     // i128: amounts up to i64 times a refund up to i64 cannot overflow.
@@ -76,9 +76,11 @@ async fn reverse(
     } else {
         (i128::from(c.amount_minor) * i128::from(numerator.max(0)) / i128::from(denominator)) as i64
     };
-    let done = Db::reverse_part(&mut tx, commission, target, source, Some(reason), now).await?;
+    let done =
+        db::commissions::reverse_part(&mut tx, commission, target, source, Some(reason), now)
+            .await?;
     if let PartReversal::Reversed { full: true, .. } = done {
-        let updated = Db::get_commission_tx(&mut tx, commission).await?;
+        let updated = db::commissions::get(&mut *tx, commission).await?;
         if let Some(updated) = updated {
             let url = &state.config.public_url;
             webhooks::record_view(&mut tx, EventType::CommissionReversed, &updated, url, now)
@@ -149,7 +151,7 @@ pub async fn dispute(
     let status = d.get("status").and_then(Value::as_str).unwrap_or("");
     if event.event_type == "charge.dispute.created" {
         let mut tx = state.db.begin().await.map_err(db_err)?;
-        let held = Db::hold_commission(&mut tx, &commission, now)
+        let held = db::commissions::hold(&mut *tx, &commission, now)
             .await
             .map_err(db_err)?;
         // Stripe does not promise order: a closure already received (won, lost or closed with
@@ -164,7 +166,7 @@ pub async fn dispute(
             tx.rollback().await.map_err(db_err)?;
             return Ok(Handled::Duplicate);
         }
-        let current = Db::get_commission_tx(&mut tx, &commission)
+        let current = db::commissions::get(&mut *tx, &commission)
             .await
             .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
@@ -179,7 +181,7 @@ pub async fn dispute(
     match status {
         "won" | "warning_closed" => {
             let mut tx = state.db.begin().await.map_err(db_err)?;
-            let released = Db::release_commission(&mut tx, &commission, now)
+            let released = db::commissions::release(&mut *tx, &commission, now)
                 .await
                 .map_err(db_err)?;
             tx.commit().await.map_err(db_err)?;

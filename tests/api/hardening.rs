@@ -188,7 +188,9 @@ async fn a_nul_wedges_nothing(b: Backend) {
         app.state.clicks.record(raw("good", "fine")),
     );
     assert!(good);
-    let dead = app.state.db.dead_letter_count().await.unwrap();
+    let dead = db::clicks::dead_letter_count(app.state.db.pool())
+        .await
+        .unwrap();
     match b {
         Backend::Postgres => {
             assert!(!poison, "a set-aside click is not reported as stored");

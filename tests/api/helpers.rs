@@ -558,7 +558,7 @@ impl TestApp {
     }
 
     pub async fn clicks_in_db(&self) -> i64 {
-        self.state.db.total_clicks().await.unwrap()
+        db::clicks::total(self.state.db.pool()).await.unwrap()
     }
 }
 

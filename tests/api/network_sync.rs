@@ -349,8 +349,8 @@ async fn seed_roster(app: &TestApp, n: usize) {
         for i in chunk {
             let id = PartnerId::generate();
             let email = format!("roster{i}@example.com");
-            Db::insert_partner(
-                &mut tx,
+            db::partners::insert(
+                &mut *tx,
                 NewPartner {
                     id: &id,
                     email: &email,

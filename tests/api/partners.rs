@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use openpartner::db;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -278,10 +279,7 @@ async fn paging_sees_each_partner_once_under_concurrent_inserts(b: Backend) {
             }
         })
     };
-    for p in app
-        .state
-        .db
-        .list_partners(None, &Default::default(), 10_000)
+    for p in db::partners::list(app.state.db.pool(), None, &Default::default(), 10_000)
         .await
         .unwrap()
     {
@@ -326,8 +324,8 @@ async fn seed_partners(app: &crate::helpers::TestApp, n: usize, now: i64) {
         for i in chunk {
             let id = PartnerId::generate();
             let email = format!("seed{i}@example.com");
-            Db::insert_partner(
-                &mut tx,
+            db::partners::insert(
+                &mut *tx,
                 NewPartner {
                     id: &id,
                     email: &email,

@@ -1,7 +1,7 @@
 //! The partner row and its decoding.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
 use crate::domain::ids::{PartnerId, ProgramId};
 use crate::domain::partners::{GrantSource, PartnerSource};
@@ -59,59 +59,61 @@ pub fn join_ids(ids: &[ProgramId]) -> String {
         .join(" ")
 }
 
-pub fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
-    let network = match r.try_get::<Option<String>, _>("network_creator_id")? {
-        Some(creator_id) => Some(NetworkLink {
-            creator_id,
-            pre_existing: r
-                .try_get::<Option<i64>, _>("network_pre_existing")?
-                .unwrap_or(0)
-                != 0,
-            affiliations: r
-                .try_get::<Option<i64>, _>("network_affiliations")?
-                .unwrap_or(0),
-            synced_at: opt_ts(r, "network_synced_at")?.unwrap_or(Timestamp::from_millis(0)),
-        }),
-        None => None,
-    };
-    Ok(Partner {
-        id: PartnerId::from_string(r.try_get::<String, _>("id")?),
-        email: r.try_get("email")?,
-        name: r.try_get("name")?,
-        stripe_connect_account_id: r.try_get("stripe_connect_account_id")?,
-        // NULL until Stripe has told us (migration 0015).
-        stripe_payouts_enabled: r
-            .try_get::<Option<i64>, _>("stripe_payouts_enabled")?
-            .is_some_and(|v| v != 0),
-        stripe_details_submitted: r
-            .try_get::<Option<i64>, _>("stripe_details_submitted")?
-            .is_some_and(|v| v != 0),
-        metadata: r.try_get("metadata")?,
-        program_ids: r
-            .try_get::<String, _>("program_ids")?
-            .split_whitespace()
-            .map(ProgramId::from_string)
-            .collect(),
-        profile: r.try_get("profile")?,
-        source: crate::db::decode_or(
-            "partners.source",
-            r.try_get("source")?,
-            PartnerSource::parse,
-            PartnerSource::AdminInvite,
-        ),
-        campaign_grant_source: crate::db::decode_or(
-            "partners.campaign_grant_source",
-            r.try_get("campaign_grant_source")?,
-            GrantSource::parse,
-            GrantSource::Admin,
-        ),
-        pending_review: r.try_get::<i64, _>("pending_review")? != 0,
-        email_verified_at: opt_ts(r, "email_verified_at")?,
-        created_at: Timestamp::from_millis(r.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
-        activated_at: opt_ts(r, "activated_at")?,
-        revoked_at: opt_ts(r, "revoked_at")?,
-        revoke_reason: r.try_get("revoke_reason")?,
-        network,
-    })
+impl FromRow<'_, AnyRow> for Partner {
+    fn from_row(r: &AnyRow) -> sqlx::Result<Partner> {
+        let network = match r.try_get::<Option<String>, _>("network_creator_id")? {
+            Some(creator_id) => Some(NetworkLink {
+                creator_id,
+                pre_existing: r
+                    .try_get::<Option<i64>, _>("network_pre_existing")?
+                    .unwrap_or(0)
+                    != 0,
+                affiliations: r
+                    .try_get::<Option<i64>, _>("network_affiliations")?
+                    .unwrap_or(0),
+                synced_at: opt_ts(r, "network_synced_at")?.unwrap_or(Timestamp::from_millis(0)),
+            }),
+            None => None,
+        };
+        Ok(Partner {
+            id: PartnerId::from_string(r.try_get::<String, _>("id")?),
+            email: r.try_get("email")?,
+            name: r.try_get("name")?,
+            stripe_connect_account_id: r.try_get("stripe_connect_account_id")?,
+            // NULL until Stripe has told us (migration 0015).
+            stripe_payouts_enabled: r
+                .try_get::<Option<i64>, _>("stripe_payouts_enabled")?
+                .is_some_and(|v| v != 0),
+            stripe_details_submitted: r
+                .try_get::<Option<i64>, _>("stripe_details_submitted")?
+                .is_some_and(|v| v != 0),
+            metadata: r.try_get("metadata")?,
+            program_ids: r
+                .try_get::<String, _>("program_ids")?
+                .split_whitespace()
+                .map(ProgramId::from_string)
+                .collect(),
+            profile: r.try_get("profile")?,
+            source: crate::db::decode_or(
+                "partners.source",
+                r.try_get("source")?,
+                PartnerSource::parse,
+                PartnerSource::AdminInvite,
+            ),
+            campaign_grant_source: crate::db::decode_or(
+                "partners.campaign_grant_source",
+                r.try_get("campaign_grant_source")?,
+                GrantSource::parse,
+                GrantSource::Admin,
+            ),
+            pending_review: r.try_get::<i64, _>("pending_review")? != 0,
+            email_verified_at: opt_ts(r, "email_verified_at")?,
+            created_at: Timestamp::from_millis(r.try_get("created_at")?),
+            updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
+            activated_at: opt_ts(r, "activated_at")?,
+            revoked_at: opt_ts(r, "revoked_at")?,
+            revoke_reason: r.try_get("revoke_reason")?,
+            network,
+        })
+    }
 }

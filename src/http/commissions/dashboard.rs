@@ -116,9 +116,9 @@ pub(super) async fn dashboard(
             .ok_or_else(|| ApiError::invalid_query("since must be an RFC 3339 timestamp"))?,
     };
     state.clicks.flush().await;
-    let clicks = state.db.count_clicks(&id, since).await?;
-    let (events, revenue) = state.db.attributed_totals(&id, since).await?;
-    let commissions = state.db.commission_totals(&id, since).await?;
+    let clicks = db::clicks::count_for_partner(state.db.pool(), &id, since).await?;
+    let (events, revenue) = db::events::attributed_totals(state.db.pool(), &id, since).await?;
+    let commissions = db::commissions::totals(state.db.pool(), &id, since).await?;
     // Every currency seen, in events or commissions; the main one first (most events).
     let mut currencies: Vec<String> = revenue.iter().map(|(c, _, _)| c.clone()).collect();
     for (_, c, _) in &commissions {
@@ -148,7 +148,7 @@ pub(super) async fn dashboard(
         .iter()
         .find(|(c, _, _)| *c == main)
         .map_or(0, |(_, _, v)| *v);
-    let per_link = state.db.clicks_by_link(&id, since).await?;
+    let per_link = db::clicks::by_link(state.db.pool(), &id, since).await?;
     let links = db::links::list_for_partner(state.db.pool(), &id)
         .await?
         .into_iter()

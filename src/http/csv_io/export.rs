@@ -6,6 +6,7 @@ use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{download, record};
+use crate::db;
 use crate::domain::commission::CommissionStatus;
 use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
@@ -67,10 +68,9 @@ async fn partners_csv(State(state): State<AppState>, auth: Auth) -> ApiResult<Re
             let state = state.clone();
             async move {
                 let after_ref = after.as_ref().map(|(a, id)| (*a, id.as_str()));
-                let rows = state
-                    .db
-                    .list_partners(after_ref, &Default::default(), PAGE)
-                    .await?;
+                let rows =
+                    db::partners::list(state.db.pool(), after_ref, &Default::default(), PAGE)
+                        .await?;
                 let mut out = String::new();
                 for p in &rows {
                     let programs = p
@@ -164,10 +164,9 @@ async fn commissions_csv(
         move |after: Option<(i64, String)>| {
             let state = state.clone();
             async move {
-                let rows = state
-                    .db
-                    .export_commissions(status, since, after.as_ref(), PAGE)
-                    .await?;
+                let rows =
+                    db::exports::commissions(state.db.pool(), status, since, after.as_ref(), PAGE)
+                        .await?;
                 let mut out = String::new();
                 for c in &rows {
                     out.push_str(&record(&[
@@ -235,10 +234,8 @@ async fn conversions_csv(
         move |after: Option<(i64, String)>| {
             let state = state.clone();
             async move {
-                let rows = state
-                    .db
-                    .export_conversions(since, after.as_ref(), PAGE)
-                    .await?;
+                let rows =
+                    db::exports::conversions(state.db.pool(), since, after.as_ref(), PAGE).await?;
                 let mut out = String::new();
                 for e in &rows {
                     out.push_str(&record(&[

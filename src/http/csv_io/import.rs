@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::db;
 use crate::domain::email::Email;
 use crate::domain::partners::{GrantSource, PartnerSource};
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -165,9 +166,7 @@ async fn import_partners(
         }
         let programs = (!programs.is_empty()).then_some(programs);
         if !seen.insert(email.as_str().to_string())
-            || state
-                .db
-                .get_partner_by_email(email.as_str())
+            || db::partners::get_by_email(state.db.pool(), email.as_str())
                 .await?
                 .is_some()
         {

@@ -175,7 +175,7 @@ async fn approve(
     let id = network_id(&id)?;
     let note = note(body.decision_note)?;
     if let Some(p) = &body.program_id {
-        if state.db.get_program(p).await?.is_none() {
+        if db::programs::get(state.db.pool(), p).await?.is_none() {
             return Err(ApiError::invalid_field("programId", "no such program"));
         }
     }

@@ -129,14 +129,13 @@ async fn list_links(
     let links = db::links::list_for_partner(state.db.pool(), &partner).await?;
     state.clicks.flush().await;
     // Two grouped queries for every link, whatever their number.
-    let clicks: HashMap<LinkId, i64> = state
-        .db
-        .clicks_by_link(&partner, Timestamp::from_millis(0))
-        .await?
-        .into_iter()
-        .collect();
+    let clicks: HashMap<LinkId, i64> =
+        db::clicks::by_link(state.db.pool(), &partner, Timestamp::from_millis(0))
+            .await?
+            .into_iter()
+            .collect();
     let mut sales: HashMap<LinkId, (i64, BTreeMap<String, i64>)> = HashMap::new();
-    for row in state.db.link_conversions(&partner).await? {
+    for row in db::stats::link_conversions(state.db.pool(), &partner).await? {
         let entry = sales.entry(LinkId::from_string(row.id)).or_default();
         entry.0 += row.conversions;
         entry.1.insert(row.currency, row.revenue_minor);

@@ -15,6 +15,7 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use self::fields::{metadata_object, program_list};
+use crate::db;
 use crate::db::partners::{PartnerChanges, PartnerFilter, PartnerStatus};
 use crate::domain::cursor::Position;
 use crate::domain::ids::PartnerId;
@@ -111,14 +112,13 @@ async fn list_partners(
         program: program.as_deref(),
     };
     // One extra row tells whether there is a next page.
-    let mut page = state
-        .db
-        .list_partners(
-            after.as_ref().map(|p| (p.created_at, p.id.as_str())),
-            &filter,
-            limit + 1,
-        )
-        .await?;
+    let mut page = db::partners::list(
+        state.db.pool(),
+        after.as_ref().map(|p| (p.created_at, p.id.as_str())),
+        &filter,
+        limit + 1,
+    )
+    .await?;
     let next_cursor = paging::next_cursor(&state, &mut page, limit, |p| Position {
         created_at: p.created_at.millis(),
         id: p.id.to_string(),
@@ -217,11 +217,7 @@ async fn update_partner(
         stripe_connect_account_id: stripe,
         program_ids,
     };
-    if !state
-        .db
-        .update_partner(&id, &changes, state.clock.now())
-        .await?
-    {
+    if !db::partners::update(&state.db, &id, &changes, state.clock.now()).await? {
         return Err(ApiError::not_found("No such partner."));
     }
     Ok(Json(svc::get_existing(&state, &id).await?.into()))

@@ -77,7 +77,7 @@ async fn get_snapshot(
     let id = PartnerId::from_string(id);
     auth.require_partner_access(&id, Scope::PartnersRead)?;
     svc::get_existing(&state, &id).await?;
-    let snapshot = state.db.get_snapshot(&id).await?;
+    let snapshot = db::partners::get_snapshot(state.db.pool(), &id).await?;
     Ok(Json(SnapshotAnswer {
         snapshot: snapshot.map(SnapshotView::from),
     }))
@@ -112,7 +112,7 @@ async fn put_snapshot(
         snapshotted_at: state.clock.now(),
     };
     let mut tx = state.db.begin().await?;
-    Db::upsert_snapshot(&mut tx, &snapshot).await?;
+    db::partners::upsert_snapshot(&mut tx, &snapshot).await?;
     tx.commit().await?;
     Ok(Json(SnapshotAnswer {
         snapshot: Some(snapshot.into()),
@@ -134,6 +134,6 @@ async fn delete_snapshot(
     auth.require_admin()?;
     let id = PartnerId::from_string(id);
     svc::get_existing(&state, &id).await?;
-    state.db.delete_snapshot(&id, state.clock.now()).await?;
+    db::partners::delete_snapshot(&state.db, &id, state.clock.now()).await?;
     Ok(Json(SnapshotAnswer { snapshot: None }))
 }

@@ -58,7 +58,7 @@ pub async fn reinvite(state: &AppState, id: &PartnerId) -> ApiResult<()> {
 /// Emails a sign-in link if (and only if) the partner may sign in; a revoked partner gets the
 /// suspended-access notice instead. Says nothing either way.
 pub async fn send_signin_link(state: &AppState, email: &Email) -> ApiResult<()> {
-    let Some(partner) = state.db.get_partner_by_email(email.as_str()).await? else {
+    let Some(partner) = db::partners::get_by_email(state.db.pool(), email.as_str()).await? else {
         return Ok(());
     };
     if partner.revoked_at.is_some() {
@@ -98,11 +98,11 @@ pub async fn revoke(
     let now = state.clock.now();
     let conn = state.db.network_connection().await?;
     let mut tx = state.db.begin().await?;
-    let Some(partner) = Db::get_partner_tx(&mut tx, id).await? else {
+    let Some(partner) = db::partners::get(&mut *tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));
     };
     let before = partner.clone();
-    if !Db::revoke_partner(&mut tx, id, reason.as_deref(), now).await? {
+    if !db::partners::revoke(&mut tx, id, reason.as_deref(), now).await? {
         return Err(ApiError::conflict(
             "already_revoked",
             "This partner is already revoked.",
@@ -124,7 +124,7 @@ pub async fn revoke(
     } else {
         None
     };
-    let partner = Db::get_partner_tx(&mut tx, id)
+    let partner = db::partners::get(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     let url = &state.config.public_url;
@@ -149,16 +149,16 @@ pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let now = state.clock.now();
     let conn = state.db.network_connection().await?;
     let mut tx = state.db.begin().await?;
-    let Some(before) = Db::get_partner_tx(&mut tx, id).await? else {
+    let Some(before) = db::partners::get(&mut *tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));
     };
-    if !Db::reinstate_partner(&mut tx, id, now).await? {
+    if !db::partners::reinstate(&mut *tx, id, now).await? {
         return Err(ApiError::conflict(
             "not_revoked",
             "This partner is not revoked.",
         ));
     }
-    let partner = Db::get_partner_tx(&mut tx, id)
+    let partner = db::partners::get(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     let url = &state.config.public_url;
@@ -185,15 +185,15 @@ pub async fn approve(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     // The approval and its email commit together: never approved without the mail queued.
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let before = Db::get_partner_tx(&mut tx, id).await?;
+    let before = db::partners::get(&mut *tx, id).await?;
     let was_active = before.as_ref().is_some_and(|p| p.activated_at.is_some());
-    if !Db::approve_partner(&mut tx, id, now).await? {
+    if !db::partners::approve(&mut *tx, id, now).await? {
         return Err(ApiError::conflict(
             "not_pending_review",
             "This partner is not awaiting review.",
         ));
     }
-    let partner = Db::get_partner_tx(&mut tx, id)
+    let partner = db::partners::get(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     if !was_active {

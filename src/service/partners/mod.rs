@@ -49,7 +49,7 @@ pub async fn resolve_programs(
     requested: Option<Vec<String>>,
 ) -> ApiResult<Vec<ProgramId>> {
     match requested {
-        None => Ok(db.all_program_ids().await?),
+        None => Ok(db::programs::all_ids(db.pool()).await?),
         Some(ids) => {
             // Keeps the first of each id, in order: a set, not a scan per id.
             let mut seen = std::collections::HashSet::with_capacity(ids.len());
@@ -57,7 +57,7 @@ pub async fn resolve_programs(
                 .into_iter()
                 .filter(|id| seen.insert(id.clone()))
                 .collect();
-            let missing = db.missing_program_ids(&unique).await?;
+            let missing = db::programs::missing_ids(db.pool(), &unique).await?;
             if !missing.is_empty() {
                 return Err(ApiError::bad_request(
                     "unknown_campaign_ids",
@@ -114,8 +114,8 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
     let metadata = Value::Object(req.metadata).to_string();
     let conn = state.db.network_connection().await?;
     let mut tx = state.db.begin().await?;
-    let inserted = Db::insert_partner(
-        &mut tx,
+    let inserted = db::partners::insert(
+        &mut *tx,
         NewPartner {
             id: &id,
             email: req.email.as_str(),
@@ -135,14 +135,16 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
         if crate::error::is_unique_violation(&e) {
             drop(tx);
             // A concurrent create won; name its partner.
-            if let Some(existing) = state.db.get_partner_by_email(req.email.as_str()).await? {
+            if let Some(existing) =
+                db::partners::get_by_email(state.db.pool(), req.email.as_str()).await?
+            {
                 return Err(CreateError::EmailTaken(existing.id));
             }
         }
         return Err(e.into());
     }
     if let Some(s) = req.snapshot {
-        Db::upsert_snapshot(
+        db::partners::upsert_snapshot(
             &mut tx,
             &Snapshot {
                 partner_id: id.clone(),
@@ -235,9 +237,7 @@ async fn remember_network_identity(state: &AppState, partner: &Partner) {
 }
 
 pub async fn get_existing(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
-    state
-        .db
-        .get_partner(id)
+    db::partners::get(state.db.pool(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))
 }

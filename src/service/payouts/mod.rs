@@ -232,7 +232,7 @@ pub async fn mark_paid(
         webhooks::record_view(&mut tx, EventType::CommissionPaid, &c, url, now).await?;
     }
     record_payout_event(state, &mut tx, EventType::PayoutPaid, id).await?;
-    let mail = match Db::get_partner_tx(&mut tx, &payout.partner_id).await? {
+    let mail = match db::partners::get(&mut *tx, &payout.partner_id).await? {
         Some(partner) => {
             let mail = state
                 .mailer
