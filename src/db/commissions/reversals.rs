@@ -133,7 +133,18 @@ impl Db {
             return Ok(PartReversal::Raced);
         }
         let clawback = if paid {
-            Some(Db::insert_clawback(tx, &c.partner_id, id, delta, &c.currency, reason, now).await?)
+            Some(
+                crate::db::payouts::insert_clawback(
+                    &mut **tx,
+                    &c.partner_id,
+                    id,
+                    delta,
+                    &c.currency,
+                    reason,
+                    now,
+                )
+                .await?,
+            )
         } else {
             None
         };
