@@ -316,8 +316,7 @@ async fn seed_partners(db: &Db, n: usize, start: i64, tag: &str) -> anyhow::Resu
 }
 
 async fn pages(db: &Db, base: &str, key: &str, reps: usize) -> anyhow::Result<()> {
-    let stored = db
-        .get_setting("cursor_key")
+    let stored = openpartner::db::settings::get(db.pool(), "cursor_key")
         .await?
         .context("no cursor key: start the server once")?;
     let cursor_key = hex::decode(stored)?;

@@ -175,7 +175,7 @@ async fn import_disk_logo(db: &Db, config: &Config) -> anyhow::Result<()> {
     if db.logo_meta().await?.is_some() {
         return Ok(());
     }
-    let Some(raw) = db.get_setting("logo").await? else {
+    let Some(raw) = db::settings::get(db.pool(), "logo").await? else {
         return Ok(());
     };
     let Ok(bytes) = tokio::fs::read(config.uploads_dir().join("logo")).await else {
@@ -197,7 +197,7 @@ async fn import_disk_logo(db: &Db, config: &Config) -> anyhow::Result<()> {
 /// replica through the database.
 async fn load_secret(db: &Db, name: &str) -> anyhow::Result<[u8; 32]> {
     let fresh = hex::encode(rand::random::<[u8; 32]>());
-    let stored = db.setting_or_init(name, &fresh).await?;
+    let stored = db::settings::get_or_init(db, name, &fresh).await?;
     let bytes = hex::decode(stored).with_context(|| format!("stored {name} is not hex"))?;
     bytes
         .try_into()

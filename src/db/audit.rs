@@ -11,9 +11,10 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
-use super::{Db, Tx};
+use super::{Db, Exec, Tx};
 use crate::domain::time::Timestamp;
 
 /// Who made a change.
@@ -197,75 +198,78 @@ pub struct AuditFilter<'a> {
     pub after: Option<(i64, String)>,
 }
 
-impl Db {
-    /// Appends a row in a transaction of its own, for an action whose change happens
-    /// elsewhere (a call to the Network): nothing local to share a transaction with.
-    pub async fn audit_action(&self, change: Change<'_>, now: Timestamp) -> sqlx::Result<()> {
-        let mut tx = self.begin().await?;
-        append(&mut tx, change, now).await?;
-        tx.commit().await
+impl FromRow<'_, AnyRow> for AuditRow {
+    fn from_row(r: &AnyRow) -> sqlx::Result<AuditRow> {
+        Ok(AuditRow {
+            id: r.try_get("id")?,
+            at: Timestamp::from_millis(r.try_get("at")?),
+            actor: r.try_get("actor")?,
+            actor_label: r.try_get("actor_label")?,
+            action: r.try_get("action")?,
+            target_type: r.try_get("target_type")?,
+            target_id: r.try_get("target_id")?,
+            changes: r.try_get("changes")?,
+            request_id: r.try_get("request_id")?,
+            ip_hash: r.try_get("ip_hash")?,
+        })
     }
+}
 
-    /// Newest first, at most `limit` rows.
-    pub async fn list_audit(&self, f: &AuditFilter<'_>, limit: i64) -> sqlx::Result<Vec<AuditRow>> {
-        let mut clauses = Vec::new();
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            n
-        };
-        for (value, column) in [
-            (f.actor.is_some(), "actor"),
-            (f.action.is_some(), "action"),
-            (f.target_id.is_some(), "target_id"),
-        ] {
-            if value {
-                clauses.push(format!("{column} = ${}", next()));
-            }
+/// Appends a row in a transaction of its own, for an action whose change happens elsewhere
+/// (a call to the Network): nothing local to share a transaction with.
+pub async fn record_action(db: &Db, change: Change<'_>, now: Timestamp) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    append(&mut tx, change, now).await?;
+    tx.commit().await
+}
+
+/// Newest first, at most `limit` rows.
+pub async fn list<'e>(
+    ex: impl Exec<'e>,
+    f: &AuditFilter<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<AuditRow>> {
+    let mut clauses = Vec::new();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        n
+    };
+    for (value, column) in [
+        (f.actor.is_some(), "actor"),
+        (f.action.is_some(), "action"),
+        (f.target_id.is_some(), "target_id"),
+    ] {
+        if value {
+            clauses.push(format!("{column} = ${}", next()));
         }
-        if f.since.is_some() {
-            clauses.push(format!("at >= ${}", next()));
-        }
-        if f.after.is_some() {
-            let (a, b) = (next(), next());
-            clauses.push(format!("(at, id) < (${a}, ${b})"));
-        }
-        let filter = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        let sql = format!(
-            "SELECT id, at, actor, actor_label, action, target_type, target_id, changes, \
-             request_id, ip_hash FROM audit_log{filter} ORDER BY at DESC, id DESC LIMIT ${}",
-            next()
-        );
-        let mut q = sqlx::query(&sql);
-        for v in [f.actor, f.action, f.target_id].into_iter().flatten() {
-            q = q.bind(v);
-        }
-        if let Some(since) = f.since {
-            q = q.bind(since.millis());
-        }
-        if let Some((at, id)) = &f.after {
-            q = q.bind(*at).bind(id.clone());
-        }
-        let rows = q.bind(limit).fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AuditRow {
-                    id: r.try_get("id")?,
-                    at: Timestamp::from_millis(r.try_get("at")?),
-                    actor: r.try_get("actor")?,
-                    actor_label: r.try_get("actor_label")?,
-                    action: r.try_get("action")?,
-                    target_type: r.try_get("target_type")?,
-                    target_id: r.try_get("target_id")?,
-                    changes: r.try_get("changes")?,
-                    request_id: r.try_get("request_id")?,
-                    ip_hash: r.try_get("ip_hash")?,
-                })
-            })
-            .collect()
     }
+    if f.since.is_some() {
+        clauses.push(format!("at >= ${}", next()));
+    }
+    if f.after.is_some() {
+        let (a, b) = (next(), next());
+        clauses.push(format!("(at, id) < (${a}, ${b})"));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT id, at, actor, actor_label, action, target_type, target_id, changes, \
+         request_id, ip_hash FROM audit_log{filter} ORDER BY at DESC, id DESC LIMIT ${}",
+        next()
+    );
+    let mut q = sqlx::query_as(&sql);
+    for v in [f.actor, f.action, f.target_id].into_iter().flatten() {
+        q = q.bind(v);
+    }
+    if let Some(since) = f.since {
+        q = q.bind(since.millis());
+    }
+    if let Some((at, id)) = &f.after {
+        q = q.bind(*at).bind(id.clone());
+    }
+    q.bind(limit).fetch_all(ex).await
 }

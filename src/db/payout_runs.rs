@@ -2,22 +2,13 @@
 //! them in the run's payouts with a conditional update per row, so two runs at once can never
 //! put a commission in two payouts.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
 use super::payouts::{Owed, currency};
-use super::{Backend, Tx};
+use super::{Backend, Exec, Tx, backend_of};
 use crate::domain::ids::PartnerId;
 use crate::domain::money::Currency;
-use crate::domain::time::Timestamp;
-
-fn owed(r: &AnyRow) -> sqlx::Result<Owed> {
-    Ok(Owed {
-        id: r.try_get("id")?,
-        amount_minor: r.try_get("amount_minor")?,
-        at: Timestamp::from_millis(r.try_get("accrued_at")?),
-    })
-}
 
 /// A (partner, currency) pair of a payout run.
 pub type Group = (PartnerId, Currency);
@@ -28,6 +19,16 @@ pub struct GroupOwed {
     pub partner_id: PartnerId,
     pub currency: Currency,
     pub owed: Owed,
+}
+
+impl FromRow<'_, AnyRow> for GroupOwed {
+    fn from_row(r: &AnyRow) -> sqlx::Result<GroupOwed> {
+        Ok(GroupOwed {
+            partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
+            currency: super::decode("owed.currency", r.try_get("currency")?, currency)?,
+            owed: Owed::from_row(r)?,
+        })
+    }
 }
 
 /// Rows of a group set, as the one JSON parameter the statements below unpack.
@@ -45,11 +46,10 @@ fn groups_json(groups: &[Group]) -> String {
 /// the later one finds what the earlier took gone; SQLite's writer holds the database already.
 pub async fn owed_in_groups(
     tx: &mut Tx,
-    backend: Backend,
     groups: &[Group],
     lock: bool,
 ) -> sqlx::Result<(Vec<GroupOwed>, Vec<GroupOwed>)> {
-    let (source, lock) = match backend {
+    let (source, lock) = match backend_of(tx) {
         Backend::Sqlite => ("SELECT value ->> 'p', value ->> 'c' FROM json_each($1)", ""),
         Backend::Postgres => (
             "SELECT p, c FROM json_to_recordset($1::json) AS g(p text, c text)",
@@ -57,7 +57,7 @@ pub async fn owed_in_groups(
         ),
     };
     let param = groups_json(groups);
-    let commissions = sqlx::query(&format!(
+    let commissions = sqlx::query_as(&format!(
         "SELECT partner_id, currency, id, amount_minor - reversed_minor AS amount_minor, accrued_at \
          FROM commissions WHERE status = 'approved' AND payout_id IS NULL \
          AND (partner_id, currency) IN ({source}) ORDER BY id{lock}"
@@ -65,27 +65,14 @@ pub async fn owed_in_groups(
     .bind(&param)
     .fetch_all(&mut **tx)
     .await?;
-    let clawbacks = sqlx::query(&format!(
+    let clawbacks = sqlx::query_as(&format!(
         "SELECT partner_id, currency, id, amount_minor, created_at AS accrued_at FROM clawbacks \
          WHERE payout_id IS NULL AND (partner_id, currency) IN ({source}) ORDER BY id{lock}"
     ))
     .bind(&param)
     .fetch_all(&mut **tx)
     .await?;
-    let decode = |r: &AnyRow| {
-        Ok(GroupOwed {
-            partner_id: PartnerId::from_string(r.try_get::<String, _>("partner_id")?),
-            currency: super::decode("owed.currency", r.try_get("currency")?, currency)?,
-            owed: owed(r)?,
-        })
-    };
-    Ok((
-        commissions
-            .iter()
-            .map(decode)
-            .collect::<sqlx::Result<_>>()?,
-        clawbacks.iter().map(decode).collect::<sqlx::Result<_>>()?,
-    ))
+    Ok((commissions, clawbacks))
 }
 
 /// Rows per statement of [`hold`].
@@ -96,14 +83,13 @@ const HOLD_BATCH: usize = 5_000;
 /// caller rolls back otherwise: a concurrent change took some).
 pub async fn hold(
     tx: &mut Tx,
-    backend: Backend,
     commissions: &[(&str, &Owed)],
     clawbacks: &[(&str, &Owed)],
 ) -> sqlx::Result<bool> {
     // The claims as a table `h (id, payout, amount)`, joined to the claimed rows by primary key.
     // On SQLite a materialized CTE: as a subquery in `UPDATE … FROM`, SQLite scanned every
     // payable commission and re-read the JSON for each (minutes for 100k).
-    let (with, from) = match backend {
+    let (with, from) = match backend_of(tx) {
         Backend::Sqlite => (
             "WITH h AS MATERIALIZED (SELECT value ->> 'id' AS id, value ->> 'payout' AS payout, \
              value ->> 'amount' AS amount FROM json_each($1)) ",
@@ -165,13 +151,12 @@ pub async fn hold(
     Ok(true)
 }
 
-/// The ids of the commissions a payout holds, in id order, in the caller's transaction.
-pub async fn commission_ids_tx(tx: &mut Tx, payout: &str) -> sqlx::Result<Vec<String>> {
-    let rows = sqlx::query(
+/// The ids of the commissions a payout holds, in id order.
+pub async fn commission_ids<'e>(ex: impl Exec<'e>, payout: &str) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
         "SELECT commission_id FROM payout_items WHERE payout_id = $1 ORDER BY commission_id",
     )
     .bind(payout)
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter().map(|r| r.try_get(0)).collect()
+    .fetch_all(ex)
+    .await
 }

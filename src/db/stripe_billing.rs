@@ -4,7 +4,7 @@
 
 use sqlx::Row;
 
-use super::Db;
+use super::{Db, Exec};
 use crate::domain::ids::CommissionId;
 use crate::domain::time::Timestamp;
 
@@ -19,159 +19,155 @@ pub enum PaidSale {
     Commission(CommissionId),
 }
 
-impl Db {
-    /// Remembers that these Stripe objects paid the sale `external_event_id`.
-    pub async fn record_stripe_sale_refs(
-        &self,
-        refs: &[&str],
-        external_event_id: &str,
-        now: Timestamp,
-    ) -> sqlx::Result<()> {
-        for r in refs.iter().filter(|r| !r.is_empty()) {
-            sqlx::query(
-                "INSERT INTO stripe_sales (stripe_ref, external_event_id, created_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT (stripe_ref) DO NOTHING",
-            )
-            .bind(*r)
-            .bind(external_event_id)
-            .bind(now.millis())
-            .execute(self.pool())
-            .await?;
+/// Remembers that these Stripe objects paid the sale `external_event_id`.
+pub async fn record_sale_refs(
+    db: &Db,
+    refs: &[&str],
+    external_event_id: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    for r in refs.iter().filter(|r| !r.is_empty()) {
+        sqlx::query(
+            "INSERT INTO stripe_sales (stripe_ref, external_event_id, created_at) \
+             VALUES ($1, $2, $3) ON CONFLICT (stripe_ref) DO NOTHING",
+        )
+        .bind(*r)
+        .bind(external_event_id)
+        .bind(now.millis())
+        .execute(db.pool())
+        .await?;
+    }
+    Ok(())
+}
+
+/// The sale the first of `refs` that names one paid (refs in order of preference).
+pub async fn paid_sale(db: &Db, refs: &[&str]) -> sqlx::Result<PaidSale> {
+    for r in refs.iter().filter(|r| !r.is_empty()) {
+        let row = sqlx::query(
+            "SELECT e.id, c.id FROM stripe_sales s \
+             JOIN events e ON e.external_event_id = s.external_event_id \
+             LEFT JOIN commissions c ON c.event_id = e.id WHERE s.stripe_ref = $1",
+        )
+        .bind(*r)
+        .fetch_optional(db.pool())
+        .await?;
+        if let Some(row) = row {
+            return Ok(match row.try_get::<Option<String>, _>(1)? {
+                Some(c) => PaidSale::Commission(CommissionId::from_string(c)),
+                None => PaidSale::NoCommission,
+            });
         }
-        Ok(())
     }
+    Ok(PaidSale::Unknown)
+}
 
-    /// The sale the first of `refs` that names one paid (refs in order of preference).
-    pub async fn stripe_paid_sale(&self, refs: &[&str]) -> sqlx::Result<PaidSale> {
-        for r in refs.iter().filter(|r| !r.is_empty()) {
-            let row = sqlx::query(
-                "SELECT e.id, c.id FROM stripe_sales s \
-                 JOIN events e ON e.external_event_id = s.external_event_id \
-                 LEFT JOIN commissions c ON c.event_id = e.id WHERE s.stripe_ref = $1",
-            )
-            .bind(*r)
-            .fetch_optional(self.pool())
-            .await?;
-            if let Some(row) = row {
-                return Ok(match row.try_get::<Option<String>, _>(1)? {
-                    Some(c) => PaidSale::Commission(CommissionId::from_string(c)),
-                    None => PaidSale::NoCommission,
-                });
-            }
-        }
-        Ok(PaidSale::Unknown)
+/// Records which Stripe customer a stored event is about.
+pub async fn set_event_customer<'e>(
+    ex: impl Exec<'e>,
+    id: &str,
+    customer: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE stripe_events SET customer_id = $1 WHERE id = $2")
+        .bind(customer)
+        .bind(id)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+/// Puts the customer's events that found no attribution, or wait for one, back in the
+/// queue, due now, on a fresh schedule. Returns their ids.
+pub async fn requeue_customer_events<'e>(
+    ex: impl Exec<'e>,
+    customer: &str,
+    now: Timestamp,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "UPDATE stripe_events SET status = 'pending', outcome = NULL, attempts = 0, \
+         next_attempt_at = $1, processed_at = NULL \
+         WHERE customer_id = $2 AND type IN ('invoice.paid', 'invoice.payment_succeeded') \
+         AND ((status = 'ignored' AND outcome = 'ignored_no_attribution') \
+              OR (status = 'pending' AND locked_until <= $1)) \
+         RETURNING id",
+    )
+    .bind(now.millis())
+    .bind(customer)
+    .fetch_all(ex)
+    .await
+}
+
+/// Notes that the event waits for a sale paid by one of `refs`.
+pub async fn add_event_waits(db: &Db, event_id: &str, refs: &[&str]) -> sqlx::Result<()> {
+    for r in refs {
+        sqlx::query(
+            "INSERT INTO stripe_event_waits (stripe_ref, event_id) VALUES ($1, $2) \
+             ON CONFLICT (stripe_ref, event_id) DO NOTHING",
+        )
+        .bind(*r)
+        .bind(event_id)
+        .execute(db.pool())
+        .await?;
     }
+    Ok(())
+}
 
-    /// Records which Stripe customer a stored event is about.
-    pub async fn set_stripe_event_customer(&self, id: &str, customer: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE stripe_events SET customer_id = $1 WHERE id = $2")
-            .bind(customer)
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Puts the customer's events that found no attribution, or wait for one, back in the
-    /// queue, due now, on a fresh schedule. Returns their ids.
-    pub async fn requeue_customer_events(
-        &self,
-        customer: &str,
-        now: Timestamp,
-    ) -> sqlx::Result<Vec<String>> {
-        let rows = sqlx::query(
+/// Puts the events waiting for a sale paid by one of `refs` (or given up waiting for it)
+/// back in the queue, due now, on a fresh schedule. Returns their ids.
+pub async fn requeue_waiting_events(
+    db: &Db,
+    refs: &[&str],
+    now: Timestamp,
+) -> sqlx::Result<Vec<String>> {
+    let mut ids = Vec::new();
+    for r in refs {
+        let rows: Vec<String> = sqlx::query_scalar(
             "UPDATE stripe_events SET status = 'pending', outcome = NULL, attempts = 0, \
              next_attempt_at = $1, processed_at = NULL \
-             WHERE customer_id = $2 AND type IN ('invoice.paid', 'invoice.payment_succeeded') \
+             WHERE id IN (SELECT event_id FROM stripe_event_waits WHERE stripe_ref = $2) \
              AND ((status = 'ignored' AND outcome = 'ignored_no_attribution') \
                   OR (status = 'pending' AND locked_until <= $1)) \
              RETURNING id",
         )
         .bind(now.millis())
+        .bind(*r)
+        .fetch_all(db.pool())
+        .await?;
+        ids.extend(rows);
+    }
+    Ok(ids)
+}
+
+/// Ends an event as `ignored_no_attribution`, unless its customer was identified while it
+/// was being processed: then it is due again now (true). One statement, so an
+/// identification is never missed between the handler's look and this write (the
+/// identification's own re-queue catches the events already finished).
+pub async fn finish_unattributed_event<'e>(
+    ex: impl Exec<'e>,
+    id: &str,
+    now: Timestamp,
+) -> sqlx::Result<bool> {
+    let status: Option<String> = sqlx::query_scalar(
+        "UPDATE stripe_events SET attempts = attempts + 1, locked_until = 0, last_error = NULL, \
+         status = CASE WHEN identified = 1 THEN 'pending' ELSE 'ignored' END, \
+         outcome = CASE WHEN identified = 1 THEN NULL ELSE 'ignored_no_attribution' END, \
+         processed_at = CASE WHEN identified = 1 THEN NULL ELSE $1 END, \
+         next_attempt_at = $1 \
+         FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM clicks c JOIN stripe_events e \
+               ON c.user_id = e.customer_id WHERE e.id = $2) THEN 1 ELSE 0 END AS identified) AS k \
+         WHERE stripe_events.id = $2 RETURNING status",
+    )
+    .bind(now.millis())
+    .bind(id)
+    .fetch_optional(ex)
+    .await?;
+    Ok(status.as_deref() == Some("pending"))
+}
+
+/// Whether some click is identified as this customer.
+pub async fn customer_identified<'e>(ex: impl Exec<'e>, customer: &str) -> sqlx::Result<bool> {
+    let row = sqlx::query("SELECT 1 FROM clicks WHERE user_id = $1 LIMIT 1")
         .bind(customer)
-        .fetch_all(self.pool())
+        .fetch_optional(ex)
         .await?;
-        rows.iter().map(|r| r.try_get(0)).collect()
-    }
-
-    /// Notes that the event waits for a sale paid by one of `refs`.
-    pub async fn add_stripe_event_waits(&self, event_id: &str, refs: &[&str]) -> sqlx::Result<()> {
-        for r in refs {
-            sqlx::query(
-                "INSERT INTO stripe_event_waits (stripe_ref, event_id) VALUES ($1, $2) \
-                 ON CONFLICT (stripe_ref, event_id) DO NOTHING",
-            )
-            .bind(*r)
-            .bind(event_id)
-            .execute(self.pool())
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// Puts the events waiting for a sale paid by one of `refs` (or given up waiting for it)
-    /// back in the queue, due now, on a fresh schedule. Returns their ids.
-    pub async fn requeue_waiting_events(
-        &self,
-        refs: &[&str],
-        now: Timestamp,
-    ) -> sqlx::Result<Vec<String>> {
-        let mut ids = Vec::new();
-        for r in refs {
-            let rows = sqlx::query(
-                "UPDATE stripe_events SET status = 'pending', outcome = NULL, attempts = 0, \
-                 next_attempt_at = $1, processed_at = NULL \
-                 WHERE id IN (SELECT event_id FROM stripe_event_waits WHERE stripe_ref = $2) \
-                 AND ((status = 'ignored' AND outcome = 'ignored_no_attribution') \
-                      OR (status = 'pending' AND locked_until <= $1)) \
-                 RETURNING id",
-            )
-            .bind(now.millis())
-            .bind(*r)
-            .fetch_all(self.pool())
-            .await?;
-            for row in rows {
-                ids.push(row.try_get(0)?);
-            }
-        }
-        Ok(ids)
-    }
-
-    /// Ends an event as `ignored_no_attribution`, unless its customer was identified while it
-    /// was being processed: then it is due again now (true). One statement, so an
-    /// identification is never missed between the handler's look and this write (the
-    /// identification's own re-queue catches the events already finished).
-    pub async fn finish_unattributed_stripe_event(
-        &self,
-        id: &str,
-        now: Timestamp,
-    ) -> sqlx::Result<bool> {
-        let row = sqlx::query(
-            "UPDATE stripe_events SET attempts = attempts + 1, locked_until = 0, last_error = NULL, \
-             status = CASE WHEN identified = 1 THEN 'pending' ELSE 'ignored' END, \
-             outcome = CASE WHEN identified = 1 THEN NULL ELSE 'ignored_no_attribution' END, \
-             processed_at = CASE WHEN identified = 1 THEN NULL ELSE $1 END, \
-             next_attempt_at = $1 \
-             FROM (SELECT CASE WHEN EXISTS (SELECT 1 FROM clicks c JOIN stripe_events e \
-                   ON c.user_id = e.customer_id WHERE e.id = $2) THEN 1 ELSE 0 END AS identified) AS k \
-             WHERE stripe_events.id = $2 RETURNING status",
-        )
-        .bind(now.millis())
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(match row {
-            Some(r) => r.try_get::<String, _>(0)? == "pending",
-            None => false,
-        })
-    }
-
-    /// Whether some click is identified as this customer.
-    pub async fn customer_identified(&self, customer: &str) -> sqlx::Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM clicks WHERE user_id = $1 LIMIT 1")
-            .bind(customer)
-            .fetch_optional(self.pool())
-            .await?;
-        Ok(row.is_some())
-    }
+    Ok(row.is_some())
 }

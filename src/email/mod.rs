@@ -144,7 +144,7 @@ impl Mailer {
             Value::Object(map) => map,
             _ => serde_json::Map::new(),
         };
-        let brand = Db::brand_name_tx(tx, &self.brand).await?;
+        let brand = db::settings::brand_name(&mut **tx, &self.brand).await?;
         ctx.insert("brand".into(), Value::String(brand));
         let ctx = Value::Object(ctx);
         let render = |part: &str| -> anyhow::Result<String> {

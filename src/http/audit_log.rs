@@ -125,7 +125,7 @@ async fn list_audit_log(
         since,
         after: after.map(|p| (p.created_at, p.id)),
     };
-    let mut rows = state.db.list_audit(&filter, limit + 1).await?;
+    let mut rows = db::audit::list(state.db.pool(), &filter, limit + 1).await?;
     let next_cursor = paging::next_cursor(&state, &mut rows, limit, |r| Position {
         created_at: r.at.millis(),
         id: r.id.clone(),

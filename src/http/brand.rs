@@ -39,7 +39,7 @@ pub struct BrandBody {
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn get_brand(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<BrandView>> {
     auth.require_admin()?;
-    let brand_name = state.db.brand_name(&state.config.brand_name).await?;
+    let brand_name = db::settings::brand_name(state.db.pool(), &state.config.brand_name).await?;
     Ok(Json(BrandView { brand_name }))
 }
 
@@ -61,7 +61,7 @@ async fn put_brand(
         .brand_name
         .ok_or_else(|| ApiError::invalid_field("brandName", "is required"))?;
     let name = BrandName::parse(&raw).map_err(|why| ApiError::invalid_field("brandName", why))?;
-    state.db.set_brand_name(&name, state.clock.now()).await?;
+    db::settings::set_brand_name(&state.db, &name, state.clock.now()).await?;
     Ok(Json(BrandView {
         brand_name: name.as_str().to_string(),
     }))
@@ -79,7 +79,7 @@ pub(crate) fn html_escape(s: &str) -> String {
 /// The brand name for a page, HTML-escaped. A page still renders when the database does not
 /// answer: with the configured name.
 pub(crate) async fn page_brand(state: &AppState) -> String {
-    let name = match state.db.brand_name(&state.config.brand_name).await {
+    let name = match db::settings::brand_name(state.db.pool(), &state.config.brand_name).await {
         Ok(name) => name,
         Err(e) => {
             tracing::warn!(error = %e, "could not read the brand name; showing the configured one");

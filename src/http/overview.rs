@@ -193,7 +193,7 @@ async fn overview(
     Ok(Json(Overview {
         since,
         until,
-        brand_name: state.db.brand_name(&state.config.brand_name).await?,
+        brand_name: db::settings::brand_name(state.db.pool(), &state.config.brand_name).await?,
         clicks,
         conversions,
         revenue: format_money(&revenue),

@@ -45,10 +45,12 @@ impl Default for SignupPolicy {
 }
 
 async fn load_policy(state: &AppState) -> ApiResult<SignupPolicy> {
-    Ok(match state.db.get_setting(POLICY_KEY).await? {
-        Some(text) => stored_policy(&text),
-        None => SignupPolicy::default(),
-    })
+    Ok(
+        match db::settings::get(state.db.pool(), POLICY_KEY).await? {
+            Some(text) => stored_policy(&text),
+            None => SignupPolicy::default(),
+        },
+    )
 }
 
 /// The stored policy, field by field. What cannot be read fails closed (sign-up disabled, or
@@ -217,10 +219,7 @@ async fn set_policy(
         policy.disabled = d;
     }
     let stored = serde_json::to_string(&policy).map_err(ApiError::internal)?;
-    state
-        .db
-        .set_setting_audited(POLICY_KEY, &stored, state.clock.now())
-        .await?;
+    db::settings::set_audited(&state.db, POLICY_KEY, &stored, state.clock.now()).await?;
     Ok(Json(policy))
 }
 

@@ -115,23 +115,22 @@ async fn receive(
     // events only `account.updated` (onboarding status) is ours.
     let handled = events::handles(&event.event_type)
         && (event.account.is_none() || event.event_type == "account.updated");
-    let inserted = state
-        .db
-        .insert_stripe_event(
-            &NewStripeEvent {
-                id: &event.id,
-                event_type: &event.event_type,
-                payload,
-                object_id,
-                livemode: event.livemode.unwrap_or(false),
-                stripe_created: event
-                    .created
-                    .map(|s| Timestamp::from_millis(s.saturating_mul(1000))),
-                ignored: !handled,
-            },
-            state.clock.now(),
-        )
-        .await?;
+    let inserted = db::stripe::insert_event(
+        state.db.pool(),
+        &NewStripeEvent {
+            id: &event.id,
+            event_type: &event.event_type,
+            payload,
+            object_id,
+            livemode: event.livemode.unwrap_or(false),
+            stripe_created: event
+                .created
+                .map(|s| Timestamp::from_millis(s.saturating_mul(1000))),
+            ignored: !handled,
+        },
+        state.clock.now(),
+    )
+    .await?;
     if inserted && handled {
         events::kick(&state, event.id);
     }
@@ -244,16 +243,15 @@ async fn list_events(
     }
     let limit = parse_limit(q.limit.as_deref(), 50, 200)?;
     let after = paging::after(&state, q.cursor.as_deref())?;
-    let mut page = state
-        .db
-        .list_stripe_events(
-            status,
-            after
-                .as_ref()
-                .map(|p| (Timestamp::from_millis(p.created_at), p.id.as_str())),
-            limit + 1,
-        )
-        .await?;
+    let mut page = db::stripe::list_events(
+        state.db.pool(),
+        status,
+        after
+            .as_ref()
+            .map(|p| (Timestamp::from_millis(p.created_at), p.id.as_str())),
+        limit + 1,
+    )
+    .await?;
     let next_cursor = paging::next_cursor(&state, &mut page, limit, |e| Position {
         created_at: e.received_at.millis(),
         id: e.id.clone(),
@@ -279,8 +277,8 @@ async fn retry_event(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<StripeEventView>> {
     auth.require_admin()?;
-    if !state.db.revive_stripe_event(&id, state.clock.now()).await? {
-        return match state.db.get_stripe_event(&id).await? {
+    if !db::stripe::revive_event(&state.db, &id, state.clock.now()).await? {
+        return match db::stripe::get_event(state.db.pool(), &id).await? {
             None => Err(ApiError::not_found("No such Stripe event.")),
             Some(e) => Err(ApiError::conflict(
                 "not_dead",
@@ -288,9 +286,7 @@ async fn retry_event(
             )),
         };
     }
-    let event = state
-        .db
-        .get_stripe_event(&id)
+    let event = db::stripe::get_event(state.db.pool(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such Stripe event."))?;
     events::kick(&state, id);

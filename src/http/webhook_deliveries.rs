@@ -83,9 +83,7 @@ pub struct DeliveryQuery {
 }
 
 async fn endpoint(state: &AppState, id: &str) -> ApiResult<Endpoint> {
-    state
-        .db
-        .get_webhook_endpoint(id)
+    db::webhooks::get_endpoint(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such webhook endpoint."))
 }
@@ -103,9 +101,7 @@ async fn send_and_show(state: &AppState, endpoint_id: &str, id: &str) -> ApiResu
     deliver::send_now(state, id)
         .await
         .map_err(ApiError::internal)?;
-    state
-        .db
-        .get_webhook_delivery(endpoint_id, id)
+    db::webhook_deliveries::get(state.db.pool(), endpoint_id, id)
         .await?
         .map(DeliveryView::from)
         .ok_or_else(|| ApiError::not_found("No such delivery."))
@@ -135,10 +131,8 @@ async fn list_deliveries(
         })?),
     };
     let before = paging::after(&state, q.cursor.as_deref())?.map(|p| p.created_at);
-    let mut rows = state
-        .db
-        .list_webhook_deliveries(&id, status, before, limit + 1)
-        .await?;
+    let mut rows =
+        db::webhook_deliveries::list(state.db.pool(), &id, status, before, limit + 1).await?;
     let next_cursor = paging::next_cursor(&state, &mut rows, limit, |d| Position {
         created_at: d.seq,
         id: d.id.clone(),
@@ -169,18 +163,13 @@ async fn retry_delivery(
     if !endpoint(&state, &id).await?.enabled {
         return Err(endpoint_disabled());
     }
-    if state
-        .db
-        .get_webhook_delivery(&id, &delivery_id)
+    if db::webhook_deliveries::get(state.db.pool(), &id, &delivery_id)
         .await?
         .is_none()
     {
         return Err(ApiError::not_found("No such delivery."));
     }
-    state
-        .db
-        .requeue_webhook_delivery(&delivery_id, state.clock.now())
-        .await?;
+    db::webhook_deliveries::requeue(&state.db, &delivery_id, state.clock.now()).await?;
     Ok(Json(send_and_show(&state, &id, &delivery_id).await?))
 }
 

@@ -176,9 +176,7 @@ async fn clean_url(
 }
 
 async fn existing(state: &AppState, id: &str) -> ApiResult<Endpoint> {
-    state
-        .db
-        .get_webhook_endpoint(id)
+    db::webhooks::get_endpoint(&state.db, id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such webhook endpoint."))
 }
@@ -220,7 +218,7 @@ async fn create_endpoint(
     if !errors.is_empty() {
         return Err(ApiError::invalid_body(errors));
     }
-    if state.db.list_webhook_endpoints().await?.len() >= MAX_ENDPOINTS {
+    if db::webhooks::list_endpoints(&state.db).await?.len() >= MAX_ENDPOINTS {
         return Err(ApiError::conflict(
             "webhook_limit_reached",
             format!("An instance has at most {MAX_ENDPOINTS} webhook endpoints."),
@@ -242,7 +240,7 @@ async fn create_endpoint(
         created_at: now,
         updated_at: now,
     };
-    state.db.insert_webhook_endpoint(&endpoint).await?;
+    db::webhooks::insert_endpoint(&state.db, &endpoint).await?;
     let endpoint = existing(&state, &endpoint.id).await?;
     Ok((
         StatusCode::CREATED,
@@ -264,7 +262,7 @@ async fn list_endpoints(
     auth: Auth,
 ) -> ApiResult<Json<EndpointList>> {
     auth.require_admin()?;
-    let endpoints = state.db.list_webhook_endpoints().await?;
+    let endpoints = db::webhooks::list_endpoints(&state.db).await?;
     Ok(Json(EndpointList {
         webhooks: endpoints.into_iter().map(EndpointView::from).collect(),
     }))
@@ -318,11 +316,7 @@ async fn update_endpoint(
         enabled: body.enabled,
         events: events.as_deref(),
     };
-    if !state
-        .db
-        .update_webhook_endpoint(&id, &changes, state.clock.now())
-        .await?
-    {
+    if !db::webhooks::update_endpoint(&state.db, &id, &changes, state.clock.now()).await? {
         return Err(ApiError::not_found("No such webhook endpoint."));
     }
     Ok(Json(existing(&state, &id).await?.into()))
@@ -341,11 +335,7 @@ async fn delete_endpoint(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Deleted>> {
     auth.require_admin()?;
-    if !state
-        .db
-        .delete_webhook_endpoint(&id, state.clock.now())
-        .await?
-    {
+    if !db::webhooks::delete_endpoint(&state.db, &id, state.clock.now()).await? {
         return Err(ApiError::not_found("No such webhook endpoint."));
     }
     Ok(Json(Deleted { ok: true }))
@@ -369,11 +359,7 @@ async fn rotate_secret(
     let now = state.clock.now();
     let until = now.plus_millis(ROTATION_OVERLAP_MS);
     let sealed = signing::seal(encryption_key(&state), &secret);
-    if !state
-        .db
-        .rotate_webhook_secret(&id, &sealed, until, now)
-        .await?
-    {
+    if !db::webhooks::rotate_secret(&state.db, &id, &sealed, until, now).await? {
         return Err(ApiError::not_found("No such webhook endpoint."));
     }
     Ok(Json(EndpointWithSecret {

@@ -202,7 +202,7 @@ pub async fn one_click(state: &AppState, contact: Contact) -> ApiResult<String> 
     let key = mint_federation_key(state).await?;
     let name = match contact.display_name {
         Some(n) => n,
-        None => state.db.brand_name(&state.config.brand_name).await?,
+        None => db::settings::brand_name(state.db.pool(), &state.config.brand_name).await?,
     };
     let body = signup_body(
         state,
@@ -275,7 +275,7 @@ pub async fn start(
     let key = mint_federation_key(state).await?;
     let display = match display_name {
         Some(n) => n.to_string(),
-        None => state.db.brand_name(&state.config.brand_name).await?,
+        None => db::settings::brand_name(state.db.pool(), &state.config.brand_name).await?,
     };
     let body = signup_body(
         state,
@@ -367,7 +367,7 @@ pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Completed> {
     }
     let display = match answer["displayName"].as_str() {
         Some(n) => n.to_string(),
-        None => state.db.brand_name(&state.config.brand_name).await?,
+        None => db::settings::brand_name(state.db.pool(), &state.config.brand_name).await?,
     };
     finish(
         state,

@@ -97,7 +97,8 @@ pub async fn reverse(
 pub async fn auto_approve(state: &AppState) -> ApiResult<u64> {
     let mut approved = 0;
     loop {
-        let due = state.db.auto_approvable(state.clock.now(), 500).await?;
+        let due =
+            db::payout_reports::auto_approvable(state.db.pool(), state.clock.now(), 500).await?;
         if due.is_empty() {
             return Ok(approved);
         }

@@ -29,11 +29,15 @@ pub async fn scheduled_run(state: &AppState) -> ApiResult<Option<RunResult>> {
     // Once per payout day, however often the tick fires (a cron set to fire hourly, say). Two
     // replicas racing past the check are harmless: concurrent runs never pay twice.
     let today = now.date_naive().to_string();
-    if state.db.get_setting(SCHEDULED_DAY).await?.as_deref() == Some(today.as_str()) {
+    if db::settings::get(state.db.pool(), SCHEDULED_DAY)
+        .await?
+        .as_deref()
+        == Some(today.as_str())
+    {
         return Ok(None);
     }
     let result = run(state, &RunRequest::default()).await?;
-    state.db.set_setting(SCHEDULED_DAY, &today).await?;
+    db::settings::set(state.db.pool(), SCHEDULED_DAY, &today).await?;
     Ok(Some(result))
 }
 
@@ -46,8 +50,10 @@ pub async fn next_run_at(state: &AppState, s: &Settings) -> ApiResult<Option<Tim
     let now = chrono::DateTime::<chrono::Utc>::from_timestamp_millis(state.clock.now().millis())
         .unwrap_or_default();
     let today = now.date_naive();
-    let ran_today =
-        state.db.get_setting(SCHEDULED_DAY).await?.as_deref() == Some(today.to_string().as_str());
+    let ran_today = db::settings::get(state.db.pool(), SCHEDULED_DAY)
+        .await?
+        .as_deref()
+        == Some(today.to_string().as_str());
     let from = match ran_today {
         true => (today + chrono::Duration::days(1))
             .and_hms_opt(0, 0, 0)
@@ -73,9 +79,7 @@ pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
     let Ok(token) = crate::network::vendor_token(state, &conn) else {
         return Ok(None);
     };
-    let since = state
-        .db
-        .get_setting(REPORT_MARK)
+    let since = db::settings::get(state.db.pool(), REPORT_MARK)
         .await?
         .and_then(|s| s.parse::<i64>().ok())
         .map_or(Timestamp::from_millis(0), Timestamp::from_millis);
@@ -84,7 +88,7 @@ pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
     if until <= since {
         return Ok(Some(0));
     }
-    let minor = state.db.network_usd_paid(since, until).await?;
+    let minor = db::payout_reports::network_usd_paid(state.db.pool(), since, until).await?;
     if minor > 0 {
         let usd = Currency::usd();
         // The shortest f64 that reads back as the decimal: exact for any cent amount below
@@ -116,10 +120,7 @@ pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
             ));
         }
     }
-    state
-        .db
-        .set_setting(REPORT_MARK, &until.millis().to_string())
-        .await?;
+    db::settings::set(state.db.pool(), REPORT_MARK, &until.millis().to_string()).await?;
     Ok(Some(minor))
 }
 

@@ -91,11 +91,10 @@ async fn identify(
     {
         return Ok(false);
     }
-    let requeued = state
-        .db
-        .requeue_customer_events(customer, state.clock.now())
-        .await
-        .map_err(db_err)?;
+    let requeued =
+        db::stripe_billing::requeue_customer_events(state.db.pool(), customer, state.clock.now())
+            .await
+            .map_err(db_err)?;
     for id in requeued {
         events::kick(state, id);
     }
@@ -135,9 +134,7 @@ async fn record_sale(
 ) -> Result<Handled, String> {
     // The refs first: a refund arriving later finds the sale through them, even if this
     // attempt dies before recording it (the retry records it).
-    state
-        .db
-        .record_stripe_sale_refs(refs, &external, state.clock.now())
+    db::stripe_billing::record_sale_refs(&state.db, refs, &external, state.clock.now())
         .await
         .map_err(db_err)?;
     let input = EventInput {
@@ -153,9 +150,7 @@ async fn record_sale(
         .await
         .map_err(|e: ApiError| format!("recording the sale failed: {}", e.code()))?;
     // Refunds and disputes that came first and wait for this sale: now.
-    let waiting = state
-        .db
-        .requeue_waiting_events(refs, state.clock.now())
+    let waiting = db::stripe_billing::requeue_waiting_events(&state.db, refs, state.clock.now())
         .await
         .map_err(db_err)?;
     for id in waiting {
@@ -211,7 +206,9 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
     // The customer when it is known as a click's (recurring revenue); else the click itself.
     let known = match customer {
         Some(_) if identified => true,
-        Some(cus) => state.db.customer_identified(cus).await.map_err(db_err)?,
+        Some(cus) => db::stripe_billing::customer_identified(state.db.pool(), cus)
+            .await
+            .map_err(db_err)?,
         None => false,
     };
     match (known, click) {
@@ -256,14 +253,10 @@ pub async fn invoice_paid(
     let Some(customer) = ref_field(inv, "customer") else {
         return Ok(Handled::Ignored("ignored_no_attribution"));
     };
-    state
-        .db
-        .set_stripe_event_customer(&event.id, customer)
+    db::stripe_billing::set_event_customer(state.db.pool(), &event.id, customer)
         .await
         .map_err(db_err)?;
-    if !state
-        .db
-        .customer_identified(customer)
+    if !db::stripe_billing::customer_identified(state.db.pool(), customer)
         .await
         .map_err(db_err)?
     {

@@ -5,6 +5,7 @@
 
 use axum::http::StatusCode;
 
+use crate::db;
 use crate::db::stripe::ConnectStatus;
 use crate::domain::ids::PartnerId;
 use crate::domain::time::Timestamp;
@@ -79,9 +80,7 @@ pub async fn start(
                 .await
                 .map_err(call_failed)?;
             // Two starts at once get the same account (the key); whichever stores first wins.
-            state
-                .db
-                .set_stripe_account_if_none(partner, &account.id, state.clock.now())
+            db::stripe::set_account_if_none(&state.db, partner, &account.id, state.clock.now())
                 .await?
                 .ok_or_else(|| ApiError::not_found("No such partner."))?
         }
@@ -100,9 +99,7 @@ pub async fn start(
 /// Reads the partner's account from Stripe and records what it says.
 pub async fn status(state: &AppState, partner: &PartnerId) -> ApiResult<Status> {
     let stripe = client(state)?;
-    let stored: ConnectStatus = state
-        .db
-        .partner_connect_status(partner)
+    let stored: ConnectStatus = db::stripe::connect_status(state.db.pool(), partner)
         .await?
         .ok_or_else(|| ApiError::not_found("No such partner."))?;
     let Some(account_id) = stored.account_id else {
@@ -113,16 +110,15 @@ pub async fn status(state: &AppState, partner: &PartnerId) -> ApiResult<Status> 
         });
     };
     let account = stripe.get_account(&account_id).await.map_err(call_failed)?;
-    state
-        .db
-        .record_connect_status(
-            &account_id,
-            Some(partner),
-            account.details_submitted,
-            account.payouts_enabled,
-            state.clock.now(),
-        )
-        .await?;
+    db::stripe::record_connect_status(
+        &state.db,
+        &account_id,
+        Some(partner),
+        account.details_submitted,
+        account.payouts_enabled,
+        state.clock.now(),
+    )
+    .await?;
     Ok(Status {
         account_id: Some(account_id),
         details_submitted: account.details_submitted,

@@ -12,6 +12,7 @@
 
 use serde_json::Value;
 
+use crate::db;
 use crate::db::stripe::{StatusWrite, StripeEvent};
 use crate::domain::backoff;
 use crate::service::{stripe_billing, stripe_reversals};
@@ -72,11 +73,7 @@ pub fn kick(state: &AppState, id: String) {
     let state = state.clone();
     tokio::spawn(async move {
         let now = state.clock.now();
-        match state
-            .db
-            .claim_stripe_event(&id, now, now.plus_millis(LEASE_MS))
-            .await
-        {
+        match db::stripe::claim_event(state.db.pool(), &id, now, now.plus_millis(LEASE_MS)).await {
             Ok(Some(event)) => attempt(&state, event).await,
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "could not claim a Stripe event; the job will"),
@@ -89,10 +86,8 @@ pub async fn process_due(state: &AppState) -> anyhow::Result<usize> {
     let mut attempted = 0;
     loop {
         let now = state.clock.now();
-        let batch = state
-            .db
-            .claim_due_stripe_events(now, now.plus_millis(LEASE_MS), 50)
-            .await?;
+        let batch =
+            db::stripe::claim_due_events(&state.db, now, now.plus_millis(LEASE_MS), 50).await?;
         if batch.is_empty() {
             return Ok(attempted);
         }
@@ -121,15 +116,14 @@ async fn attempt(state: &AppState, event: StripeEvent) {
     let db = &state.db;
     let saved = match result {
         Ok(Handled::Recorded) => {
-            db.finish_stripe_event(&event.id, "processed", "recorded", None, now)
-                .await
+            db::stripe::finish_event(db.pool(), &event.id, "processed", "recorded", None, now).await
         }
         Ok(Handled::Duplicate) => {
-            db.finish_stripe_event(&event.id, "processed", "duplicate", None, now)
+            db::stripe::finish_event(db.pool(), &event.id, "processed", "duplicate", None, now)
                 .await
         }
         Ok(Handled::Ignored("ignored_no_attribution")) => {
-            match db.finish_unattributed_stripe_event(&event.id, now).await {
+            match db::stripe_billing::finish_unattributed_event(db.pool(), &event.id, now).await {
                 Ok(true) => {
                     kick(state, event.id.clone());
                     Ok(())
@@ -139,34 +133,33 @@ async fn attempt(state: &AppState, event: StripeEvent) {
             }
         }
         Ok(Handled::Ignored(outcome)) => {
-            db.finish_stripe_event(&event.id, "ignored", outcome, None, now)
-                .await
+            db::stripe::finish_event(db.pool(), &event.id, "ignored", outcome, None, now).await
         }
         Ok(Handled::Blocked(reason))
             if now.millis() - event.received_at.millis() > BLOCKED_AT_MOST.as_millis() as i64 =>
         {
             let reason = format!("{reason}; blocked for over 90 days, set aside");
             tracing::warn!(event_id = %event.id, %reason, "stripe event set aside");
-            db.fail_stripe_event(&event.id, &reason, None).await
+            db::stripe::fail_event(db.pool(), &event.id, &reason, None).await
         }
         Ok(Handled::Blocked(reason)) => {
             let next = now.plus_millis(BLOCKED_RECHECK.as_millis() as i64);
-            db.defer_stripe_event(&event.id, &reason, next).await
+            db::stripe::defer_event(db.pool(), &event.id, &reason, next).await
         }
         Ok(Handled::Wait { reason, give_up }) if event.attempts + 1 >= WAIT_ATTEMPTS => {
-            db.finish_stripe_event(&event.id, "ignored", give_up, Some(&reason), now)
+            db::stripe::finish_event(db.pool(), &event.id, "ignored", give_up, Some(&reason), now)
                 .await
         }
         Ok(Handled::Wait { reason, .. }) => {
             let next = backoff::next_attempt(event.attempts as u32, now);
-            db.fail_stripe_event(&event.id, &reason, next).await
+            db::stripe::fail_event(db.pool(), &event.id, &reason, next).await
         }
         Err(error) => {
             let next = backoff::next_attempt(event.attempts as u32, now);
             tracing::warn!(event_id = %event.id, event_type = %event.event_type,
                 attempts = event.attempts + 1, %error, dead = next.is_none(),
                 "stripe event processing failed");
-            db.fail_stripe_event(&event.id, &error, next).await
+            db::stripe::fail_event(db.pool(), &event.id, &error, next).await
         }
     };
     if let Err(e) = saved {
@@ -237,9 +230,7 @@ async fn account_updated(
     let at = event
         .stripe_created
         .map_or(event.received_at, |t| t.plus_millis(999));
-    let written = state
-        .db
-        .record_connect_status(id, None, details, payouts, at)
+    let written = db::stripe::record_connect_status(&state.db, id, None, details, payouts, at)
         .await
         .map_err(|e| format!("database: {e}"))?;
     Ok(match written {

@@ -38,13 +38,14 @@ async fn commission_of(
 ) -> Result<Result<CommissionId, Handled>, String> {
     let refs: Vec<&str> = refs.iter().flatten().copied().collect();
     Ok(
-        match state.db.stripe_paid_sale(&refs).await.map_err(db_err)? {
+        match db::stripe_billing::paid_sale(&state.db, &refs)
+            .await
+            .map_err(db_err)?
+        {
             PaidSale::Commission(id) => Ok(id),
             PaidSale::NoCommission => Err(Handled::Ignored("ignored_no_attribution")),
             PaidSale::Unknown => {
-                state
-                    .db
-                    .add_stripe_event_waits(&event.id, &refs)
+                db::stripe_billing::add_event_waits(&state.db, &event.id, &refs)
                     .await
                     .map_err(db_err)?;
                 Err(Handled::Wait {
@@ -159,7 +160,7 @@ pub async fn dispute(
         // the hold, under its row lock: a closure processed meanwhile waits for this
         // transaction and then finds whatever it left.
         if held
-            && Db::stripe_event_received(&mut tx, "charge.dispute.closed", dispute)
+            && db::stripe::event_received(&mut *tx, "charge.dispute.closed", dispute)
                 .await
                 .map_err(db_err)?
         {

@@ -33,7 +33,7 @@ enum Outcome {
 
 /// Sends `d` (claimed by the caller) and records what happened. True when delivered.
 pub async fn attempt(state: &AppState, d: &Delivery) -> bool {
-    let endpoint = match state.db.get_webhook_endpoint(&d.endpoint_id).await {
+    let endpoint = match db::webhooks::get_endpoint(&state.db, &d.endpoint_id).await {
         Ok(Some(e)) if e.enabled => e,
         // Disabled meanwhile (its pending deliveries were failed then), or deleted (its
         // deliveries went with it).
@@ -45,7 +45,7 @@ pub async fn attempt(state: &AppState, d: &Delivery) -> bool {
             return false;
         }
     };
-    let payload = match state.db.webhook_event_payload(&d.event_id).await {
+    let payload = match db::webhook_deliveries::event_payload(state.db.pool(), &d.event_id).await {
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(error = %e, "could not read a webhook event");
@@ -70,7 +70,7 @@ pub async fn attempt(state: &AppState, d: &Delivery) -> bool {
     let recorded = match outcome {
         Outcome::Delivered => {
             let now = state.clock.now();
-            state.db.webhook_delivered(d, &result, now).await
+            db::webhook_deliveries::mark_delivered(&state.db, d, &result, now).await
         }
         Outcome::Gone => failed(state, &endpoint, d, &result, true).await,
         Outcome::Failed => failed(state, &endpoint, d, &result, false).await,
@@ -206,7 +206,8 @@ async fn failed(
     tracing::info!(delivery_id = %d.id, endpoint_id = %endpoint.id, attempts = d.attempts + 1,
         status_code = ?result.status_code, failed = next.is_none(), "webhook attempt failed");
     let mut tx = state.db.begin().await?;
-    let failing_since = Db::webhook_attempt_failed(&mut tx, d, result, next, now).await?;
+    let failing_since =
+        db::webhook_deliveries::attempt_failed(&mut tx, d, result, next, now).await?;
     let reason = if gone {
         Some(("gone", "the receiver answered 410 Gone."))
     } else if failing_since.is_some_and(|t| now.millis() - t.millis() >= FAILING_FOR_MS) {
@@ -216,7 +217,7 @@ async fn failed(
     };
     let mut mail = None;
     if let Some((code, sentence)) = reason {
-        if Db::disable_webhook_endpoint(&mut tx, &endpoint.id, code, now).await? {
+        if db::webhook_deliveries::disable_endpoint(&mut tx, &endpoint.id, code, now).await? {
             tracing::warn!(endpoint_id = %endpoint.id, reason = code, "webhook endpoint disabled");
             mail = notify_admin(state, &mut tx, endpoint, sentence).await?;
         }

@@ -24,7 +24,7 @@ pub async fn dispatch(state: &AppState) {
             return;
         }
         let now = state.clock.now();
-        match state.db.webhook_due(now).await {
+        match db::webhook_deliveries::any_due(state.db.pool(), now).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => {
@@ -32,10 +32,14 @@ pub async fn dispatch(state: &AppState) {
                 return;
             }
         }
-        let heads = match state
-            .db
-            .claim_webhook_heads(None, now, now.plus_millis(LEASE_MS), free as i64)
-            .await
+        let heads = match db::webhook_deliveries::claim_heads(
+            &state.db,
+            None,
+            now,
+            now.plus_millis(LEASE_MS),
+            free as i64,
+        )
+        .await
         {
             Ok(heads) => heads,
             Err(e) => {
@@ -46,7 +50,7 @@ pub async fn dispatch(state: &AppState) {
         let claimed = heads.len();
         for head in heads {
             let Ok(permit) = worker.lanes.clone().try_acquire_owned() else {
-                let _ = state.db.release_webhook_delivery(&head.id).await;
+                let _ = db::webhook_deliveries::release(state.db.pool(), &head.id).await;
                 continue;
             };
             let state = state.clone();
@@ -68,10 +72,14 @@ pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
     let mut attempts = 0;
     loop {
         let now = state.clock.now();
-        let heads = state
-            .db
-            .claim_webhook_heads(None, now, now.plus_millis(LEASE_MS), 100)
-            .await?;
+        let heads = db::webhook_deliveries::claim_heads(
+            &state.db,
+            None,
+            now,
+            now.plus_millis(LEASE_MS),
+            100,
+        )
+        .await?;
         if heads.is_empty() {
             return Ok(attempts);
         }
@@ -90,10 +98,9 @@ pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
 /// retry). False when it is not (it waits for the worker, behind earlier ones).
 pub async fn send_now(state: &AppState, delivery_id: &str) -> anyhow::Result<bool> {
     let now = state.clock.now();
-    let Some(d) = state
-        .db
-        .claim_webhook_delivery(delivery_id, now, now.plus_millis(LEASE_MS))
-        .await?
+    let Some(d) =
+        db::webhook_deliveries::claim(state.db.pool(), delivery_id, now, now.plus_millis(LEASE_MS))
+            .await?
     else {
         return Ok(false);
     };
@@ -113,15 +120,14 @@ async fn lane(state: &AppState, first: Delivery) -> usize {
             return attempts;
         }
         let now = state.clock.now();
-        match state
-            .db
-            .claim_webhook_heads(
-                Some(&current.endpoint_id),
-                now,
-                now.plus_millis(LEASE_MS),
-                1,
-            )
-            .await
+        match db::webhook_deliveries::claim_heads(
+            &state.db,
+            Some(&current.endpoint_id),
+            now,
+            now.plus_millis(LEASE_MS),
+            1,
+        )
+        .await
         {
             Ok(mut next) if !next.is_empty() => current = next.swap_remove(0),
             Ok(_) => return attempts,
@@ -140,5 +146,5 @@ pub async fn prune(state: &AppState) -> anyhow::Result<u64> {
         .clock
         .now()
         .plus_days(-(state.config.webhook_retention_days as i64));
-    Ok(state.db.prune_webhook_deliveries(cutoff).await?)
+    Ok(db::webhook_deliveries::prune(&state.db, cutoff).await?)
 }

@@ -129,7 +129,7 @@ pub async fn record(
     data: Value,
     now: Timestamp,
 ) -> sqlx::Result<Option<String>> {
-    let endpoints = Db::subscribed_endpoints(tx, event.as_str()).await?;
+    let endpoints = db::webhooks::subscribed_endpoints(&mut **tx, event.as_str()).await?;
     if endpoints.is_empty() {
         return Ok(None);
     }
@@ -145,7 +145,7 @@ pub async fn record_view(
     public_url: &str,
     now: Timestamp,
 ) -> sqlx::Result<Option<String>> {
-    let endpoints = Db::subscribed_endpoints(tx, event.as_str()).await?;
+    let endpoints = db::webhooks::subscribed_endpoints(&mut **tx, event.as_str()).await?;
     if endpoints.is_empty() {
         return Ok(None);
     }
@@ -165,7 +165,7 @@ pub async fn record_views<T: EventData>(
     if objects.is_empty() {
         return Ok(());
     }
-    let endpoints = Db::subscribed_endpoints(tx, event.as_str()).await?;
+    let endpoints = db::webhooks::subscribed_endpoints(&mut **tx, event.as_str()).await?;
     if endpoints.is_empty() {
         return Ok(());
     }
@@ -208,6 +208,6 @@ async fn insert(
     })
     .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let deliveries =
-        Db::insert_webhook_event(tx, &id, event.as_str(), &payload, endpoints, now).await?;
+        db::webhooks::insert_event(tx, &id, event.as_str(), &payload, endpoints, now).await?;
     Ok((id, deliveries))
 }

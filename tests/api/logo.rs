@@ -95,14 +95,13 @@ async fn a_logo_kept_on_disk_is_imported_on_upgrade(b: Backend) {
     let uploads = app.data_dir.path().join("uploads");
     std::fs::create_dir_all(&uploads).unwrap();
     std::fs::write(uploads.join("logo"), PNG).unwrap();
-    app.state
-        .db
-        .set_setting(
-            "logo",
-            &json!({"contentType": "image/png", "version": 42}).to_string(),
-        )
-        .await
-        .unwrap();
+    openpartner::db::settings::set(
+        app.state.db.pool(),
+        "logo",
+        &json!({"contentType": "image/png", "version": 42}).to_string(),
+    )
+    .await
+    .unwrap();
     assert_eq!(logo(&app).await.0, 404, "not in the database yet");
     // An upgraded instance starts on that data directory and database.
     let env: Vec<(&str, &str)> = app

@@ -119,13 +119,13 @@ async fn onboarding_start_link_webhook_and_status(b: Backend) {
         (Some("processed"), Some("recorded"))
     );
     assert_eq!(event["objectId"], account.as_str());
-    let stored = app
-        .state
-        .db
-        .partner_connect_status(&PartnerId::from_string(id.clone()))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = openpartner::db::stripe::connect_status(
+        app.state.db.pool(),
+        &PartnerId::from_string(id.clone()),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(
         (stored.details_submitted, stored.payouts_enabled),
         (Some(true), Some(true))
@@ -153,13 +153,11 @@ async fn onboarding_start_link_webhook_and_status(b: Backend) {
     )
     .await
     .assert_status(200);
-    let stored = app
-        .state
-        .db
-        .partner_connect_status(&PartnerId::from_string(id))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored =
+        openpartner::db::stripe::connect_status(app.state.db.pool(), &PartnerId::from_string(id))
+            .await
+            .unwrap()
+            .unwrap();
     assert_eq!(
         (stored.account_id.as_deref(), stored.payouts_enabled),
         (Some("acct_elsewhere"), None)

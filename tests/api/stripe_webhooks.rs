@@ -260,13 +260,13 @@ async fn account_updates_wait_for_their_partner_then_give_up(b: Backend) {
         ),
         (Some("processed"), Some("recorded"), Some(2))
     );
-    let stored = app
-        .state
-        .db
-        .partner_connect_status(&openpartner::domain::ids::PartnerId::from_string(id))
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = openpartner::db::stripe::connect_status(
+        app.state.db.pool(),
+        &openpartner::domain::ids::PartnerId::from_string(id),
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(stored.payouts_enabled, Some(true));
     // An older event arriving late changes nothing.
     let old = json!({"id": "evt_old", "object": "event", "created": chrono::Utc::now().timestamp() - 3600, "type": "account.updated",

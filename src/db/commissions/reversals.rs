@@ -132,7 +132,18 @@ pub async fn reverse_part(
         return Ok(PartReversal::Raced);
     }
     let clawback = if paid {
-        Some(Db::insert_clawback(tx, &c.partner_id, id, delta, &c.currency, reason, now).await?)
+        Some(
+            super::super::payouts::insert_clawback(
+                &mut **tx,
+                &c.partner_id,
+                id,
+                delta,
+                &c.currency,
+                reason,
+                now,
+            )
+            .await?,
+        )
     } else {
         None
     };

@@ -213,7 +213,7 @@ pub(crate) async fn audit(
         target_id: id,
         changes: crate::db::audit::diff(&Value::Null, fields),
     };
-    state.db.audit_action(change, state.clock.now()).await?;
+    db::audit::record_action(&state.db, change, state.clock.now()).await?;
     Ok(())
 }
 

@@ -241,6 +241,6 @@ async fn push_now(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<P
             "partnerCount": {"before": null, "after": answer.partner_count},
         }),
     };
-    state.db.audit_action(change, state.clock.now()).await?;
+    db::audit::record_action(&state.db, change, state.clock.now()).await?;
     Ok(Json(answer))
 }

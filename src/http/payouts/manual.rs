@@ -72,10 +72,11 @@ fn async_stream_pages(
                 if first {
                     out.push_str("payout_id,partner_id,email,name,amount,currency,method\r\n");
                 }
-                let rows = match state.db.export_payouts(status, after, 500).await {
-                    Ok(rows) => rows,
-                    Err(e) => return Some((Err(std::io::Error::other(e)), (None, false))),
-                };
+                let rows =
+                    match db::payout_reports::export(state.db.pool(), status, after, 500).await {
+                        Ok(rows) => rows,
+                        Err(e) => return Some((Err(std::io::Error::other(e)), (None, false))),
+                    };
                 let next = (rows.len() == 500).then(|| {
                     rows.last()
                         .map(|r| (r.payout.created_at.millis(), r.payout.id.clone()))

@@ -47,7 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 async fn full_view(state: &AppState, p: Payout) -> ApiResult<PayoutView> {
-    let ids = state.db.payout_commission_ids(&p.id).await?;
+    let ids = db::payouts::commission_ids(&state.db, &p.id).await?;
     Ok(payout_view(p, ids))
 }
 
@@ -96,14 +96,14 @@ async fn page(
         partner,
         after: after.as_ref().map(|p| (p.created_at, p.id.as_str())),
     };
-    let mut rows = state.db.list_payouts(&filter, limit + 1).await?;
+    let mut rows = db::payouts::list(state.db.pool(), &filter, limit + 1).await?;
     let next = paging::next_cursor(state, &mut rows, limit, |p| Position {
         created_at: p.created_at.millis(),
         id: p.id.clone(),
     });
     // One query for every payout's commissions, not one per payout.
     let ids: Vec<&str> = rows.iter().map(|p| p.id.as_str()).collect();
-    let mut held = state.db.payout_commission_ids_many(&ids).await?;
+    let mut held = db::payouts::commission_ids_many(&state.db, &ids).await?;
     let payouts = rows
         .into_iter()
         .map(|p| {
@@ -180,9 +180,7 @@ async fn partner_payouts(
 }
 
 async fn existing(state: &AppState, id: &str) -> ApiResult<Payout> {
-    state
-        .db
-        .get_payout(id)
+    db::payouts::get(state.db.pool(), id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such payout."))
 }
@@ -239,9 +237,7 @@ async fn balance(
     let id = PartnerId::from_string(id);
     auth.require_partner_access(&id, Scope::CommissionsRead)?;
     partners_svc::get_existing(&state, &id).await?;
-    let balances = state
-        .db
-        .partner_balances(&id)
+    let balances = db::payout_reports::balances(&state.db, &id)
         .await?
         .into_iter()
         .map(|b| {

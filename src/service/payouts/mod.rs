@@ -41,10 +41,12 @@ pub struct Settings {
 /// The stored settings: `Err` with the parse error when they cannot be read, the defaults when
 /// none are stored.
 async fn stored(state: &AppState) -> ApiResult<Result<Settings, serde_json::Error>> {
-    Ok(match state.db.get_setting(SETTINGS_KEY).await? {
-        Some(text) => serde_json::from_str(&text),
-        None => Ok(Settings::default()),
-    })
+    Ok(
+        match db::settings::get(state.db.pool(), SETTINGS_KEY).await? {
+            Some(text) => serde_json::from_str(&text),
+            None => Ok(Settings::default()),
+        },
+    )
 }
 
 pub async fn settings(state: &AppState) -> ApiResult<Settings> {
@@ -65,10 +67,7 @@ pub async fn settings_for_update(state: &AppState) -> ApiResult<Settings> {
 
 pub async fn save_settings(state: &AppState, s: &Settings) -> ApiResult<()> {
     let text = serde_json::to_string(s).map_err(ApiError::internal)?;
-    state
-        .db
-        .set_setting_audited(SETTINGS_KEY, &text, state.clock.now())
-        .await?;
+    db::settings::set_audited(&state.db, SETTINGS_KEY, &text, state.clock.now()).await?;
     Ok(())
 }
 
@@ -95,11 +94,10 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
     // call it guards, so no other worker can send the same payout meanwhile.
     while tried < 50 {
         let now = state.clock.now();
-        let Some(p) = state
-            .db
-            .claim_due_transfers(now, now.plus_millis(TRANSFER_LEASE_MS), 1)
-            .await?
-            .pop()
+        let Some(p) =
+            db::payout_transfers::claim_due(&state.db, now, now.plus_millis(TRANSFER_LEASE_MS), 1)
+                .await?
+                .pop()
         else {
             break;
         };
@@ -177,7 +175,7 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
 /// commissions free for the next run, and `payout.failed` recorded.
 async fn fail(state: &AppState, id: &str, reason: &str) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
-    if Db::payout_released(
+    if db::payouts::release(
         &mut tx,
         id,
         PayoutStatus::Failed,
@@ -197,10 +195,13 @@ async fn fail(state: &AppState, id: &str, reason: &str) -> ApiResult<()> {
 async fn defer(state: &AppState, p: &Payout, e: &crate::stripe::StripeError) -> ApiResult<()> {
     let delay = RETRY_DELAYS_MS[(p.attempts.max(1) as usize - 1).min(3)];
     tracing::warn!(payout = %p.id, reason = %e, "Stripe transfer outcome unknown; will retry");
-    state
-        .db
-        .transfer_deferred(&p.id, state.clock.now().plus_millis(delay), &e.reason())
-        .await?;
+    db::payout_transfers::defer(
+        state.db.pool(),
+        &p.id,
+        state.clock.now().plus_millis(delay),
+        &e.reason(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -214,11 +215,11 @@ pub async fn mark_paid(
 ) -> ApiResult<bool> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let before = Db::get_payout_tx(&mut tx, id).await?;
-    if !Db::payout_paid(&mut tx, id, now, transfer_id, reference).await? {
+    let before = db::payouts::get(&mut *tx, id).await?;
+    if !db::payouts::mark_paid(&mut tx, id, now, transfer_id, reference).await? {
         return Ok(false);
     }
-    let payout = Db::get_payout_tx(&mut tx, id)
+    let payout = db::payouts::get(&mut *tx, id)
         .await?
         .ok_or_else(|| ApiError::internal("payout vanished"))?;
     let changes = json!({
@@ -228,7 +229,7 @@ pub async fn mark_paid(
     });
     audit_payout(&mut tx, "payout.mark_paid", id, changes, now).await?;
     let url = &state.config.public_url;
-    for c in Db::payout_commissions_tx(&mut tx, id).await? {
+    for c in db::payouts::commissions(&mut tx, id).await? {
         webhooks::record_view(&mut tx, EventType::CommissionPaid, &c, url, now).await?;
     }
     record_payout_event(state, &mut tx, EventType::PayoutPaid, id).await?;
@@ -289,10 +290,10 @@ async fn record_payout_event(
     event: EventType,
     id: &str,
 ) -> ApiResult<()> {
-    let Some(payout) = Db::get_payout_tx(tx, id).await? else {
+    let Some(payout) = db::payouts::get(&mut **tx, id).await? else {
         return Ok(());
     };
-    let commission_ids = crate::db::payout_runs::commission_ids_tx(tx, id).await?;
+    let commission_ids = db::payout_runs::commission_ids(&mut **tx, id).await?;
     let data = PayoutWithItems {
         payout,
         commission_ids,
@@ -311,7 +312,7 @@ async fn record_payout_event(
 /// Cancels a pending or failed payout; what it held is free for the next run.
 pub async fn cancel(state: &AppState, id: &str) -> ApiResult<bool> {
     let mut tx = state.db.begin().await?;
-    let done = Db::payout_released(
+    let done = db::payouts::release(
         &mut tx,
         id,
         PayoutStatus::Canceled,
@@ -337,7 +338,7 @@ pub async fn cancel(state: &AppState, id: &str) -> ApiResult<bool> {
 pub async fn retry(state: &AppState, p: &Payout) -> ApiResult<bool> {
     let key = format!("payout_{}_retry_{}", p.id, ulid::Ulid::new());
     let mut tx = state.db.begin().await?;
-    if !Db::payout_retried(&mut tx, &p.id, &key, state.clock.now()).await? {
+    if !db::payout_transfers::retry(&mut tx, &p.id, &key, state.clock.now()).await? {
         return Ok(false);
     }
     let changes = json!({"status": {"before": p.status.as_str(), "after": "processing"}});

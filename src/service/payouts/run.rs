@@ -58,7 +58,7 @@ pub struct RunResult {
 /// loser of a group finds nothing left and skips it.
 pub async fn run(state: &AppState, req: &RunRequest) -> ApiResult<RunResult> {
     let settings = settings(state).await?;
-    let mut groups = state.db.payable_groups().await?;
+    let mut groups = db::payouts::payable_groups(state.db.pool()).await?;
     if let Some(c) = &req.currency {
         groups.retain(|(_, cur)| cur == c);
     }
@@ -133,10 +133,8 @@ async fn run_chunk(
         .into_iter()
         .map(|p| (p.id.clone(), p))
         .collect();
-    let backend = state.db.backend();
     let mut tx = state.db.begin().await?;
-    let (commissions, clawbacks) =
-        store::owed_in_groups(&mut tx, backend, groups, !req.dry_run).await?;
+    let (commissions, clawbacks) = store::owed_in_groups(&mut tx, groups, !req.dry_run).await?;
     let mut owed: HashMap<Group, (Vec<Owed>, Vec<Owed>)> = HashMap::new();
     for GroupOwed {
         partner_id,
@@ -184,7 +182,7 @@ async fn run_chunk(
         return Ok(Some(result));
     }
     for (payout, _, _) in &made {
-        Db::insert_payout(&mut tx, payout, now).await?;
+        db::payouts::insert(&mut *tx, payout, now).await?;
     }
     let held: Vec<(&str, &Owed)> = made
         .iter()
@@ -194,7 +192,7 @@ async fn run_chunk(
         .iter()
         .flat_map(|(p, _, c)| c.iter().map(move |o| (p.id.as_str(), o)))
         .collect();
-    if !store::hold(&mut tx, backend, &held, &netted).await? {
+    if !store::hold(&mut tx, &held, &netted).await? {
         return Ok(None);
     }
     let events: Vec<PayoutWithItems> = made
