@@ -10,5 +10,6 @@ pub mod payout_jobs;
 pub mod payouts;
 pub mod stripe_billing;
 pub mod stripe_connect;
+pub mod stripe_error;
 pub mod stripe_events;
 pub mod stripe_reversals;

@@ -16,17 +16,18 @@ use crate::domain::ids::ClickId;
 use crate::domain::money::Currency;
 use crate::error::ApiError;
 use crate::service::conversions::{self, EventInput};
+use crate::service::stripe_error::EventError;
 use crate::service::stripe_events::{self as events, Handled};
 use crate::state::AppState;
 
 /// The longest Stripe id or metadata value we take (Stripe's own are far shorter).
 const MAX_ID: usize = 200;
 
-pub(crate) fn object(payload: &Value) -> Result<&Value, String> {
+pub(crate) fn object(payload: &Value) -> Result<&Value, EventError> {
     payload
         .pointer("/data/object")
         .filter(|o| o.is_object())
-        .ok_or_else(|| "the event has no data.object".to_string())
+        .ok_or(EventError::from("the event has no data.object"))
 }
 
 /// A string field that is a usable id: present, not empty, bounded, no NUL.
@@ -42,12 +43,8 @@ pub(crate) fn ref_field<'a>(o: &'a Value, name: &str) -> Option<&'a str> {
     id_field(o, &format!("/{name}")).or_else(|| id_field(o, &format!("/{name}/id")))
 }
 
-pub(crate) fn db_err(e: impl std::fmt::Display) -> String {
-    format!("database: {e}")
-}
-
 /// An amount in Stripe's units → ours, or why it cannot be read.
-pub(crate) fn amount(o: &Value, field: &str) -> Result<(i64, Currency), String> {
+pub(crate) fn amount(o: &Value, field: &str) -> Result<(i64, Currency), EventError> {
     let currency = o
         .get("currency")
         .and_then(Value::as_str)
@@ -56,11 +53,13 @@ pub(crate) fn amount(o: &Value, field: &str) -> Result<(i64, Currency), String> 
     let raw = o
         .get(field)
         .and_then(Value::as_i64)
-        .ok_or(format!("data.object.{field} is not an integer"))?;
-    let minor = currency.from_stripe_amount(raw).ok_or(format!(
-        "data.object.{field} {raw} is not an exact {} amount",
-        currency.as_str()
-    ))?;
+        .ok_or_else(|| EventError::Payload(format!("data.object.{field} is not an integer")))?;
+    let minor = currency.from_stripe_amount(raw).ok_or_else(|| {
+        EventError::Payload(format!(
+            "data.object.{field} {raw} is not an exact {} amount",
+            currency.as_str()
+        ))
+    })?;
     Ok((minor, currency))
 }
 
@@ -72,29 +71,24 @@ async fn identify(
     customer: &str,
     click: Option<&str>,
     user: Option<&str>,
-) -> Result<bool, String> {
+) -> Result<bool, EventError> {
     state.clicks.flush().await;
     let click_id = match (click, user) {
         (Some(c), _) => Some(ClickId::from_string(c)),
         (None, Some(u)) => db::clicks::last_of_user(state.db.pool(), u, state.clock.now())
-            .await
-            .map_err(db_err)?
+            .await?
             .map(|c| c.id),
         (None, None) => None,
     };
     let Some(click_id) = click_id else {
         return Ok(false);
     };
-    if !db::clicks::identify(state.db.pool(), &click_id, customer)
-        .await
-        .map_err(db_err)?
-    {
+    if !db::clicks::identify(state.db.pool(), &click_id, customer).await? {
         return Ok(false);
     }
     let requeued =
         db::stripe_billing::requeue_customer_events(state.db.pool(), customer, state.clock.now())
-            .await
-            .map_err(db_err)?;
+            .await?;
     for id in requeued {
         events::kick(state, id);
     }
@@ -131,12 +125,10 @@ async fn record_sale(
     (value_minor, currency): (i64, Currency),
     (customer, click): (Option<&str>, Option<&str>),
     at: crate::domain::time::Timestamp,
-) -> Result<Handled, String> {
+) -> Result<Handled, EventError> {
     // The refs first: a refund arriving later finds the sale through them, even if this
     // attempt dies before recording it (the retry records it).
-    db::stripe_billing::record_sale_refs(&state.db, refs, &external, state.clock.now())
-        .await
-        .map_err(db_err)?;
+    db::stripe_billing::record_sale_refs(&state.db, refs, &external, state.clock.now()).await?;
     let input = EventInput {
         external_event_id: external,
         kind: "sale".into(),
@@ -148,11 +140,10 @@ async fn record_sale(
     };
     let (created, answer) = conversions::record(state, input)
         .await
-        .map_err(|e: ApiError| format!("recording the sale failed: {}", e.code()))?;
+        .map_err(EventError::sale)?;
     // Refunds and disputes that came first and wait for this sale: now.
-    let waiting = db::stripe_billing::requeue_waiting_events(&state.db, refs, state.clock.now())
-        .await
-        .map_err(db_err)?;
+    let waiting =
+        db::stripe_billing::requeue_waiting_events(&state.db, refs, state.clock.now()).await?;
     for id in waiting {
         events::kick(state, id);
     }
@@ -170,7 +161,7 @@ async fn record_sale(
 /// `checkout.session.completed`: `client_reference_id` or `metadata.op_click` identifies the
 /// session's customer; a `mode=payment` session that is paid records a sale of
 /// `amount_total` (subscription checkouts are recorded by their invoices).
-pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Handled, String> {
+pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Handled, EventError> {
     let s = object(payload)?;
     let session = id_field(s, "/id").ok_or("data.object.id is missing")?;
     let click = id_field(s, "/client_reference_id").or_else(|| id_field(s, "/metadata/op_click"));
@@ -206,9 +197,7 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
     // The customer when it is known as a click's (recurring revenue); else the click itself.
     let known = match customer {
         Some(_) if identified => true,
-        Some(cus) => db::stripe_billing::customer_identified(state.db.pool(), cus)
-            .await
-            .map_err(db_err)?,
+        Some(cus) => db::stripe_billing::customer_identified(state.db.pool(), cus).await?,
         None => false,
     };
     match (known, click) {
@@ -222,7 +211,7 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
 
 /// `customer.created` / `customer.updated`: `metadata.op_click`, or
 /// `metadata.openpartner_user_id` naming a `userId` already identified, identifies it.
-pub async fn customer_changed(state: &AppState, payload: &Value) -> Result<Handled, String> {
+pub async fn customer_changed(state: &AppState, payload: &Value) -> Result<Handled, EventError> {
     let c = object(payload)?;
     let customer = id_field(c, "/id").ok_or("data.object.id is missing")?;
     let click = id_field(c, "/metadata/op_click");
@@ -243,7 +232,7 @@ pub async fn invoice_paid(
     state: &AppState,
     event: &StripeEvent,
     payload: &Value,
-) -> Result<Handled, String> {
+) -> Result<Handled, EventError> {
     let inv = object(payload)?;
     let id = id_field(inv, "/id").ok_or("data.object.id is missing")?;
     let amount = amount(inv, "amount_paid")?;
@@ -253,13 +242,8 @@ pub async fn invoice_paid(
     let Some(customer) = ref_field(inv, "customer") else {
         return Ok(Handled::Ignored("ignored_no_attribution"));
     };
-    db::stripe_billing::set_event_customer(state.db.pool(), &event.id, customer)
-        .await
-        .map_err(db_err)?;
-    if !db::stripe_billing::customer_identified(state.db.pool(), customer)
-        .await
-        .map_err(db_err)?
-    {
+    db::stripe_billing::set_event_customer(state.db.pool(), &event.id, customer).await?;
+    if !db::stripe_billing::customer_identified(state.db.pool(), customer).await? {
         return Ok(Handled::Ignored("ignored_no_attribution"));
     }
     // Older API versions name the charge and payment intent on the invoice; newer ones under

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::db;
 use crate::db::stripe::{StatusWrite, StripeEvent};
 use crate::domain::backoff;
+use crate::service::stripe_error::EventError;
 use crate::service::{stripe_billing, stripe_reversals};
 use crate::state::AppState;
 
@@ -110,7 +111,9 @@ pub async fn job(state: &AppState) {
 async fn attempt(state: &AppState, event: StripeEvent) {
     let result = match serde_json::from_str::<Value>(&event.payload) {
         Ok(payload) => dispatch(state, &event, &payload).await,
-        Err(e) => Err(format!("stored payload is not JSON: {e}")),
+        Err(e) => Err(EventError::Payload(format!(
+            "stored payload is not JSON: {e}"
+        ))),
     };
     let now = state.clock.now();
     let db = &state.db;
@@ -159,7 +162,7 @@ async fn attempt(state: &AppState, event: StripeEvent) {
             tracing::warn!(event_id = %event.id, event_type = %event.event_type,
                 attempts = event.attempts + 1, %error, dead = next.is_none(),
                 "stripe event processing failed");
-            db::stripe::fail_event(db.pool(), &event.id, &error, next).await
+            db::stripe::fail_event(db.pool(), &event.id, &error.to_string(), next).await
         }
     };
     if let Err(e) = saved {
@@ -173,7 +176,7 @@ async fn dispatch(
     state: &AppState,
     event: &StripeEvent,
     payload: &Value,
-) -> Result<Handled, String> {
+) -> Result<Handled, EventError> {
     // A test-mode event at a live key's endpoint (or the reverse) is another account's world:
     // acting on it would pay commissions on sales that never happened.
     if state
@@ -211,7 +214,7 @@ async fn account_updated(
     state: &AppState,
     event: &StripeEvent,
     payload: &Value,
-) -> Result<Handled, String> {
+) -> Result<Handled, EventError> {
     let account = payload
         .pointer("/data/object")
         .ok_or("the event has no data.object")?;
@@ -223,16 +226,15 @@ async fn account_updated(
         account
             .get(name)
             .and_then(Value::as_bool)
-            .ok_or(format!("data.object.{name} is not a boolean"))
+            .ok_or_else(|| EventError::Payload(format!("data.object.{name} is not a boolean")))
     };
     let (details, payouts) = (flag("details_submitted")?, flag("payouts_enabled")?);
     // `created` has one-second resolution: the event wins over a reading taken in that second.
     let at = event
         .stripe_created
         .map_or(event.received_at, |t| t.plus_millis(999));
-    let written = db::stripe::record_connect_status(&state.db, id, None, details, payouts, at)
-        .await
-        .map_err(|e| format!("database: {e}"))?;
+    let written =
+        db::stripe::record_connect_status(&state.db, id, None, details, payouts, at).await?;
     Ok(match written {
         StatusWrite::Recorded(_) => Handled::Recorded,
         StatusWrite::Stale => Handled::Duplicate,

@@ -23,7 +23,8 @@ use crate::db::stripe_billing::PaidSale;
 use crate::domain::commission::CommissionStatus;
 use crate::domain::ids::CommissionId;
 use crate::error::ApiResult;
-use crate::service::stripe_billing::{amount, db_err, id_field, object, ref_field};
+use crate::service::stripe_billing::{amount, id_field, object, ref_field};
+use crate::service::stripe_error::EventError;
 use crate::service::stripe_events::Handled;
 use crate::state::AppState;
 use crate::webhooks::{self, EventType};
@@ -35,19 +36,14 @@ async fn commission_of(
     state: &AppState,
     event: &StripeEvent,
     refs: &[Option<&str>],
-) -> Result<Result<CommissionId, Handled>, String> {
+) -> Result<Result<CommissionId, Handled>, EventError> {
     let refs: Vec<&str> = refs.iter().flatten().copied().collect();
     Ok(
-        match db::stripe_billing::paid_sale(&state.db, &refs)
-            .await
-            .map_err(db_err)?
-        {
+        match db::stripe_billing::paid_sale(&state.db, &refs).await? {
             PaidSale::Commission(id) => Ok(id),
             PaidSale::NoCommission => Err(Handled::Ignored("ignored_no_attribution")),
             PaidSale::Unknown => {
-                db::stripe_billing::add_event_waits(&state.db, &event.id, &refs)
-                    .await
-                    .map_err(db_err)?;
+                db::stripe_billing::add_event_waits(&state.db, &event.id, &refs).await?;
                 Err(Handled::Wait {
                     reason: format!("no sale recorded yet for {}", refs.join(", ")),
                     give_up: "ignored_no_attribution",
@@ -92,17 +88,17 @@ async fn reverse(
     Ok(done)
 }
 
-fn concluded(done: PartReversal, commission: &CommissionId) -> Result<Handled, String> {
+fn concluded(done: PartReversal, commission: &CommissionId) -> Result<Handled, EventError> {
     match done {
         PartReversal::Reversed { .. } => Ok(Handled::Recorded),
         PartReversal::Nothing => Ok(Handled::Duplicate),
         PartReversal::InPayout => Ok(Handled::Blocked(format!(
             "commission {commission} is in a payout not yet paid; looked at again until it is paid or freed"
         ))),
-        PartReversal::Raced => Err(format!(
-            "commission {commission} changed meanwhile; retried"
-        )),
-        PartReversal::NotFound => Err(format!("commission {commission} is gone")),
+        PartReversal::Raced => Err(EventError::Commission(format!(
+            "{commission} changed meanwhile; retried"
+        ))),
+        PartReversal::NotFound => Err(EventError::Commission(format!("{commission} is gone"))),
     }
 }
 
@@ -111,7 +107,7 @@ pub async fn charge_refunded(
     state: &AppState,
     event: &StripeEvent,
     payload: &Value,
-) -> Result<Handled, String> {
+) -> Result<Handled, EventError> {
     let ch = object(payload)?;
     let charge = id_field(ch, "/id").ok_or("data.object.id is missing")?;
     let (paid, _) = amount(ch, "amount")?;
@@ -131,7 +127,7 @@ pub async fn charge_refunded(
     let source = format!("stripe:refund:{charge}");
     let done = reverse(state, &commission, (refunded, paid), &source, "refunded")
         .await
-        .map_err(|e| format!("reversal failed: {}", e.code()))?;
+        .map_err(EventError::reversal)?;
     concluded(done, &commission)
 }
 
@@ -140,7 +136,7 @@ pub async fn dispute(
     state: &AppState,
     event: &StripeEvent,
     payload: &Value,
-) -> Result<Handled, String> {
+) -> Result<Handled, EventError> {
     let d = object(payload)?;
     let dispute = id_field(d, "/id").ok_or("data.object.id is missing")?;
     let refs = [ref_field(d, "payment_intent"), ref_field(d, "charge")];
@@ -151,26 +147,18 @@ pub async fn dispute(
     let now = state.clock.now();
     let status = d.get("status").and_then(Value::as_str).unwrap_or("");
     if event.event_type == "charge.dispute.created" {
-        let mut tx = state.db.begin().await.map_err(db_err)?;
-        let held = db::commissions::hold(&mut *tx, &commission, now)
-            .await
-            .map_err(db_err)?;
+        let mut tx = state.db.begin().await?;
+        let held = db::commissions::hold(&mut *tx, &commission, now).await?;
         // Stripe does not promise order: a closure already received (won, lost or closed with
         // a warning) has decided this dispute, so no hold is left behind for it. Checked after
         // the hold, under its row lock: a closure processed meanwhile waits for this
         // transaction and then finds whatever it left.
-        if held
-            && db::stripe::event_received(&mut *tx, "charge.dispute.closed", dispute)
-                .await
-                .map_err(db_err)?
-        {
-            tx.rollback().await.map_err(db_err)?;
+        if held && db::stripe::event_received(&mut *tx, "charge.dispute.closed", dispute).await? {
+            tx.rollback().await?;
             return Ok(Handled::Duplicate);
         }
-        let current = db::commissions::get(&mut *tx, &commission)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(db_err)?;
+        let current = db::commissions::get(&mut *tx, &commission).await?;
+        tx.commit().await?;
         return Ok(match current.map(|c| c.status) {
             _ if held => Handled::Recorded,
             Some(CommissionStatus::OnHold) => Handled::Duplicate,
@@ -181,11 +169,9 @@ pub async fn dispute(
     }
     match status {
         "won" | "warning_closed" => {
-            let mut tx = state.db.begin().await.map_err(db_err)?;
-            let released = db::commissions::release(&mut *tx, &commission, now)
-                .await
-                .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)?;
+            let mut tx = state.db.begin().await?;
+            let released = db::commissions::release(&mut *tx, &commission, now).await?;
+            tx.commit().await?;
             Ok(if released {
                 Handled::Recorded
             } else {
@@ -196,7 +182,7 @@ pub async fn dispute(
             let source = format!("stripe:dispute:{dispute}");
             let done = reverse(state, &commission, (1, 1), &source, "dispute_lost")
                 .await
-                .map_err(|e| format!("reversal failed: {}", e.code()))?;
+                .map_err(EventError::reversal)?;
             concluded(done, &commission)
         }
         _ => Ok(Handled::Ignored("ignored")),

@@ -44,6 +44,17 @@ impl StripeError {
         matches!(self, StripeError::Transient(_))
     }
 
+    /// Whether the call may have taken effect: a transport failure or 5xx, or Stripe's
+    /// `idempotency_error` (an error *type*: the key was used before with other parameters,
+    /// so an earlier attempt may have succeeded). Either way the caller looks before retrying;
+    /// it never reads this as a refusal.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            StripeError::Transient(_) => true,
+            StripeError::Refused { kind, .. } => kind == "idempotency_error",
+        }
+    }
+
     /// Stripe's error code of a refusal.
     pub fn code(&self) -> Option<&str> {
         match self {

@@ -32,6 +32,11 @@ pub(crate) fn refused(
     kind: &str,
     code: &str,
 ) -> String {
+    // The payout worker reads an `idempotency_error` as "an earlier attempt may have
+    // succeeded", never as a refusal; every other refusal is one.
+    if let Err(e) = &result {
+        assert_eq!(e.outcome_unknown(), kind == "idempotency_error", "{e}");
+    }
     match result {
         Err(StripeError::Refused {
             status: s,

@@ -157,9 +157,9 @@ pub async fn send_due(state: &AppState) -> ApiResult<usize> {
                         "Stripe made a transfer for a payout that is no longer processing; reconcile it by hand");
                 }
             }
-            // `idempotency_error`: the key was used with other parameters, so an earlier
-            // attempt may have paid: unknown, never a refusal (the retry looks it up).
-            Err(e) if e.is_transient() || e.code() == Some("idempotency_error") => {
+            // Unknown (a timeout, or the key used before with other parameters, so an earlier
+            // attempt may have paid): never a refusal; the retry looks the transfer up.
+            Err(e) if e.outcome_unknown() => {
                 defer(state, &p, &e).await?;
             }
             Err(e) => {
