@@ -169,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
             let mut n = 0;
             for _ in 0..reps {
                 let t = Instant::now();
-                n = db.count_live_partners().await?;
+                n = openpartner::db::network::count_live_partners(db.pool()).await?;
                 times.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             println!("{{\"count\": {n}, \"median_ms\": {:.3}}}", median(times));

@@ -307,7 +307,7 @@ async fn keys_command(config: Config, cmd: KeysCommand) -> anyhow::Result<ExitCo
                 "{:<26}  {:<7}  {:<8}  {:<24}  {:<20}  SCOPES / STATE",
                 "ID", "KIND", "PREFIX", "CREATED", "LABEL"
             );
-            for k in db.list_api_keys(None).await? {
+            for k in db::api_keys::list(db.pool(), None).await? {
                 let state = match k.revoked_at {
                     Some(at) => format!("revoked {at}"),
                     None => k.scopes.to_storage(),
@@ -325,10 +325,7 @@ async fn keys_command(config: Config, cmd: KeysCommand) -> anyhow::Result<ExitCo
             ExitCode::SUCCESS
         }
         KeysCommand::Revoke { id } => {
-            if db
-                .revoke_api_key(&ApiKeyId::from_string(id.clone()), clock.now())
-                .await?
-            {
+            if db::api_keys::revoke(&db, &ApiKeyId::from_string(id.clone()), clock.now()).await? {
                 println!("Revoked key {id}.");
                 ExitCode::SUCCESS
             } else {

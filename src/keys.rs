@@ -59,8 +59,9 @@ async fn mint_checked(
     let id = ApiKeyId::generate();
     let prefix = token.display_prefix();
     let created_at = clock.now();
-    let inserted = db
-        .insert_api_key(NewApiKey {
+    let inserted = db::api_keys::insert(
+        db,
+        NewApiKey {
             id: &id,
             prefix: &prefix,
             key_hash: &token.hash,
@@ -69,8 +70,9 @@ async fn mint_checked(
             partner_id,
             label,
             created_at,
-        })
-        .await?;
+        },
+    )
+    .await?;
     if !inserted {
         return Ok(None);
     }

@@ -108,7 +108,7 @@ impl Authenticator {
         let (principal, expires_at) = match TokenKind::of(token) {
             Some(TokenKind::ApiKey) => (self.load_api_key(token, now).await?, None),
             Some(TokenKind::Session) => {
-                match self.db.live_session(&hash_token(token), now).await? {
+                match db::sessions::live(self.db.pool(), &hash_token(token), now).await? {
                     Some(s) => (
                         Some(Principal::Partner {
                             partner_id: s.partner_id,
@@ -120,7 +120,7 @@ impl Authenticator {
                 }
             }
             Some(TokenKind::AdminSession) => {
-                match self.db.live_admin_session(&hash_token(token), now).await? {
+                match db::sessions::live_admin(self.db.pool(), &hash_token(token), now).await? {
                     // Opened with an admin API key that is still live (the query checks it).
                     Some(LiveAdminSession {
                         key: SessionKey::ApiKey(id),
@@ -185,10 +185,8 @@ impl Authenticator {
 
     async fn load_api_key(&self, token: &str, now: Timestamp) -> sqlx::Result<Option<Principal>> {
         let hash = hash_token(token);
-        let candidates = self
-            .db
-            .live_api_keys_by_prefix(&display_prefix(token))
-            .await?;
+        let candidates =
+            db::api_keys::live_by_prefix(self.db.pool(), &display_prefix(token)).await?;
         let Some(row) = candidates.into_iter().find(|k| ct_eq(&k.key_hash, &hash)) else {
             return Ok(None);
         };
@@ -196,7 +194,7 @@ impl Authenticator {
         let db = self.db.clone();
         let id = row.id.clone();
         tokio::spawn(async move {
-            if let Err(e) = db.touch_api_key(&id, now).await {
+            if let Err(e) = db::api_keys::touch(db.pool(), &id, now).await {
                 tracing::warn!(error = %e, "could not record key use");
             }
         });

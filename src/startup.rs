@@ -172,7 +172,7 @@ pub fn db_options(config: &Config) -> db::Options<'_> {
 /// A logo uploaded before logos moved into the database (the file `<data dir>/uploads/logo`,
 /// its type and version in the `logo` setting) is imported, so an upgrade keeps it.
 async fn import_disk_logo(db: &Db, config: &Config) -> anyhow::Result<()> {
-    if db.logo_meta().await?.is_some() {
+    if db::logo::meta(db.pool()).await?.is_some() {
         return Ok(());
     }
     let Some(raw) = db::settings::get(db.pool(), "logo").await? else {
@@ -186,7 +186,7 @@ async fn import_disk_logo(db: &Db, config: &Config) -> anyhow::Result<()> {
         (meta["contentType"].as_str(), meta["version"].as_i64())
     {
         if bytes.len() <= crate::uploads::MAX_LOGO {
-            db.put_logo(content_type, version, &bytes).await?;
+            db::logo::put(db, content_type, version, &bytes).await?;
             tracing::info!("imported the logo from the uploads directory into the database");
         }
     }

@@ -47,7 +47,7 @@ fn to_json(v: Value) -> Json {
 
 /// Streams every table of `db` into `out`. Returns the row count.
 pub async fn export(db: &Db, out: &Path) -> anyhow::Result<u64> {
-    let unlisted = db.unlisted_tables().await?;
+    let unlisted = db::transfer::unlisted_tables(db).await?;
     if !unlisted.is_empty() {
         bail!(
             "these tables are not in the export list (a bug: please report it): {}",
@@ -77,13 +77,13 @@ pub async fn export(db: &Db, out: &Path) -> anyhow::Result<u64> {
     // Nothing backend-specific in the header: both backends write the same bytes.
     let header = serde_json::json!({
         "format": FORMAT,
-        "schemaVersion": db.schema_version().await?,
+        "schemaVersion": db::transfer::schema_version(db.pool()).await?,
     });
     writeln!(sink, "{header}")?;
-    let mut snapshot = db.snapshot().await?;
+    let mut snapshot = db::transfer::snapshot(db).await?;
     let mut total = 0;
     for table in TABLES {
-        let columns = db.columns(table).await?;
+        let columns = db::transfer::columns(db, table).await?;
         let mut order: Vec<usize> = (0..columns.len()).collect();
         order.sort_by(|a, b| columns[*a].name.cmp(&columns[*b].name));
         let sink = &mut sink;
@@ -198,14 +198,14 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
     let version = header["schemaVersion"]
         .as_i64()
         .context("the header has no schemaVersion")?;
-    let ours = db.schema_version().await?;
+    let ours = db::transfer::schema_version(db.pool()).await?;
     if version > ours {
         bail!(
             "the export is from a newer schema (version {version}; this build has {ours}): \
              import it with that version of OpenPartner or newer"
         );
     }
-    let busy = db.non_empty_tables().await?;
+    let busy = db::transfer::non_empty_tables(db).await?;
     if !busy.is_empty() {
         bail!(
             "the target database is not empty (rows in: {}); import only into a new, empty database",
@@ -214,13 +214,13 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
     }
     let mut columns: HashMap<&'static str, Vec<Column>> = HashMap::new();
     for table in TABLES {
-        columns.insert(table, db.columns(table).await?);
+        columns.insert(table, db::transfer::columns(db, table).await?);
     }
     let mut progress = Progress {
         on: std::io::stderr().is_terminal(),
         rows: 0,
     };
-    let mut tx = db.begin_import().await?;
+    let mut tx = db::transfer::begin_import(db).await?;
     let mut batch: Vec<Vec<Value>> = Vec::new();
     let mut batch_table: Option<&'static str> = None;
     let mut batch_columns: Vec<Column> = Vec::new();
@@ -300,7 +300,7 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
             || batch_bytes + size > BATCH_BYTES
         {
             if let Some(t) = batch_table {
-                Db::insert_rows(&mut tx, t, &batch_columns, &batch)
+                db::transfer::insert_rows(&mut *tx, t, &batch_columns, &batch)
                     .await
                     .with_context(|| format!("inserting into {t} (before line {line_no})"))?;
             }
@@ -314,7 +314,7 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
         progress.tick(table);
     }
     if let Some(t) = batch_table {
-        Db::insert_rows(&mut tx, t, &batch_columns, &batch)
+        db::transfer::insert_rows(&mut *tx, t, &batch_columns, &batch)
             .await
             .with_context(|| format!("inserting into {t}"))?;
     }
@@ -328,9 +328,9 @@ pub async fn import(db: &Db, input: &Path) -> anyhow::Result<u64> {
     }
     if version < CLICK_DAILY_SINCE {
         // Exports from before the click rollup existed: derive it, as its migration did.
-        Db::rebuild_click_daily(&mut tx).await?;
+        db::transfer::rebuild_click_daily(&mut tx).await?;
     }
-    db.finish_import(&mut tx).await?;
+    db::transfer::finish_import(&mut tx).await?;
     tx.commit().await?;
     progress.done();
     Ok(progress.rows)
@@ -362,7 +362,7 @@ pub async fn backup(db: &Db, out: &Path) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e).with_context(|| format!("cannot create {}", out.display())),
     }
-    if let Err(e) = db.vacuum_into(path).await {
+    if let Err(e) = db::transfer::vacuum_into(db.pool(), path).await {
         let _ = std::fs::remove_file(out);
         return Err(e.into());
     }

@@ -22,7 +22,7 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
 
 /// The logo's version (changes with each upload), if there is one.
 pub async fn logo_version(db: &Db) -> Option<i64> {
-    db.logo_meta().await.ok()?.map(|(_, v)| v)
+    db::logo::meta(db.pool()).await.ok()?.map(|(_, v)| v)
 }
 
 /// Where the logo of `version` is served: `<public URL>/uploads/logo?v=<version>`.

@@ -2,11 +2,11 @@
 //! where the last saved batch ended, and the lease (with its holder) keeps two replicas from
 //! running one run.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
-use super::Db;
 use super::partners::Partner;
+use super::{Db, Exec};
 use crate::domain::time::Timestamp;
 
 #[derive(Debug, Clone)]
@@ -39,221 +39,217 @@ const COLUMNS: &str = "id, status, total, pushed, pre_existing, queued, failed, 
 const CANDIDATES: &str = "FROM partners p WHERE p.network_creator_id IS NULL AND p.revoked_at IS NULL \
     AND p.created_at <= $1 AND NOT EXISTS (SELECT 1 FROM network_outbox o WHERE o.partner_id = p.id AND o.status = 'pending')";
 
-fn from_row(r: &AnyRow) -> sqlx::Result<BackfillRun> {
-    let after = match (
-        r.try_get::<Option<i64>, _>("after_created")?,
-        r.try_get::<Option<String>, _>("after_id")?,
-    ) {
-        (Some(c), Some(id)) => Some((c, id)),
-        _ => None,
-    };
-    Ok(BackfillRun {
-        id: r.try_get("id")?,
-        status: r.try_get("status")?,
-        total: r.try_get("total")?,
-        pushed: r.try_get("pushed")?,
-        pre_existing: r.try_get("pre_existing")?,
-        queued: r.try_get("queued")?,
-        failed: r.try_get("failed")?,
-        after,
-        started_at: Timestamp::from_millis(r.try_get("started_at")?),
-        finished_at: r
-            .try_get::<Option<i64>, _>("finished_at")?
-            .map(Timestamp::from_millis),
-    })
+impl FromRow<'_, AnyRow> for BackfillRun {
+    fn from_row(r: &AnyRow) -> sqlx::Result<BackfillRun> {
+        let after = match (
+            r.try_get::<Option<i64>, _>("after_created")?,
+            r.try_get::<Option<String>, _>("after_id")?,
+        ) {
+            (Some(c), Some(id)) => Some((c, id)),
+            _ => None,
+        };
+        Ok(BackfillRun {
+            id: r.try_get("id")?,
+            status: r.try_get("status")?,
+            total: r.try_get("total")?,
+            pushed: r.try_get("pushed")?,
+            pre_existing: r.try_get("pre_existing")?,
+            queued: r.try_get("queued")?,
+            failed: r.try_get("failed")?,
+            after,
+            started_at: Timestamp::from_millis(r.try_get("started_at")?),
+            finished_at: r
+                .try_get::<Option<i64>, _>("finished_at")?
+                .map(Timestamp::from_millis),
+        })
+    }
 }
 
-impl Db {
-    pub async fn count_backfill_candidates(&self, until: Timestamp) -> sqlx::Result<i64> {
-        sqlx::query(&format!("SELECT COUNT(*) {CANDIDATES}"))
+pub async fn count_candidates<'e>(ex: impl Exec<'e>, until: Timestamp) -> sqlx::Result<i64> {
+    sqlx::query(&format!("SELECT COUNT(*) {CANDIDATES}"))
+        .bind(until.millis())
+        .fetch_one(ex)
+        .await?
+        .try_get(0)
+}
+
+/// The next batch, in (created_at, id) order after `after`.
+pub async fn candidates(
+    db: &Db,
+    until: Timestamp,
+    after: Option<(i64, &str)>,
+    limit: i64,
+) -> sqlx::Result<Vec<Partner>> {
+    let ids = match after {
+        Some((created, id)) => {
+            sqlx::query(&format!(
+                "SELECT p.id {CANDIDATES} AND (p.created_at, p.id) > ($2, $3) ORDER BY p.created_at, p.id LIMIT $4"
+            ))
             .bind(until.millis())
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)
-    }
-
-    /// The next batch, in (created_at, id) order after `after`.
-    pub async fn backfill_candidates(
-        &self,
-        until: Timestamp,
-        after: Option<(i64, &str)>,
-        limit: i64,
-    ) -> sqlx::Result<Vec<Partner>> {
-        let ids = match after {
-            Some((created, id)) => {
-                sqlx::query(&format!(
-                    "SELECT p.id {CANDIDATES} AND (p.created_at, p.id) > ($2, $3) ORDER BY p.created_at, p.id LIMIT $4"
-                ))
-                .bind(until.millis())
-                .bind(created)
-                .bind(id)
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?
-            }
-            None => {
-                sqlx::query(&format!("SELECT p.id {CANDIDATES} ORDER BY p.created_at, p.id LIMIT $2"))
-                    .bind(until.millis())
-                    .bind(limit)
-                    .fetch_all(self.pool())
-                    .await?
-            }
-        };
-        let ids: Vec<String> = ids
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<sqlx::Result<_>>()?;
-        self.partners_by_ids(&ids).await
-    }
-
-    /// Partners by id, in the given order.
-    pub async fn partners_by_ids(&self, ids: &[String]) -> sqlx::Result<Vec<Partner>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT {} FROM partners WHERE id IN ({})",
-                super::partners::COLUMNS,
-                placeholders.join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(id.as_str());
-            }
-            let rows = q.fetch_all(self.pool()).await?;
-            let mut found: Vec<Partner> = rows
-                .iter()
-                .map(<Partner as sqlx::FromRow<'_, AnyRow>>::from_row)
-                .collect::<sqlx::Result<_>>()?;
-            found.sort_by_key(|p| chunk.iter().position(|id| id == p.id.as_str()));
-            out.extend(found);
-        }
-        Ok(out)
-    }
-
-    /// Starts a run. A unique violation means another run is in progress.
-    pub async fn create_backfill_run(
-        &self,
-        id: &str,
-        total: i64,
-        now: Timestamp,
-    ) -> sqlx::Result<()> {
-        let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO backfill_runs (id, status, total, started_at) VALUES ($1, 'running', $2, $3)")
+            .bind(created)
             .bind(id)
-            .bind(total)
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
-        let change = super::audit::Change {
-            action: "network.backfill_start",
-            target_type: "backfill_run",
-            target_id: id,
-            changes: serde_json::json!({"total": {"before": null, "after": total}}),
-        };
-        super::audit::append(&mut tx, change, now).await?;
-        tx.commit().await
-    }
+            .bind(limit)
+            .fetch_all(db.pool())
+            .await?
+        }
+        None => {
+            sqlx::query(&format!("SELECT p.id {CANDIDATES} ORDER BY p.created_at, p.id LIMIT $2"))
+                .bind(until.millis())
+                .bind(limit)
+                .fetch_all(db.pool())
+                .await?
+        }
+    };
+    let ids: Vec<String> = ids
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<sqlx::Result<_>>()?;
+    partners_by_ids(db, &ids).await
+}
 
-    pub async fn running_backfill(&self) -> sqlx::Result<Option<BackfillRun>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM backfill_runs WHERE status = 'running'"
-        ))
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(from_row).transpose()
+/// Partners by id, in the given order.
+pub async fn partners_by_ids(db: &Db, ids: &[String]) -> sqlx::Result<Vec<Partner>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {} FROM partners WHERE id IN ({})",
+            super::partners::COLUMNS,
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, Partner>(&sql);
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        let mut found = q.fetch_all(db.pool()).await?;
+        found.sort_by_key(|p| chunk.iter().position(|id| id == p.id.as_str()));
+        out.extend(found);
     }
+    Ok(out)
+}
 
-    pub async fn latest_backfill(&self) -> sqlx::Result<Option<BackfillRun>> {
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM backfill_runs ORDER BY started_at DESC, id DESC LIMIT 1"
-        ))
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(from_row).transpose()
-    }
+/// Starts a run. A unique violation means another run is in progress.
+pub async fn create_run(db: &Db, id: &str, total: i64, now: Timestamp) -> sqlx::Result<()> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO backfill_runs (id, status, total, started_at) VALUES ($1, 'running', $2, $3)",
+    )
+    .bind(id)
+    .bind(total)
+    .bind(now.millis())
+    .execute(&mut *tx)
+    .await?;
+    let change = super::audit::Change {
+        action: "network.backfill_start",
+        target_type: "backfill_run",
+        target_id: id,
+        changes: serde_json::json!({"total": {"before": null, "after": total}}),
+    };
+    super::audit::append(&mut tx, change, now).await?;
+    tx.commit().await
+}
 
-    /// Takes the run's lease for `owner` if it is free (never taken, or lapsed: its holder
-    /// died). True when `owner` holds it now.
-    pub async fn lease_backfill(
-        &self,
-        id: &str,
-        owner: &str,
-        now: Timestamp,
-        until: Timestamp,
-    ) -> sqlx::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE backfill_runs SET lease_until = $1, lease_owner = $2 \
-             WHERE id = $3 AND status = 'running' AND lease_until <= $4",
-        )
-        .bind(until.millis())
-        .bind(owner)
-        .bind(id)
-        .bind(now.millis())
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
+pub async fn running<'e>(ex: impl Exec<'e>) -> sqlx::Result<Option<BackfillRun>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM backfill_runs WHERE status = 'running'"
+    ))
+    .fetch_optional(ex)
+    .await
+}
 
-    /// Extends `owner`'s lease. False when the run is over or another holder took it (the
-    /// lease had lapsed): `owner` must stop.
-    pub async fn renew_backfill_lease(
-        &self,
-        id: &str,
-        owner: &str,
-        until: Timestamp,
-    ) -> sqlx::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE backfill_runs SET lease_until = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3",
-        )
-        .bind(until.millis())
-        .bind(id)
-        .bind(owner)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
+pub async fn latest<'e>(ex: impl Exec<'e>) -> sqlx::Result<Option<BackfillRun>> {
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM backfill_runs ORDER BY started_at DESC, id DESC LIMIT 1"
+    ))
+    .fetch_optional(ex)
+    .await
+}
 
-    /// Adds a batch's outcome, moves the resume point and extends the lease, if `owner` still
-    /// holds it. False when it does not (nothing saved: the holder redoes the batch).
-    pub async fn save_backfill_progress(
-        &self,
-        id: &str,
-        owner: &str,
-        p: Progress,
-        after: (i64, &str),
-        lease_until: Timestamp,
-    ) -> sqlx::Result<bool> {
-        let done = sqlx::query(
-            "UPDATE backfill_runs SET pushed = pushed + $1, pre_existing = pre_existing + $2, queued = queued + $3, \
-             failed = failed + $4, after_created = $5, after_id = $6, lease_until = $7 \
-             WHERE id = $8 AND status = 'running' AND lease_owner = $9",
-        )
-        .bind(p.pushed)
-        .bind(p.pre_existing)
-        .bind(p.queued)
-        .bind(p.failed)
-        .bind(after.0)
-        .bind(after.1)
-        .bind(lease_until.millis())
-        .bind(id)
-        .bind(owner)
-        .execute(self.pool())
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
+/// Takes the run's lease for `owner` if it is free (never taken, or lapsed: its holder
+/// died). True when `owner` holds it now.
+pub async fn lease<'e>(
+    ex: impl Exec<'e>,
+    id: &str,
+    owner: &str,
+    now: Timestamp,
+    until: Timestamp,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE backfill_runs SET lease_until = $1, lease_owner = $2 \
+         WHERE id = $3 AND status = 'running' AND lease_until <= $4",
+    )
+    .bind(until.millis())
+    .bind(owner)
+    .bind(id)
+    .bind(now.millis())
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
 
-    /// Ends the run, if `owner` holds it.
-    pub async fn finish_backfill(&self, id: &str, owner: &str, now: Timestamp) -> sqlx::Result<()> {
-        sqlx::query(
-            "UPDATE backfill_runs SET status = 'done', finished_at = $1, lease_until = 0 \
-             WHERE id = $2 AND lease_owner = $3",
-        )
-        .bind(now.millis())
-        .bind(id)
-        .bind(owner)
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
+/// Extends `owner`'s lease. False when the run is over or another holder took it (the
+/// lease had lapsed): `owner` must stop.
+pub async fn renew_lease<'e>(
+    ex: impl Exec<'e>,
+    id: &str,
+    owner: &str,
+    until: Timestamp,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE backfill_runs SET lease_until = $1 WHERE id = $2 AND status = 'running' AND lease_owner = $3",
+    )
+    .bind(until.millis())
+    .bind(id)
+    .bind(owner)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Adds a batch's outcome, moves the resume point and extends the lease, if `owner` still
+/// holds it. False when it does not (nothing saved: the holder redoes the batch).
+pub async fn save_progress<'e>(
+    ex: impl Exec<'e>,
+    id: &str,
+    owner: &str,
+    p: Progress,
+    after: (i64, &str),
+    lease_until: Timestamp,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE backfill_runs SET pushed = pushed + $1, pre_existing = pre_existing + $2, queued = queued + $3, \
+         failed = failed + $4, after_created = $5, after_id = $6, lease_until = $7 \
+         WHERE id = $8 AND status = 'running' AND lease_owner = $9",
+    )
+    .bind(p.pushed)
+    .bind(p.pre_existing)
+    .bind(p.queued)
+    .bind(p.failed)
+    .bind(after.0)
+    .bind(after.1)
+    .bind(lease_until.millis())
+    .bind(id)
+    .bind(owner)
+    .execute(ex)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Ends the run, if `owner` holds it.
+pub async fn finish<'e>(
+    ex: impl Exec<'e>,
+    id: &str,
+    owner: &str,
+    now: Timestamp,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE backfill_runs SET status = 'done', finished_at = $1, lease_until = 0 \
+         WHERE id = $2 AND lease_owner = $3",
+    )
+    .bind(now.millis())
+    .bind(id)
+    .bind(owner)
+    .execute(ex)
+    .await?;
+    Ok(())
 }

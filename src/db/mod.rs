@@ -11,6 +11,7 @@ pub mod commissions;
 pub mod events;
 pub mod exports;
 pub mod gauges;
+pub mod jobs;
 pub mod links;
 pub mod logo;
 pub mod magic_links;

@@ -163,7 +163,7 @@ impl Mailer {
 
     /// Records `mail` in the outbox as part of `tx`. Call [`Mailer::kick`] after commit.
     pub async fn enqueue(&self, tx: &mut Tx, mail: &OutgoingMail) -> sqlx::Result<()> {
-        Db::enqueue_mail(tx, mail, self.clock.now()).await
+        db::mail::enqueue(&mut **tx, mail, self.clock.now()).await
     }
 
     /// Attempts delivery of a recorded message in the background.
@@ -171,11 +171,7 @@ impl Mailer {
         let mailer = self.clone();
         tokio::spawn(async move {
             let now = mailer.clock.now();
-            match mailer
-                .db
-                .claim_mail(&id, now, now.plus_millis(LEASE_MS))
-                .await
-            {
+            match db::mail::claim(mailer.db.pool(), &id, now, now.plus_millis(LEASE_MS)).await {
                 Ok(Some(mail)) => mailer.attempt(mail).await,
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e, "could not claim mail; the retry job will"),
@@ -189,9 +185,7 @@ impl Mailer {
         let mut attempted = 0;
         loop {
             let now = self.clock.now();
-            let Some(mail) = self
-                .db
-                .claim_due_mail(now, now.plus_millis(LEASE_MS), 1)
+            let Some(mail) = db::mail::claim_due(&self.db, now, now.plus_millis(LEASE_MS), 1)
                 .await?
                 .pop()
             else {
@@ -215,16 +209,14 @@ impl Mailer {
         let saved = match &result {
             Ok(()) => {
                 metrics::counter!(crate::instruments::MAIL_SENT).increment(1);
-                self.db.mark_mail_sent(&mail.id, (&text, &html), now).await
+                db::mail::mark_sent(self.db.pool(), &mail.id, (&text, &html), now).await
             }
             Err(error) => {
                 metrics::counter!(crate::instruments::MAIL_FAILED).increment(1);
                 let next = backoff::next_attempt(mail.attempts as u32, now);
                 tracing::warn!(mail_id = %mail.id, attempts = mail.attempts + 1, %error,
                     dead = next.is_none(), "mail delivery failed");
-                self.db
-                    .mark_mail_failed(&mail.id, error, next, (&text, &html))
-                    .await
+                db::mail::mark_failed(self.db.pool(), &mail.id, error, next, (&text, &html)).await
             }
         };
         if let Err(e) = saved {

@@ -224,7 +224,7 @@ async fn create_scoped_key(
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn list_keys(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<KeyList>> {
     auth.require_admin()?;
-    let keys = state.db.list_api_keys(None).await?;
+    let keys = db::api_keys::list(state.db.pool(), None).await?;
     Ok(Json(KeyList {
         api_keys: keys.into_iter().map(KeyView::from).collect(),
     }))
@@ -245,7 +245,7 @@ async fn revoke_key(
 ) -> ApiResult<Json<OkAnswer>> {
     auth.require_admin()?;
     let id = ApiKeyId::from_string(id);
-    if !state.db.revoke_api_key(&id, state.clock.now()).await? {
+    if !db::api_keys::revoke(&state.db, &id, state.clock.now()).await? {
         return Err(ApiError::not_found("No such live key."));
     }
     state.auth.invalidate_all();

@@ -76,15 +76,14 @@ async fn sign_in(
     };
     let token = NewToken::generate(TokenKind::AdminSession);
     let now = state.clock.now();
-    state
-        .db
-        .create_admin_session(
-            &token.hash,
-            &key,
-            now,
-            now.plus_millis(SESSION_HOURS * 3_600_000),
-        )
-        .await?;
+    db::sessions::create_admin(
+        &state.db,
+        &token.hash,
+        &key,
+        now,
+        now.plus_millis(SESSION_HOURS * 3_600_000),
+    )
+    .await?;
     let mut headers = HeaderMap::new();
     headers.insert(
         SET_COOKIE,
@@ -134,10 +133,7 @@ fn admin_cookie(headers: &HeaderMap) -> Option<&str> {
     responses((status = 200, description = "The cookie is cleared", body = OkAnswer)))]
 async fn sign_out(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(token) = admin_cookie(&headers) {
-        state
-            .db
-            .end_admin_session(&hash_token(token), state.clock.now())
-            .await?;
+        db::sessions::end_admin(&state.db, &hash_token(token), state.clock.now()).await?;
         state.auth.invalidate_all();
     }
     let mut out = HeaderMap::new();
@@ -162,7 +158,7 @@ pub struct SignedOutAll {
         (status = 403, description = "`forbidden`: admin only; `csrf_failed`", body = ErrorBody)))]
 async fn sign_out_all(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     auth.require_admin()?;
-    let ended = state.db.end_all_admin_sessions(state.clock.now()).await?;
+    let ended = db::sessions::end_all_admin(&state.db, state.clock.now()).await?;
     state.auth.invalidate_all();
     let mut out = HeaderMap::new();
     out.insert(

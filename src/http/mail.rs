@@ -101,14 +101,13 @@ async fn list_mail(
     };
     let limit = parse_limit(q.limit.as_deref(), 50, 200)?;
     let after = paging::after(&state, q.cursor.as_deref())?;
-    let mut rows = state
-        .db
-        .list_mail(
-            status,
-            after.as_ref().map(|p| (p.created_at, p.id.as_str())),
-            limit + 1,
-        )
-        .await?;
+    let mut rows = db::mail::list(
+        state.db.pool(),
+        status,
+        after.as_ref().map(|p| (p.created_at, p.id.as_str())),
+        limit + 1,
+    )
+    .await?;
     let next_cursor = paging::next_cursor(&state, &mut rows, limit, |m| Position {
         created_at: m.created_at.millis(),
         id: m.id.to_string(),
@@ -137,7 +136,7 @@ async fn retry_mail(
 ) -> ApiResult<Json<MailView>> {
     auth.require_admin()?;
     let id = MailId::from_string(id);
-    match state.db.retry_mail_audited(&id, state.clock.now()).await? {
+    match db::mail::retry_audited(&state.db, &id, state.clock.now()).await? {
         MailRetry::Requeued(mail) => {
             state.mailer.kick(mail.id.clone());
             Ok(Json(mail.into()))

@@ -288,7 +288,7 @@ async fn signout(
         ..
     } = &principal
     {
-        state.db.end_session(id, state.clock.now()).await?;
+        db::sessions::end(&state.db, id, state.clock.now()).await?;
         state.auth.invalidate_all();
     }
     let mut headers = HeaderMap::new();

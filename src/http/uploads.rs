@@ -78,7 +78,7 @@ async fn upload_logo(
     }
     // In the database, not on this replica's disk, so every replica serves it.
     let version = state.clock.now().millis();
-    state.db.put_logo(&declared, version, &bytes).await?;
+    db::logo::put(&state.db, &declared, version, &bytes).await?;
     heartbeat::trigger(&state);
     Ok(Json(LogoAnswer {
         logo_url: logo_url(&state.config.public_url, version),
@@ -91,7 +91,7 @@ async fn upload_logo(
             content(("image/png"), ("image/jpeg"), ("image/webp"))),
         (status = 404, description = "`not_found`: no logo uploaded", body = ErrorBody)))]
 async fn get_logo(State(state): State<AppState>) -> ApiResult<Response> {
-    let Some(logo) = state.db.get_logo().await? else {
+    let Some(logo) = db::logo::get(state.db.pool()).await? else {
         return Err(ApiError::not_found("No logo has been uploaded."));
     };
     let (content_type, bytes) = (logo.content_type, logo.bytes);

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::db;
 use crate::db::retention::Removed;
 use crate::service::magic::LINK_TTL_MINUTES;
 use crate::state::AppState;
@@ -26,10 +27,8 @@ pub async fn run(state: &AppState) -> anyhow::Result<Report> {
     let now = state.clock.now();
     let ago = |d: Duration| now.plus_millis(-(d.as_millis() as i64));
     let mail_before = ago(state.config.mail_retention);
-    let rows = state
-        .db
-        .remove_stale_rows(now, ago(SLOT_RETENTION), mail_before)
-        .await?;
+    let rows =
+        db::retention::remove_stale(&state.db, now, ago(SLOT_RETENTION), mail_before).await?;
     let link_ttl = Duration::from_secs(LINK_TTL_MINUTES as u64 * 60);
     let (mail_files_redacted, mail_files_deleted) = state
         .mailer
@@ -48,11 +47,7 @@ pub async fn scheduled(state: &AppState) {
     let Some(slot) = crate::network::heartbeat::current_slot(&state.config.cleanup_cron) else {
         return;
     };
-    match state
-        .db
-        .claim_job_slot("cleanup", slot, state.clock.now())
-        .await
-    {
+    match db::jobs::claim_slot(state.db.pool(), "cleanup", slot, state.clock.now()).await {
         Ok(true) => match run(state).await {
             Ok(report) => tracing::info!(?report, "cleanup done"),
             Err(e) => tracing::warn!(error = %e, "cleanup failed; the next run retries"),

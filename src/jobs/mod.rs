@@ -161,7 +161,7 @@ async fn slotted(state: &AppState, name: &'static str) {
     let Some(slot) = crate::network::heartbeat::current_slot(expr) else {
         return;
     };
-    match state.db.claim_job_slot(name, slot, state.clock.now()).await {
+    match db::jobs::claim_slot(state.db.pool(), name, slot, state.clock.now()).await {
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => {

@@ -24,23 +24,21 @@ const CONCURRENCY: usize = 16;
 /// Starts a run, or joins the one in progress. Returns it.
 pub async fn start(state: &AppState) -> ApiResult<BackfillRun> {
     connected(state).await?;
-    if let Some(run) = state.db.running_backfill().await? {
+    if let Some(run) = db::backfill::running(state.db.pool()).await? {
         spawn(state, run.id.clone());
         return Ok(run);
     }
     let now = state.clock.now();
-    let total = state.db.count_backfill_candidates(now).await?;
+    let total = db::backfill::count_candidates(state.db.pool(), now).await?;
     let id = ulid::Ulid::new().to_string();
-    match state.db.create_backfill_run(&id, total, now).await {
+    match db::backfill::create_run(&state.db, &id, total, now).await {
         Ok(()) => {}
         Err(e) if is_unique_violation(&e) => {}
         Err(e) => return Err(e.into()),
     }
-    let run = state
-        .db
-        .running_backfill()
+    let run = db::backfill::running(state.db.pool())
         .await?
-        .or(state.db.latest_backfill().await?)
+        .or(db::backfill::latest(state.db.pool()).await?)
         .ok_or_else(|| ApiError::internal("backfill run vanished"))?;
     spawn(state, run.id.clone());
     Ok(run)
@@ -48,7 +46,7 @@ pub async fn start(state: &AppState) -> ApiResult<BackfillRun> {
 
 /// Picks up a run left running by a crashed or stopped instance.
 pub async fn resume(state: &AppState) {
-    match state.db.running_backfill().await {
+    match db::backfill::running(state.db.pool()).await {
         Ok(Some(run)) => spawn(state, run.id),
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "could not look for an unfinished backfill"),
@@ -71,8 +69,10 @@ fn spawn(state: &AppState, run_id: String) {
                     tracing::error!(error = %e, run = %run_id, "backfill interrupted; retrying")
                 }
             }
-            let still_running =
-                matches!(state.db.running_backfill().await, Ok(Some(r)) if r.id == run_id);
+            let still_running = matches!(
+                db::backfill::running(state.db.pool()).await,
+                Ok(Some(r)) if r.id == run_id
+            );
             if !still_running {
                 break;
             }
@@ -88,37 +88,25 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
     // Each run of this function is one holder; a lapsed lease (a crashed holder) is taken over.
     let owner = ulid::Ulid::new().to_string();
     let now = state.clock.now();
-    if !state
-        .db
-        .lease_backfill(run_id, &owner, now, now.plus_millis(lease))
-        .await?
-    {
+    if !db::backfill::lease(state.db.pool(), run_id, &owner, now, now.plus_millis(lease)).await? {
         return Ok(false);
     }
-    let Some(mut run) = state
-        .db
-        .running_backfill()
+    let Some(mut run) = db::backfill::running(state.db.pool())
         .await?
         .filter(|r| r.id == run_id)
     else {
         return Ok(true);
     };
     tracing::info!(run = %run_id, total = run.total, pushed = run.pushed, "backfill running");
-    let conn = state.db.network_connection().await?;
-    let token = vendor_token(state, &conn).map_err(|e| anyhow::anyhow!(e))?;
+    let network = db::network::get(state.db.pool()).await?;
+    let token = vendor_token(state, &network).map_err(|e| anyhow::anyhow!(e))?;
     let gate = Arc::new(Semaphore::new(CONCURRENCY));
     let mut renewed_at = now;
     loop {
         let after = run.after.as_ref().map(|(c, id)| (*c, id.as_str()));
-        let batch = state
-            .db
-            .backfill_candidates(run.started_at, after, BATCH)
-            .await?;
+        let batch = db::backfill::candidates(&state.db, run.started_at, after, BATCH).await?;
         let Some(last) = batch.last() else {
-            state
-                .db
-                .finish_backfill(run_id, &owner, state.clock.now())
-                .await?;
+            db::backfill::finish(state.db.pool(), run_id, &owner, state.clock.now()).await?;
             tracing::info!(run = %run_id, "backfill done");
             return Ok(true);
         };
@@ -143,10 +131,13 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
             // flight are dropped with `tasks`, and the batch is the new holder's.
             let now = state.clock.now();
             if now.millis() - renewed_at.millis() >= lease / 4 {
-                if !state
-                    .db
-                    .renew_backfill_lease(run_id, &owner, now.plus_millis(lease))
-                    .await?
+                if !db::backfill::renew_lease(
+                    state.db.pool(),
+                    run_id,
+                    &owner,
+                    now.plus_millis(lease),
+                )
+                .await?
                 {
                     tracing::warn!(run = %run_id, "backfill lease lost to another holder");
                     return Ok(false);
@@ -162,8 +153,8 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
                 Err(e) => {
                     // Retried from the outbox by the drain job.
                     let mut tx = state.db.begin().await?;
-                    Db::upsert_push(
-                        &mut tx,
+                    db::outbox::upsert(
+                        &mut *tx,
                         &partner.id,
                         &body.to_string(),
                         "backfill",
@@ -186,16 +177,15 @@ async fn run(state: &AppState, run_id: &str) -> anyhow::Result<bool> {
             }
         }
         let now = state.clock.now();
-        if !state
-            .db
-            .save_backfill_progress(
-                run_id,
-                &owner,
-                progress,
-                (resume_at.0, &resume_at.1),
-                now.plus_millis(lease),
-            )
-            .await?
+        if !db::backfill::save_progress(
+            state.db.pool(),
+            run_id,
+            &owner,
+            progress,
+            (resume_at.0, &resume_at.1),
+            now.plus_millis(lease),
+        )
+        .await?
         {
             tracing::warn!(run = %run_id, "backfill lease lost to another holder");
             return Ok(false);

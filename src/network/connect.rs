@@ -78,10 +78,7 @@ async fn mint_federation_key(state: &AppState) -> ApiResult<keys::MintedKey> {
 
 async fn revoke_key(state: &AppState, id: Option<&str>) -> ApiResult<()> {
     if let Some(id) = id {
-        state
-            .db
-            .revoke_api_key(&ApiKeyId::from_string(id), state.clock.now())
-            .await?;
+        db::api_keys::revoke(&state.db, &ApiKeyId::from_string(id), state.clock.now()).await?;
         state.auth.invalidate_all();
     }
     Ok(())
@@ -147,19 +144,18 @@ async fn finish(
     key: NewKey<'_>,
 ) -> ApiResult<Option<()>> {
     let enc = crate::secrets::encrypt(&encryption_key(state)?, token);
-    let stored = state
-        .db
-        .store_connection(
-            &Connected {
-                vendor_id,
-                token_enc: &enc,
-                display_name,
-                tier,
-                key,
-            },
-            state.clock.now(),
-        )
-        .await?;
+    let stored = db::network::store(
+        &state.db,
+        &Connected {
+            vendor_id,
+            token_enc: &enc,
+            display_name,
+            tier,
+            key,
+        },
+        state.clock.now(),
+    )
+    .await?;
     let Some(revoked) = stored else {
         return Ok(None);
     };
@@ -309,11 +305,10 @@ pub async fn start(
         ));
     };
     // A restarted flow supersedes the earlier pending key.
-    let earlier = state.db.network_connection().await?.pending_scoped_key_id;
-    state
-        .db
-        .set_pending_connection(vendor_id, key.row.id.as_str(), state.clock.now())
-        .await?;
+    let earlier = db::network::get(state.db.pool())
+        .await?
+        .pending_scoped_key_id;
+    db::network::set_pending(&state.db, vendor_id, key.row.id.as_str(), state.clock.now()).await?;
     revoke_key(state, earlier.as_deref()).await?;
     Ok(Started {
         vendor_id: vendor_id.to_string(),
@@ -335,7 +330,7 @@ fn no_pending_connect() -> ApiError {
 /// federation key.
 pub async fn complete(state: &AppState, ntoken: &str) -> ApiResult<Completed> {
     encryption_key(state)?;
-    let Some(pending) = state.db.network_connection().await?.pending_vendor_id else {
+    let Some(pending) = db::network::get(state.db.pool()).await?.pending_vendor_id else {
         return Err(no_pending_connect());
     };
     let answer = state

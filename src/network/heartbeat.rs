@@ -26,10 +26,8 @@ pub async fn send(state: &AppState) -> Outcome {
         Outcome::Failed(r) => (false, Some(r.as_str())),
     };
     if outcome != Outcome::Failed("network_not_configured".into()) {
-        if let Err(e) = state
-            .db
-            .record_heartbeat(state.clock.now(), sent, reason)
-            .await
+        if let Err(e) =
+            db::network::record_heartbeat(state.db.pool(), state.clock.now(), sent, reason).await
         {
             tracing::warn!(error = %e, "could not record the heartbeat result");
         }
@@ -46,15 +44,15 @@ pub async fn send(state: &AppState) -> Outcome {
 }
 
 async fn attempt(state: &AppState) -> Outcome {
-    let conn = match state.db.network_connection().await {
+    let network = match db::network::get(state.db.pool()).await {
         Ok(c) => c,
         Err(e) => return Outcome::Failed(format!("local_partner_count_failed: {e}")),
     };
-    let token = match vendor_token(state, &conn) {
+    let token = match vendor_token(state, &network) {
         Ok(t) => t,
         Err(reason) => return Outcome::Failed(reason.to_string()),
     };
-    let partner_count = match state.db.count_live_partners().await {
+    let partner_count = match db::network::count_live_partners(state.db.pool()).await {
         Ok(n) => n,
         Err(e) => return Outcome::Failed(format!("local_partner_count_failed: {e}")),
     };
@@ -98,11 +96,7 @@ pub async fn scheduled(state: &AppState) {
     let Some(slot) = current_slot(&state.config.heartbeat_cron) else {
         return;
     };
-    match state
-        .db
-        .claim_job_slot("heartbeat", slot, state.clock.now())
-        .await
-    {
+    match db::jobs::claim_slot(state.db.pool(), "heartbeat", slot, state.clock.now()).await {
         Ok(true) => {
             send(state).await;
         }

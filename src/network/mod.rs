@@ -94,7 +94,7 @@ pub fn vendor_token(state: &AppState, conn: &Connection) -> Result<String, Token
 
 /// The connection and its token, or 503 `network_not_configured`.
 pub async fn connected(state: &AppState) -> ApiResult<(Connection, String)> {
-    let conn = state.db.network_connection().await?;
-    let token = vendor_token(state, &conn)?;
-    Ok((conn, token))
+    let network = db::network::get(state.db.pool()).await?;
+    let token = vendor_token(state, &network)?;
+    Ok((network, token))
 }

@@ -41,8 +41,8 @@ const LEASE_MS: i64 = 5 * 60_000;
 
 /// Sends every pending offering change. Returns how many were sent.
 pub async fn sync(state: &AppState) -> anyhow::Result<usize> {
-    let conn = state.db.network_connection().await?;
-    let Ok(token) = vendor_token(state, &conn) else {
+    let network = db::network::get(state.db.pool()).await?;
+    let Ok(token) = vendor_token(state, &network) else {
         return Ok(0);
     };
     let mut done = 0;

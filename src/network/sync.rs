@@ -91,8 +91,8 @@ pub async fn enqueue(
         return Ok(false);
     }
     let source = wire_source(partner);
-    Db::upsert_push(
-        tx,
+    db::outbox::upsert(
+        &mut **tx,
         &partner.id,
         &payload(partner, source).to_string(),
         source,
@@ -105,9 +105,7 @@ pub async fn enqueue(
 /// Tries the partner's pending push now (after its transaction committed).
 pub async fn push_now(state: &AppState, partner: &PartnerId) {
     let now = state.clock.now();
-    match state
-        .db
-        .claim_push_of(partner, now, now.plus_millis(LEASE_MS))
+    match db::outbox::claim_for_partner(state.db.pool(), partner, now, now.plus_millis(LEASE_MS))
         .await
     {
         Ok(Some(row)) => {
@@ -147,16 +145,15 @@ pub async fn upsert(
             .map_or(0, |a| a.len() as i64),
     };
     if !up.creator_id.is_empty() {
-        if let Err(e) = state
-            .db
-            .set_partner_network(
-                partner,
-                &up.creator_id,
-                up.pre_existing,
-                up.affiliations,
-                state.clock.now(),
-            )
-            .await
+        if let Err(e) = db::outbox::set_partner_network(
+            state.db.pool(),
+            partner,
+            &up.creator_id,
+            up.pre_existing,
+            up.affiliations,
+            state.clock.now(),
+        )
+        .await
         {
             tracing::warn!(error = %e, "could not store the Network identity of a partner");
         }
@@ -181,18 +178,18 @@ enum Delivery {
 
 /// Delivers one claimed row.
 async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
-    let conn = match state.db.network_connection().await {
+    let network = match db::network::get(state.db.pool()).await {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "could not read the Network connection");
-            let _ = state.db.release_push(&row.id).await;
+            let _ = db::outbox::release(state.db.pool(), &row.id).await;
             return Delivery::Parked;
         }
     };
-    let token = match vendor_token(state, &conn) {
-        Ok(t) if conn.status != Some(VendorStatus::Suspended) => t,
+    let token = match vendor_token(state, &network) {
+        Ok(t) if network.status != Some(VendorStatus::Suspended) => t,
         _ => {
-            let _ = state.db.release_push(&row.id).await;
+            let _ = db::outbox::release(state.db.pool(), &row.id).await;
             return Delivery::Parked;
         }
     };
@@ -203,17 +200,20 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
             metrics::counter!(crate::instruments::NETWORK_PUSHES, "outcome" => "delivered")
                 .increment(1);
             (
-                state.db.push_delivered(&row, now).await.map(|_| ()),
+                db::outbox::mark_delivered(&state.db, &row, now)
+                    .await
+                    .map(|_| ()),
                 Delivery::Settled,
             )
         }
         Err(e) if is_suspended(&e) => {
             tracing::warn!("the Network says this vendor is suspended; partner pushes wait");
-            let _ = state
-                .db
-                .set_vendor_status(&VendorStatus::Suspended, None)
+            let _ = db::network::set_vendor_status(state.db.pool(), &VendorStatus::Suspended, None)
                 .await;
-            (state.db.release_push(&row.id).await, Delivery::Parked)
+            (
+                db::outbox::release(state.db.pool(), &row.id).await,
+                Delivery::Parked,
+            )
         }
         Err(e) => {
             let next = backoff::next_attempt(row.attempts as u32, now);
@@ -223,7 +223,7 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
             tracing::warn!(partner = %row.partner_id, attempts = row.attempts + 1, reason = %e,
                 dead = next.is_none(), "partner push failed");
             (
-                state.db.push_failed(&row, &e.reason(), next, now).await,
+                db::outbox::mark_failed(&state.db, &row, &e.reason(), next, now).await,
                 Delivery::Settled,
             )
         }
@@ -236,11 +236,11 @@ async fn deliver(state: &AppState, row: OutboxRow) -> Delivery {
 
 /// The drain job's body: delivers every due row. Returns how many were attempted.
 pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
-    let conn = state.db.network_connection().await?;
-    let Ok(token) = vendor_token(state, &conn) else {
+    let network = db::network::get(state.db.pool()).await?;
+    let Ok(token) = vendor_token(state, &network) else {
         return Ok(0);
     };
-    if conn.status == Some(VendorStatus::Suspended) {
+    if network.status == Some(VendorStatus::Suspended) {
         // Learn whether the suspension was lifted; until then rows wait.
         match state
             .network
@@ -255,7 +255,7 @@ pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
                 let status = me["status"]
                     .as_str()
                     .map_or(VendorStatus::Active, VendorStatus::parse);
-                state.db.set_vendor_status(&status, None).await?;
+                db::network::set_vendor_status(state.db.pool(), &status, None).await?;
             }
             _ => return Ok(0),
         }
@@ -263,10 +263,7 @@ pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
     let mut attempted = 0;
     loop {
         let now = state.clock.now();
-        let batch = state
-            .db
-            .claim_due_pushes(now, now.plus_millis(LEASE_MS), 100)
-            .await?;
+        let batch = db::outbox::claim_due(&state.db, now, now.plus_millis(LEASE_MS), 100).await?;
         if batch.is_empty() {
             return Ok(attempted);
         }
@@ -277,7 +274,7 @@ pub async fn drain(state: &AppState) -> anyhow::Result<usize> {
                 // A released row is due again at once: going on would claim it again without
                 // end. The rest of the batch waits with it for the next status check.
                 for rest in rows {
-                    state.db.release_push(&rest.id).await?;
+                    db::outbox::release(state.db.pool(), &rest.id).await?;
                 }
                 return Ok(attempted);
             }

@@ -30,8 +30,8 @@ pub async fn issue_link(
 ) -> ApiResult<MailId> {
     let now = state.clock.now();
     let token = NewToken::generate(TokenKind::MagicLink);
-    Db::insert_magic_link(
-        tx,
+    db::magic_links::insert(
+        &mut **tx,
         &token.hash,
         &partner.id,
         purpose,
@@ -84,10 +84,8 @@ pub async fn suspended_reason(state: &AppState, token: &str) -> ApiResult<Option
     if TokenKind::of(token) != Some(TokenKind::MagicLink) {
         return Ok(None);
     }
-    let Some(partner_id) = state
-        .db
-        .magic_link_partner(&hash_token(token), state.clock.now())
-        .await?
+    let Some(partner_id) =
+        db::magic_links::partner_of(state.db.pool(), &hash_token(token), state.clock.now()).await?
     else {
         return Ok(None);
     };
@@ -121,7 +119,7 @@ pub async fn verify(state: &AppState, token: &str) -> ApiResult<Verified> {
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let Some((partner_id, _purpose)) =
-        Db::consume_magic_link(&mut tx, &hash_token(token), now).await?
+        db::magic_links::consume(&mut *tx, &hash_token(token), now).await?
     else {
         return Err(invalid());
     };
@@ -159,8 +157,8 @@ pub async fn verify(state: &AppState, token: &str) -> ApiResult<Verified> {
 
 async fn open_session(tx: &mut Tx, partner: &Partner, now: Timestamp) -> ApiResult<String> {
     let token = NewToken::generate(TokenKind::Session);
-    Db::create_session(
-        tx,
+    db::sessions::create(
+        &mut **tx,
         &SessionId::generate(),
         &token.hash,
         &partner.id,

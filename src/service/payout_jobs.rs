@@ -75,8 +75,8 @@ const REPORT_MARGIN_MS: i64 = 60_000;
 /// accepted report. The mark advances only on a 2xx (or a zero amount, which sends nothing).
 /// Other currencies are not converted (we hold no exchange rates): they are left out.
 pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
-    let conn = state.db.network_connection().await?;
-    let Ok(token) = crate::network::vendor_token(state, &conn) else {
+    let network = db::network::get(state.db.pool()).await?;
+    let Ok(token) = crate::network::vendor_token(state, &network) else {
         return Ok(None);
     };
     let since = db::settings::get(state.db.pool(), REPORT_MARK)

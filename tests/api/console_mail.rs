@@ -34,16 +34,20 @@ async fn seed_mail(app: &TestApp, to: &str, subject: &str, dead: bool) -> String
         attempts: 0,
     };
     let mut tx = app.state.db.begin().await.unwrap();
-    Db::enqueue_mail(&mut tx, &mail, app.state.clock.now())
+    db::mail::enqueue(&mut *tx, &mail, app.state.clock.now())
         .await
         .unwrap();
     tx.commit().await.unwrap();
     if dead {
-        app.state
-            .db
-            .mark_mail_failed(&mail.id, "smtp: connection refused", None, ("t", "h"))
-            .await
-            .unwrap();
+        db::mail::mark_failed(
+            app.state.db.pool(),
+            &mail.id,
+            "smtp: connection refused",
+            None,
+            ("t", "h"),
+        )
+        .await
+        .unwrap();
     }
     mail.id.into_string()
 }

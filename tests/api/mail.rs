@@ -3,6 +3,7 @@
 
 use std::time::{Duration, Instant};
 
+use openpartner::db;
 use serde_json::json;
 
 use crate::both_backends;
@@ -51,7 +52,7 @@ async fn a_failed_send_is_retried_from_the_outbox(b: Backend) {
     assert_eq!(p["invited"], true);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (pending, sent, _) = app.state.db.mail_counts().await.unwrap();
+        let (pending, sent, _) = db::mail::counts(app.state.db.pool()).await.unwrap();
         // The failed attempt is recorded, with a retry scheduled.
         if pending == 1 && sent == 0 {
             let row: (i64, Option<String>) = {
@@ -79,7 +80,10 @@ async fn a_failed_send_is_retried_from_the_outbox(b: Backend) {
     app.clock.advance(Duration::from_secs(31));
     assert_eq!(app.state.mailer.deliver_due().await.unwrap(), 1);
     assert_eq!(sink.count(), 1);
-    assert_eq!(app.state.db.mail_counts().await.unwrap(), (0, 1, 0));
+    assert_eq!(
+        db::mail::counts(app.state.db.pool()).await.unwrap(),
+        (0, 1, 0)
+    );
 }
 
 async fn mail_to_an_unreachable_server_dies_after_the_last_backoff(b: Backend) {
@@ -94,7 +98,9 @@ async fn mail_to_an_unreachable_server_dies_after_the_last_backoff(b: Backend) {
         .await;
     a.assert_status(201);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while app.state.db.mail_counts().await.unwrap() != (1, 0, 0) || sqlx_attempts(&app).await < 1 {
+    while db::mail::counts(app.state.db.pool()).await.unwrap() != (1, 0, 0)
+        || sqlx_attempts(&app).await < 1
+    {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -103,7 +109,10 @@ async fn mail_to_an_unreachable_server_dies_after_the_last_backoff(b: Backend) {
         app.clock.advance(Duration::from_secs(13 * 3600));
         app.state.mailer.deliver_due().await.unwrap();
     }
-    assert_eq!(app.state.db.mail_counts().await.unwrap(), (0, 0, 1));
+    assert_eq!(
+        db::mail::counts(app.state.db.pool()).await.unwrap(),
+        (0, 0, 1)
+    );
     assert_eq!(sqlx_attempts(&app).await, 9);
 }
 

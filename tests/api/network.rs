@@ -388,10 +388,11 @@ async fn push_now_reports_each_failure_exactly(b: Backend) {
         .await
         .unwrap();
     // The result is recorded (read without triggering another heartbeat)...
-    let conn = app.state.db.network_connection().await.unwrap();
-    assert_eq!(conn.last_heartbeat_sent, Some(false));
+    let network = db::network::get(app.state.db.pool()).await.unwrap();
+    assert_eq!(network.last_heartbeat_sent, Some(false));
     assert!(
-        conn.last_heartbeat_reason
+        network
+            .last_heartbeat_reason
             .unwrap()
             .starts_with("local_partner_count_failed")
     );

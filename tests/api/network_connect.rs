@@ -30,7 +30,7 @@ async fn start(app: &TestApp, sim: &NetworkSim, body: Value) -> (String, String)
 
 /// What a refused completion must leave exactly as it was.
 async fn connection_row(app: &TestApp) -> String {
-    let c = app.state.db.network_connection().await.unwrap();
+    let c = db::network::get(app.state.db.pool()).await.unwrap();
     format!(
         "{:?}",
         (

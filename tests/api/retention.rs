@@ -36,7 +36,7 @@ async fn stored_bodies(app: &TestApp) -> Vec<(String, String)> {
 
 async fn wait_for_mail_counts(app: &TestApp, want: (i64, i64, i64)) {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while app.state.db.mail_counts().await.unwrap() != want {
+    while db::mail::counts(app.state.db.pool()).await.unwrap() != want {
         assert!(
             Instant::now() < deadline,
             "mail counts never became {want:?}"
@@ -120,7 +120,10 @@ async fn a_dead_mail_keeps_no_token_and_retention_is_a_setting(b: Backend) {
         app.clock.advance(Duration::from_secs(13 * 3600));
         app.state.mailer.deliver_due().await.unwrap();
     }
-    assert_eq!(app.state.db.mail_counts().await.unwrap(), (0, 0, 1));
+    assert_eq!(
+        db::mail::counts(app.state.db.pool()).await.unwrap(),
+        (0, 0, 1)
+    );
     let (text, html) = stored_bodies(&app).await.remove(0);
     assert!(text.contains("token=opml_[redacted]"), "{text}");
     assert!(html.contains("opml_[redacted]"), "{html}");
@@ -173,16 +176,12 @@ async fn the_cleanup_removes_what_can_never_be_used(b: Backend) {
     // Job slots: one from last week, one just claimed.
     let now = app.clock.now();
     assert!(
-        app.state
-            .db
-            .claim_job_slot("heartbeat", 1, now.plus_days(-8))
+        db::jobs::claim_slot(app.state.db.pool(), "heartbeat", 1, now.plus_days(-8))
             .await
             .unwrap()
     );
     assert!(
-        app.state
-            .db
-            .claim_job_slot("heartbeat", 2, now)
+        db::jobs::claim_slot(app.state.db.pool(), "heartbeat", 2, now)
             .await
             .unwrap()
     );

@@ -60,17 +60,17 @@ async fn get_config(
     auth: Auth,
 ) -> ApiResult<Json<NetworkConfigView>> {
     auth.require_admin()?;
-    let conn = state.db.network_connection().await?;
+    let network = db::network::get(state.db.pool()).await?;
     Ok(Json(NetworkConfigView {
-        enabled: conn.connected(),
+        enabled: network.connected(),
         network_url: state.config.network_url.clone(),
         network_host: network_host(&state),
-        has_vendor_token: conn.vendor_token_enc.is_some(),
-        vendor_id: conn.vendor_id,
-        scoped_key_id: conn.scoped_key_id,
-        auto_enroll: conn.auto_enroll,
+        has_vendor_token: network.vendor_token_enc.is_some(),
+        vendor_id: network.vendor_id,
+        scoped_key_id: network.scoped_key_id,
+        auto_enroll: network.auto_enroll,
         tier: tier(&state),
-        pending_vendor_id: conn.pending_vendor_id,
+        pending_vendor_id: network.pending_vendor_id,
     }))
 }
 
@@ -94,7 +94,7 @@ async fn set_config(
 ) -> ApiResult<Json<NetworkConfigView>> {
     auth.require_admin()?;
     if let Some(on) = body.auto_enroll {
-        state.db.set_auto_enroll(on, state.clock.now()).await?;
+        db::network::set_auto_enroll(&state.db, on, state.clock.now()).await?;
     }
     get_config(State(state), auth).await
 }

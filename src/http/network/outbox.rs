@@ -146,8 +146,8 @@ pub struct PanelFigures {
 
 impl PanelFigures {
     pub async fn load(state: &AppState) -> ApiResult<Self> {
-        let (pending, dead) = state.db.push_counts().await?;
-        let run = state.db.latest_backfill().await?;
+        let (pending, dead) = db::outbox::counts(state.db.pool()).await?;
+        let run = db::backfill::latest(state.db.pool()).await?;
         Ok(PanelFigures {
             outbox: OutboxCounts { pending, dead },
             backfill: run.as_ref().into(),
@@ -186,7 +186,7 @@ async fn list_outbox(
         Some(Some(s @ (OutboxStatus::Pending | OutboxStatus::Dead))) => s,
         Some(_) => return Err(ApiError::invalid_query("status must be pending or dead")),
     };
-    let rows = state.db.list_pushes(status, 500).await?;
+    let rows = db::outbox::list(state.db.pool(), status, 500).await?;
     Ok(Json(OutboxList {
         rows: rows.iter().map(OutboxRowView::from).collect(),
     }))
@@ -206,12 +206,10 @@ async fn retry_outbox(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<OutboxRowView>> {
     auth.require_admin()?;
-    let row = state
-        .db
-        .get_push(&id)
+    let row = db::outbox::get(state.db.pool(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such push."))?;
-    match state.db.revive_push(&id, state.clock.now()).await {
+    match db::outbox::revive(&state.db, &id, state.clock.now()).await {
         Ok(true) => {}
         Ok(false) => {
             return Err(ApiError::conflict(
@@ -228,9 +226,7 @@ async fn retry_outbox(
         Err(e) => return Err(e.into()),
     }
     sync::push_now(&state, &row.partner_id).await;
-    let row = state
-        .db
-        .get_push(&id)
+    let row = db::outbox::get(state.db.pool(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("No such push."))?;
     Ok(Json(OutboxRowView::from(&row)))
@@ -264,5 +260,7 @@ async fn start_backfill(
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn get_backfill(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<BackfillView>> {
     auth.require_admin()?;
-    Ok(Json(state.db.latest_backfill().await?.as_ref().into()))
+    Ok(Json(
+        db::backfill::latest(state.db.pool()).await?.as_ref().into(),
+    ))
 }

@@ -148,7 +148,7 @@ pub struct NetworkVendorView {
         (status = 403, description = "`forbidden`: admin only", body = ErrorBody)))]
 async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<NetworkPanel>> {
     auth.require_admin()?;
-    let conn = state.db.network_connection().await?;
+    let conn = db::network::get(state.db.pool()).await?;
     if !conn.connected() {
         return Ok(Json(NetworkPanel::NotConnected(NotConnectedPanel {
             connected: false,
@@ -164,10 +164,12 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Network
         {
             Ok(v) => {
                 if let Some(status) = v["status"].as_str() {
-                    state
-                        .db
-                        .set_vendor_status(&VendorStatus::parse(status), v["displayName"].as_str())
-                        .await?;
+                    db::network::set_vendor_status(
+                        state.db.pool(),
+                        &VendorStatus::parse(status),
+                        v["displayName"].as_str(),
+                    )
+                    .await?;
                 }
                 (Some(pass_through(v)), None)
             }
@@ -175,7 +177,7 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Network
         },
         Err(reason) => (None, Some(reason.to_string())),
     };
-    let conn = state.db.network_connection().await?;
+    let conn = db::network::get(state.db.pool()).await?;
     let mut figures =
         serde_json::to_value(crate::http::network::outbox::panel_figures(&state).await?)
             .unwrap_or_default();
@@ -186,7 +188,7 @@ async fn me(State(state): State<AppState>, auth: Auth) -> ApiResult<Json<Network
         display_name: conn.display_name,
         status: conn.status.map(|s| s.as_str().to_string()),
         tier: conn.tier,
-        active_partner_count: state.db.count_live_partners().await?,
+        active_partner_count: db::network::count_live_partners(state.db.pool()).await?,
         auto_enroll: conn.auto_enroll,
         last_heartbeat: LastHeartbeat {
             at: conn.last_heartbeat_at,

@@ -67,7 +67,7 @@ async fn list_partner_keys(
     let id = PartnerId::from_string(id);
     auth.require_admin_or_self(&id)?;
     svc::get_existing(&state, &id).await?;
-    let keys = state.db.list_api_keys(Some(&id)).await?;
+    let keys = db::api_keys::list(state.db.pool(), Some(&id)).await?;
     Ok(Json(KeyList::new(
         keys.into_iter().map(KeyView::from).collect(),
     )))
@@ -88,11 +88,11 @@ async fn delete_partner_key(
     let id = PartnerId::from_string(id);
     auth.require_admin_or_self(&id)?;
     let key_id = ApiKeyId::from_string(key_id);
-    let key = state.db.get_api_key(&key_id).await?;
+    let key = db::api_keys::get(state.db.pool(), &key_id).await?;
     if key.is_none_or(|k| k.partner_id.as_ref() != Some(&id)) {
         return Err(ApiError::not_found("No such key for this partner."));
     }
-    if !state.db.revoke_api_key(&key_id, state.clock.now()).await? {
+    if !db::api_keys::revoke(&state.db, &key_id, state.clock.now()).await? {
         return Err(ApiError::not_found("No such live key for this partner."));
     }
     state.auth.invalidate_all();

@@ -96,7 +96,7 @@ pub async fn revoke(
     notify: bool,
 ) -> ApiResult<Revoked> {
     let now = state.clock.now();
-    let conn = state.db.network_connection().await?;
+    let network = db::network::get(state.db.pool()).await?;
     let mut tx = state.db.begin().await?;
     let Some(partner) = db::partners::get(&mut *tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));
@@ -130,7 +130,7 @@ pub async fn revoke(
     let url = &state.config.public_url;
     webhooks::record_view(&mut tx, EventType::PartnerRevoked, &partner, url, now).await?;
     audit(&mut tx, "partner.revoke", Some(&before), &partner, now).await?;
-    let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Revoked).await?;
+    let pushed = sync::enqueue(state, &mut tx, &network, &partner, Change::Revoked).await?;
     tx.commit().await?;
     // Sessions and keys end at once on this replica; its links stop earning at once.
     state.auth.invalidate_all();
@@ -147,7 +147,7 @@ pub async fn revoke(
 
 pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let now = state.clock.now();
-    let conn = state.db.network_connection().await?;
+    let network = db::network::get(state.db.pool()).await?;
     let mut tx = state.db.begin().await?;
     let Some(before) = db::partners::get(&mut *tx, id).await? else {
         return Err(ApiError::not_found("No such partner."));
@@ -164,7 +164,7 @@ pub async fn reinstate(state: &AppState, id: &PartnerId) -> ApiResult<Partner> {
     let url = &state.config.public_url;
     webhooks::record_view(&mut tx, EventType::PartnerReinstated, &partner, url, now).await?;
     audit(&mut tx, "partner.reinstate", Some(&before), &partner, now).await?;
-    let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Reinstated).await?;
+    let pushed = sync::enqueue(state, &mut tx, &network, &partner, Change::Reinstated).await?;
     tx.commit().await?;
     state.link_cache.clear();
     if pushed {

@@ -112,7 +112,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
     let now = state.clock.now();
     let id = PartnerId::generate();
     let metadata = Value::Object(req.metadata).to_string();
-    let conn = state.db.network_connection().await?;
+    let network = db::network::get(state.db.pool()).await?;
     let mut tx = state.db.begin().await?;
     let inserted = db::partners::insert(
         &mut *tx,
@@ -189,7 +189,7 @@ pub async fn create(state: &AppState, req: CreatePartner) -> Result<Partner, Cre
         webhooks::record_view(&mut tx, kind, &partner, url, now).await?;
     }
     audit(&mut tx, "partner.create", None, &partner, now).await?;
-    let pushed = sync::enqueue(state, &mut tx, &conn, &partner, Change::Created).await?;
+    let pushed = sync::enqueue(state, &mut tx, &network, &partner, Change::Created).await?;
     let mail = if req.send_invite {
         let (purpose, template) = match req.source {
             PartnerSource::SelfSignup => (Purpose::Signup, Template::Signup),
@@ -226,10 +226,15 @@ async fn remember_network_identity(state: &AppState, partner: &Partner) {
         .as_str()
         .filter(|c| !c.is_empty())
     {
-        if let Err(e) = state
-            .db
-            .set_partner_network(&partner.id, creator, true, 0, state.clock.now())
-            .await
+        if let Err(e) = db::outbox::set_partner_network(
+            state.db.pool(),
+            &partner.id,
+            creator,
+            true,
+            0,
+            state.clock.now(),
+        )
+        .await
         {
             tracing::warn!(error = %e, "could not record a federated partner's Network identity");
         }
