@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 

@@ -10,7 +10,6 @@ use std::sync::atomic::Ordering;
 use tokio::sync::Semaphore;
 
 use crate::db;
-use crate::db::Db;
 use crate::db::backfill::{BackfillRun, Progress};
 use crate::error::{ApiError, ApiResult, is_unique_violation};
 use crate::network::client::CallError;

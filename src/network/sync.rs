@@ -10,10 +10,10 @@
 use serde_json::{Value, json};
 
 use crate::db;
+use crate::db::Tx;
 use crate::db::network::Connection;
 use crate::db::outbox::OutboxRow;
 use crate::db::partners::Partner;
-use crate::db::{Db, Tx};
 use crate::domain::backoff;
 use crate::domain::ids::PartnerId;
 use crate::domain::network::VendorStatus;

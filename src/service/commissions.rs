@@ -2,7 +2,6 @@
 //! (`commission.approved`, `commission.paid`, `commission.reversed`) commit together.
 
 use crate::db;
-use crate::db::Db;
 use crate::db::commissions::{Commission, Reversal};
 use crate::domain::commission::CommissionStatus;
 use crate::domain::ids::CommissionId;

@@ -8,7 +8,6 @@
 //! one customer exactly one is first.
 
 use crate::db;
-use crate::db::Db;
 use crate::db::clicks::ClickRef;
 use crate::db::commissions::Commission;
 use crate::db::events::NewEvent;

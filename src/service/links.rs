@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::db::links::{Link, NewLinkRow};
-use crate::db::{self, Db};
+use crate::db::{self};
 use crate::domain::ids::{LinkId, PartnerId, ProgramId};
 use crate::error::{ApiError, ApiResult, OnUnique};
 use crate::link_cache::Resolved;

@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use crate::db;
+use crate::db::Tx;
 use crate::db::magic_links::Purpose;
 use crate::db::partners::Partner;
-use crate::db::{Db, Tx};
 use crate::domain::ids::{MailId, SessionId};
 use crate::domain::time::Timestamp;
 use crate::domain::tokens::{NewToken, TokenKind, hash_token};

@@ -14,7 +14,6 @@ use crate::db;
 use crate::db::stripe::StripeEvent;
 use crate::domain::ids::ClickId;
 use crate::domain::money::Currency;
-use crate::error::ApiError;
 use crate::service::conversions::{self, EventInput};
 use crate::service::stripe_error::EventError;
 use crate::service::stripe_events::{self as events, Handled};

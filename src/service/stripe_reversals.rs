@@ -16,7 +16,6 @@
 use serde_json::Value;
 
 use crate::db;
-use crate::db::Db;
 use crate::db::commissions::PartReversal;
 use crate::db::stripe::StripeEvent;
 use crate::db::stripe_billing::PaidSale;

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::db;
-use crate::db::{Db, Tx};
+use crate::db::Tx;
 use crate::domain::time::Timestamp;
 
 /// The event types. Their names are a public contract (docs/webhooks.md).

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use openpartner::db;
-use openpartner::db::Db;
 use openpartner::db::mail::OutgoingMail;
 use openpartner::domain::ids::MailId;
 use reqwest::Method;

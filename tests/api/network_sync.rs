@@ -338,7 +338,6 @@ async fn two_replicas_never_deliver_one_row_twice(b: Backend) {
 
 /// Inserts `n` partners straight into storage, as an existing roster.
 async fn seed_roster(app: &TestApp, n: usize) {
-    use openpartner::db::Db;
     use openpartner::db::partners::NewPartner;
     use openpartner::domain::ids::{PartnerId, ProgramId};
     use openpartner::domain::partners::{GrantSource, PartnerSource};

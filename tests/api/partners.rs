@@ -313,7 +313,6 @@ async fn paging_sees_each_partner_once_under_concurrent_inserts(b: Backend) {
 
 /// Inserts `n` partners straight through the storage layer (fast), 4 per millisecond.
 async fn seed_partners(app: &crate::helpers::TestApp, n: usize, now: i64) {
-    use openpartner::db::Db;
     use openpartner::db::partners::NewPartner;
     use openpartner::domain::ids::{PartnerId, ProgramId};
     use openpartner::domain::partners::{GrantSource, PartnerSource};

@@ -5,7 +5,6 @@
 //! calling its step (`deliver_due`).
 
 use openpartner::clock::Clock;
-use openpartner::db;
 use serde_json::{Value, json};
 
 use crate::both_backends;

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::status;
-use crate::db::{Db, Tx};
+use crate::db::Tx;
 use crate::domain::commission::CommissionStatus;
 use crate::domain::ids::CommissionId;
 use crate::domain::time::Timestamp;

@@ -7,7 +7,6 @@ use serde::Serialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::db;
-use crate::db::Db;
 use crate::db::partners::Snapshot;
 use crate::domain::ids::PartnerId;
 use crate::domain::scopes::Scope;

@@ -5,7 +5,6 @@ use serde_json::json;
 
 use super::{audit, get_existing};
 use crate::db;
-use crate::db::Db;
 use crate::db::magic_links::Purpose;
 use crate::db::partners::Partner;
 use crate::domain::email::Email;

@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::db;
-use crate::db::Db;
 use crate::db::payouts::{Payout, PayoutWithItems};
 use crate::domain::money::{Currency, Dec4};
 use crate::domain::payouts::{PayoutStatus, Schedule};

@@ -10,7 +10,6 @@ use serde_json::json;
 
 use super::{Settings, audit_payout, send_in_background, settings};
 use crate::db;
-use crate::db::Db;
 use crate::db::partners::Partner;
 use crate::db::payout_runs::{self as store, Group, GroupOwed};
 use crate::db::payouts::{Owed, Payout, PayoutWithItems};
