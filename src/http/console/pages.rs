@@ -40,6 +40,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(settings_js))
         .routes(routes!(chart_js))
         .routes(routes!(common_js))
+        .routes(routes!(network_js))
 }
 
 macro_rules! page {
@@ -192,6 +193,12 @@ macro_rules! script {
     };
 }
 
+script!(
+    network_js,
+    "/admin/assets/network.js",
+    "network.js",
+    "The Network page's script (it uses the console's helpers in `common.js` and `app.js`)."
+);
 script!(
     webhooks_js,
     "/admin/assets/webhooks.js",
