@@ -80,10 +80,8 @@ pub async fn claim_due(
     lease_until: Timestamp,
     limit: i64,
 ) -> sqlx::Result<Vec<OutgoingMail>> {
-    let rows = db
-        .claim_due("mail_outbox", COLUMNS, now, lease_until, limit)
-        .await?;
-    rows.iter().map(OutgoingMail::from_row).collect()
+    db.claim_due("mail_outbox", COLUMNS, now, lease_until, limit)
+        .await
 }
 
 /// Records a sent message, keeping `bodies` (text, HTML: the redacted copy) in place of

@@ -274,19 +274,22 @@ impl Db {
     /// claimant at a time: the update re-checks the lease, and on PostgreSQL concurrent
     /// claimants skip each other's rows (`FOR UPDATE SKIP LOCKED`). A crashed claimant's rows
     /// come back when the lease lapses.
-    pub(crate) async fn claim_due(
+    pub(crate) async fn claim_due<T>(
         &self,
         table: &str,
         returning: &str,
         now: crate::domain::time::Timestamp,
         lease_until: crate::domain::time::Timestamp,
         limit: i64,
-    ) -> sqlx::Result<Vec<sqlx::any::AnyRow>> {
+    ) -> sqlx::Result<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
         let lock = match self.backend {
             Backend::Postgres => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        sqlx::query(&format!(
+        sqlx::query_as(&format!(
             "UPDATE {table} SET locked_until = $1 WHERE id IN ( \
                SELECT id FROM {table} WHERE status = 'pending' AND next_attempt_at <= $2 \
                AND locked_until <= $2 ORDER BY next_attempt_at, id LIMIT $3 {lock}) \

@@ -98,10 +98,8 @@ pub async fn claim_due(
     lease_until: Timestamp,
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxRow>> {
-    let rows = db
-        .claim_due("network_outbox", COLUMNS, now, lease_until, limit)
-        .await?;
-    rows.iter().map(OutboxRow::from_row).collect()
+    db.claim_due("network_outbox", COLUMNS, now, lease_until, limit)
+        .await
 }
 
 /// Marks a delivered row done, if no newer state replaced it meanwhile. Otherwise releases

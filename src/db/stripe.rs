@@ -268,10 +268,8 @@ pub async fn claim_due_events(
     lease_until: Timestamp,
     limit: i64,
 ) -> sqlx::Result<Vec<StripeEvent>> {
-    let rows = db
-        .claim_due("stripe_events", COLUMNS, now, lease_until, limit)
-        .await?;
-    rows.iter().map(StripeEvent::from_row).collect()
+    db.claim_due("stripe_events", COLUMNS, now, lease_until, limit)
+        .await
 }
 
 /// Ends processing: `status` is `processed` or `ignored`; `note` says why, if anything.
