@@ -76,41 +76,24 @@ pub fn backend_of(conn: &sqlx::AnyConnection) -> Backend {
     }
 }
 
-/// Migrations, compiled in: one folder per backend, same logical schema, same file names.
+/// Migrations, compiled in: one folder per backend, same logical schema, same file names,
+/// listed once.
 macro_rules! migrations {
-    ($backend:literal: $(($version:literal, $name:literal)),* $(,)?) => {
-        &[$((
+    ($(($version:literal, $name:literal)),* $(,)?) => {
+        const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[$((
             $version,
             $name,
-            include_str!(concat!("../../migrations/", $backend, "/", $name, ".sql")),
-        )),*]
+            include_str!(concat!("../../migrations/sqlite/", $name, ".sql")),
+        )),*];
+        const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[$((
+            $version,
+            $name,
+            include_str!(concat!("../../migrations/postgres/", $name, ".sql")),
+        )),*];
     };
 }
 
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = migrations!("sqlite":
-    (1, "0001_api_keys"),
-    (2, "0002_partners"),
-    (3, "0003_links_clicks_commissions"),
-    (4, "0004_network"),
-    (5, "0005_outbox_version"),
-    (6, "0006_click_indexes"),
-    (7, "0007_admin_sessions"),
-    (8, "0008_live_partner_count"),
-    (9, "0009_commission_rules"),
-    (10, "0010_hardening"),
-    (11, "0011_leases_retention_logo"),
-    (12, "0012_webhooks"),
-    (13, "0013_payouts"),
-    (14, "0014_operations"),
-    (15, "0015_stripe_connect_events"),
-    (16, "0016_stripe_billing"),
-    (17, "0017_click_daily"),
-    (18, "0018_commission_program_index"),
-    (19, "0019_mail_list_index"),
-    (20, "0020_stripe_events_object"),
-    (21, "0021_series_covering_indexes"),
-);
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = migrations!("postgres":
+migrations!(
     (1, "0001_api_keys"),
     (2, "0002_partners"),
     (3, "0003_links_clicks_commissions"),
