@@ -82,7 +82,7 @@ impl CommissionStatus {
                 CommissionStatus::Approved,
                 CommissionStatus::OnHold,
             ],
-            // Only a dispute puts a commission on hold (`hold_commission`).
+            // Only a dispute puts a commission on hold (`db::commissions::hold`).
             CommissionStatus::OnHold => &[],
         }
     }

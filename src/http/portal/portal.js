@@ -59,8 +59,10 @@ async function start() {
     showOnly("page-revoked");
     return;
   }
+  // These three may fail without ending the page (a 401 here can be the Network's, passed
+  // on): they never send the partner to sign in.
   try {
-    csrf = (await api("GET", "/auth/session")).csrfToken;
+    csrf = (await api("GET", "/auth/session", undefined, { allow401: true })).csrfToken;
   } catch (_) { csrf = null; }
   $("who").textContent = me.name;
   $("nav").classList.remove("hidden");
@@ -69,10 +71,10 @@ async function start() {
     const target = a.getAttribute("href").replace(/^\/portal\/?/, "") || "home";
     if (target === page) a.setAttribute("aria-current", "page");
   }
-  try { programs = (await api("GET", "/me/programs")).programs; } catch (_) { programs = []; }
+  try { programs = (await api("GET", "/me/programs", undefined, { allow401: true })).programs; } catch (_) { programs = []; }
   // The Network tab shows only while the brand is connected.
   let networkOn = false;
-  try { await api("GET", "/network/me/profile"); networkOn = true; } catch (e) { networkOn = e.code !== "network_not_configured"; }
+  try { await api("GET", "/network/me/profile", undefined, { allow401: true }); networkOn = true; } catch (e) { networkOn = e.code !== "network_not_configured"; }
   $("nav-network").classList.toggle("hidden", !networkOn);
   showOnly("page-" + page);
   document.title = page[0].toUpperCase() + page.slice(1) + " · Partner portal";
