@@ -286,6 +286,35 @@ impl Db {
     }
 }
 
+/// An operator's retry of a retry-queue row, in `tx`: `update` (binding `$1` now and `$2` the
+/// row's id) puts the row back to pending; when it changed the row, the audit row
+/// `{status: {before, after: "pending"}}` goes in the same transaction. True when requeued.
+pub(crate) async fn requeue_audited(
+    tx: &mut Tx,
+    update: &str,
+    (action, target_type): (&str, &str),
+    id: &str,
+    before: Option<&str>,
+    now: crate::domain::time::Timestamp,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(update)
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    let change = audit::Change {
+        action,
+        target_type,
+        target_id: id,
+        changes: serde_json::json!({"status": {"before": before, "after": "pending"}}),
+    };
+    audit::append(tx, change, now).await?;
+    Ok(true)
+}
+
 /// 0/1 integers stand for booleans in storage.
 pub fn flag(b: bool) -> i64 {
     i64::from(b)

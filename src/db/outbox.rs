@@ -186,24 +186,16 @@ pub async fn get<'e>(ex: impl Exec<'e>, id: &str) -> sqlx::Result<Option<OutboxR
 /// same partner is already pending (a unique violation the caller maps).
 pub async fn revive(db: &Db, id: &str, now: Timestamp) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
-    let done = sqlx::query(
+    let revived = super::requeue_audited(
+        &mut tx,
         "UPDATE network_outbox SET status = 'pending', attempts = 0, next_attempt_at = $1, \
          locked_until = 0, updated_at = $1 WHERE id = $2 AND status = 'dead'",
+        ("network.outbox_retry", "network_push"),
+        id,
+        Some("dead"),
+        now,
     )
-    .bind(now.millis())
-    .bind(id)
-    .execute(&mut *tx)
     .await?;
-    let revived = done.rows_affected() == 1;
-    if revived {
-        let change = super::audit::Change {
-            action: "network.outbox_retry",
-            target_type: "network_push",
-            target_id: id,
-            changes: serde_json::json!({"status": {"before": "dead", "after": "pending"}}),
-        };
-        super::audit::append(&mut tx, change, now).await?;
-    }
     tx.commit().await?;
     Ok(revived)
 }

@@ -341,24 +341,16 @@ pub async fn defer_event<'e>(
 /// it is not dead.
 pub async fn revive_event(db: &Db, id: &str, now: Timestamp) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
-    let done = sqlx::query(
+    let revived = super::requeue_audited(
+        &mut tx,
         "UPDATE stripe_events SET status = 'pending', outcome = NULL, attempts = 0, \
          next_attempt_at = $1, locked_until = 0 WHERE id = $2 AND status = 'dead'",
+        ("stripe_event.retry", "stripe_event"),
+        id,
+        Some("dead"),
+        now,
     )
-    .bind(now.millis())
-    .bind(id)
-    .execute(&mut *tx)
     .await?;
-    let revived = done.rows_affected() == 1;
-    if revived {
-        let change = super::audit::Change {
-            action: "stripe_event.retry",
-            target_type: "stripe_event",
-            target_id: id,
-            changes: serde_json::json!({"status": {"before": "dead", "after": "pending"}}),
-        };
-        super::audit::append(&mut tx, change, now).await?;
-    }
     tx.commit().await?;
     Ok(revived)
 }

@@ -289,24 +289,16 @@ pub async fn requeue(db: &Db, id: &str, now: Timestamp) -> sqlx::Result<bool> {
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
-    let done = sqlx::query(
+    let requeued = super::requeue_audited(
+        &mut tx,
         "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 \
          WHERE id = $2",
+        ("webhook_delivery.retry", "webhook_delivery"),
+        id,
+        before.as_deref(),
+        now,
     )
-    .bind(now.millis())
-    .bind(id)
-    .execute(&mut *tx)
     .await?;
-    let requeued = done.rows_affected() == 1;
-    if requeued {
-        let change = super::audit::Change {
-            action: "webhook_delivery.retry",
-            target_type: "webhook_delivery",
-            target_id: id,
-            changes: serde_json::json!({"status": {"before": before, "after": "pending"}}),
-        };
-        super::audit::append(&mut tx, change, now).await?;
-    }
     tx.commit().await?;
     Ok(requeued)
 }
