@@ -181,16 +181,13 @@ pub async fn attempt_failed(
     .bind(&d.endpoint_id)
     .execute(&mut **tx)
     .await?;
-    let row =
-        sqlx::query("SELECT failing_since FROM webhook_endpoints WHERE id = $1 AND enabled = 1")
-            .bind(&d.endpoint_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    Ok(row
-        .map(|r| r.try_get::<Option<i64>, _>(0))
-        .transpose()?
-        .flatten()
-        .map(Timestamp::from_millis))
+    let since: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT failing_since FROM webhook_endpoints WHERE id = $1 AND enabled = 1",
+    )
+    .bind(&d.endpoint_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(since.flatten().map(Timestamp::from_millis))
 }
 
 /// Disables an endpoint for `reason` and fails its pending deliveries. False when it was

@@ -128,15 +128,15 @@ pub async fn first_at<'e>(
     program: Option<&str>,
     customer: &str,
 ) -> sqlx::Result<Option<Timestamp>> {
-    let row = match program {
-        Some(program) => sqlx::query(
+    let first: Option<Option<i64>> = match program {
+        Some(program) => sqlx::query_scalar(
             "SELECT first_at FROM commission_firsts \
              WHERE partner_id = $1 AND customer_key = $2 AND program_id = $3",
         )
         .bind(partner.as_str())
         .bind(customer)
         .bind(program),
-        None => sqlx::query(
+        None => sqlx::query_scalar(
             "SELECT CAST(MIN(first_at) AS BIGINT) FROM commission_firsts \
              WHERE partner_id = $1 AND customer_key = $2",
         )
@@ -145,11 +145,7 @@ pub async fn first_at<'e>(
     }
     .fetch_optional(ex)
     .await?;
-    Ok(row
-        .map(|r| r.try_get::<Option<i64>, _>(0))
-        .transpose()?
-        .flatten()
-        .map(Timestamp::from_millis))
+    Ok(first.flatten().map(Timestamp::from_millis))
 }
 
 /// Claims "first commission-earning event" for this customer, partner and program. True
