@@ -115,6 +115,7 @@ migrations!(
     (19, "0019_mail_list_index"),
     (20, "0020_stripe_events_object"),
     (21, "0021_series_covering_indexes"),
+    (22, "0022_stripe_sales_by_sale"),
 );
 
 /// Where the database is and how many connections to hold: the part of the configuration

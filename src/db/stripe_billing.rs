@@ -40,6 +40,20 @@ pub async fn record_sale_refs(
     Ok(())
 }
 
+/// Every Stripe object known to have paid the sale `external_event_id` (bounded: an invoice
+/// and the few payments of it).
+pub async fn sale_refs<'e>(
+    ex: impl Exec<'e>,
+    external_event_id: &str,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "SELECT stripe_ref FROM stripe_sales WHERE external_event_id = $1 ORDER BY stripe_ref LIMIT 100",
+    )
+    .bind(external_event_id)
+    .fetch_all(ex)
+    .await
+}
+
 /// The sale the first of `refs` that names one paid (refs in order of preference).
 pub async fn paid_sale(db: &Db, refs: &[&str]) -> sqlx::Result<PaidSale> {
     for r in refs.iter().filter(|r| !r.is_empty()) {

@@ -128,6 +128,7 @@ async fn record_sale(
     // The refs first: a refund arriving later finds the sale through them, even if this
     // attempt dies before recording it (the retry records it).
     db::stripe_billing::record_sale_refs(&state.db, refs, &external, state.clock.now()).await?;
+    let sale = external.clone();
     let input = EventInput {
         external_event_id: external,
         kind: "sale".into(),
@@ -140,9 +141,12 @@ async fn record_sale(
     let (created, answer) = conversions::record(state, input)
         .await
         .map_err(EventError::sale)?;
-    // Refunds and disputes that came first and wait for this sale: now.
+    // Refunds and disputes that came first and wait for this sale: now. They may wait on a
+    // ref an `invoice_payment.paid` linked to it, not named here.
+    let known = db::stripe_billing::sale_refs(state.db.pool(), &sale).await?;
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
     let waiting =
-        db::stripe_billing::requeue_waiting_events(&state.db, refs, state.clock.now()).await?;
+        db::stripe_billing::requeue_waiting_events(&state.db, &known, state.clock.now()).await?;
     for id in waiting {
         events::kick(state, id);
     }
@@ -259,4 +263,33 @@ pub async fn invoice_paid(
         &[&["status_transitions", "paid_at"], &["created"]],
     );
     record_sale(state, external, &refs, amount, (Some(customer), None), at).await
+}
+
+/// `invoice_payment.paid` (API versions from 2025-03-31.basil on, whose invoices no longer
+/// name their charge or payment intent): the payment's intent or charge paid the invoice's
+/// sale, so a refund or a dispute naming them finds it. Events that wait for these refs are
+/// due now.
+pub async fn invoice_payment_paid(
+    state: &AppState,
+    payload: &Value,
+) -> Result<Handled, EventError> {
+    let p = object(payload)?;
+    let invoice = ref_field(p, "invoice").ok_or("data.object.invoice is missing")?;
+    let refs: Vec<&str> = [
+        ref_field(p, "payment/payment_intent"),
+        ref_field(p, "payment/charge"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if refs.is_empty() {
+        return Ok(Handled::Ignored("ignored"));
+    }
+    let now = state.clock.now();
+    let external = format!("stripe:invoice:{invoice}");
+    db::stripe_billing::record_sale_refs(&state.db, &refs, &external, now).await?;
+    for id in db::stripe_billing::requeue_waiting_events(&state.db, &refs, now).await? {
+        events::kick(state, id);
+    }
+    Ok(Handled::Recorded)
 }

@@ -34,6 +34,7 @@ pub const HANDLED: &[&str] = &[
     "customer.updated",
     "invoice.paid",
     "invoice.payment_succeeded",
+    "invoice_payment.paid",
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
@@ -199,6 +200,7 @@ async fn dispatch(
         "invoice.paid" | "invoice.payment_succeeded" => {
             stripe_billing::invoice_paid(state, event, payload).await
         }
+        "invoice_payment.paid" => stripe_billing::invoice_payment_paid(state, payload).await,
         "charge.refunded" => stripe_reversals::charge_refunded(state, event, payload).await,
         "charge.dispute.created" | "charge.dispute.closed" => {
             stripe_reversals::dispute(state, event, payload).await

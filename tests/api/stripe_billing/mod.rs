@@ -4,6 +4,7 @@
 //! before their invoice, and disputes holding, releasing and reversing. Events are built from
 //! Stripe's documented object shapes and signed exactly as Stripe signs them.
 
+mod basil;
 mod disputes;
 mod refunds;
 mod sales;
@@ -149,4 +150,12 @@ async fn sold(app: &TestApp, link: &str, n: &str, amount: i64) -> String {
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// Moves app time past every retry and runs the Stripe events job once.
+async fn next_round(app: &TestApp) {
+    app.clock.advance(Duration::from_secs(13 * 3600));
+    openpartner::service::stripe_events::process_due(&app.state)
+        .await
+        .unwrap();
 }

@@ -1,13 +1,5 @@
 use super::*;
 
-/// Moves app time past every retry and runs the Stripe events job once.
-async fn next_round(app: &TestApp) {
-    app.clock.advance(Duration::from_secs(13 * 3600));
-    openpartner::service::stripe_events::process_due(&app.state)
-        .await
-        .unwrap();
-}
-
 async fn refunds_full_partial_and_after_payout(b: Backend) {
     let (app, _sim) = spawn_with_stripe(b, &[]).await;
     let (pid, link) = partner(&app, "refund@example.com", "cmp_default").await; // 10 %
