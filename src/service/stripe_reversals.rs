@@ -109,7 +109,7 @@ pub async fn charge_refunded(
 ) -> Result<Handled, EventError> {
     let ch = object(payload)?;
     let charge = id_field(ch, "/id").ok_or("data.object.id is missing")?;
-    let (paid, _) = amount(ch, "amount")?;
+    let (paid, paid_in) = amount(ch, "amount")?;
     let (refunded, _) = amount(ch, "amount_refunded")?;
     let refs = [
         ref_field(ch, "invoice"),
@@ -123,8 +123,14 @@ pub async fn charge_refunded(
     if refunded == 0 {
         return Ok(Handled::Ignored("ignored"));
     }
+    // An invoice paid in parts (Stripe's partial payments, API 2025-05-28.basil on) has several
+    // charges: a refund takes back its share of the whole sale, not of its own charge.
+    let whole = match db::commissions::sale_value(state.db.pool(), &commission).await? {
+        Some((value, currency)) if currency == paid_in => paid.max(value),
+        _ => paid,
+    };
     let source = format!("stripe:refund:{charge}");
-    let done = reverse(state, &commission, (refunded, paid), &source, "refunded")
+    let done = reverse(state, &commission, (refunded, whole), &source, "refunded")
         .await
         .map_err(EventError::reversal)?;
     concluded(done, &commission)

@@ -131,9 +131,37 @@ async fn refunds_find_basil_invoices_through_their_payments(b: Backend) {
     assert_eq!(amount, "4.00");
     assert_ne!(status, "reversed");
 
+    // An invoice paid in two parts (partial payments): a full refund of the 40.00 payment
+    // takes back 40 % of the commission, not all of it.
+    identified(&app, &link, "evt_cus_e", "cus_e").await;
+    send(
+        &app,
+        "evt_inv_e",
+        "invoice.paid",
+        basil_invoice("in_e", "cus_e", 10_000),
+    )
+    .await;
+    let third = commissions(&app).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut part = invoice_payment("in_e", 4_000);
+    part["id"] = json!("inpay_e2");
+    part["payment"]["payment_intent"] = json!("pi_e2");
+    let e = send(&app, "evt_pay_e2", "invoice_payment.paid", part).await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    let mut refund = basil_charge("in_e", 4_000, 4_000);
+    refund["id"] = json!("ch_e2");
+    refund["payment_intent"] = json!("pi_e2");
+    let e = send(&app, "evt_ref_e2", "charge.refunded", refund).await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    let (status, amount) = reversed(&app, &third).await;
+    assert_eq!(amount, "4.00");
+    assert_ne!(status, "reversed");
+
     // A payment naming no intent or charge links nothing.
     let mut bare = invoice_payment("in_d", 10_000);
-    bare["payment"] = json!({"type": "out_of_band_payment"});
+    bare["payment"] = json!({"type": "payment_record", "payment_record": "pr_d"});
     let e = send(&app, "evt_pay_d", "invoice_payment.paid", bare).await;
     assert_eq!(outcome(&e), ("ignored", "ignored"));
 }
