@@ -40,6 +40,14 @@ pub async fn record_sale_refs(
     Ok(())
 }
 
+/// The sale (its externalEventId) a Stripe object is known to have paid.
+pub async fn sale_of_ref<'e>(ex: impl Exec<'e>, stripe_ref: &str) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT external_event_id FROM stripe_sales WHERE stripe_ref = $1")
+        .bind(stripe_ref)
+        .fetch_optional(ex)
+        .await
+}
+
 /// Every Stripe object known to have paid the sale `external_event_id` (bounded: an invoice
 /// and the few payments of it).
 pub async fn sale_refs<'e>(

@@ -119,15 +119,30 @@ fn sale_time(state: &AppState, obj: &Value, fields: &[&[&str]]) -> crate::domain
 
 async fn record_sale(
     state: &AppState,
-    external: String,
+    (external, anchor): (String, Option<&str>),
     refs: &[&str],
     (value_minor, currency): (i64, Currency),
     (customer, click): (Option<&str>, Option<&str>),
     at: crate::domain::time::Timestamp,
 ) -> Result<Handled, EventError> {
+    // One sale per payment: a one-off Checkout that creates an invoice also sends that
+    // invoice's `invoice.paid`. The first of the two to claim the invoice id (`anchor`) owns
+    // the sale; the other is the same sale, and its refs lead there.
+    let now = state.clock.now();
+    if let Some(anchor) = anchor {
+        db::stripe_billing::record_sale_refs(&state.db, &[anchor], &external, now).await?;
+        let owner = db::stripe_billing::sale_of_ref(state.db.pool(), anchor).await?;
+        if let Some(owner) = owner.filter(|o| *o != external) {
+            db::stripe_billing::record_sale_refs(&state.db, refs, &owner, now).await?;
+            for id in db::stripe_billing::requeue_waiting_events(&state.db, refs, now).await? {
+                events::kick(state, id);
+            }
+            return Ok(Handled::Duplicate);
+        }
+    }
     // The refs first: a refund arriving later finds the sale through them, even if this
     // attempt dies before recording it (the retry records it).
-    db::stripe_billing::record_sale_refs(&state.db, refs, &external, state.clock.now()).await?;
+    db::stripe_billing::record_sale_refs(&state.db, refs, &external, now).await?;
     let sale = external.clone();
     let input = EventInput {
         external_event_id: external,
@@ -197,6 +212,9 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
     let external = format!("stripe:checkout:{}", intent.unwrap_or(session));
     let at = sale_time(state, s, &[&["created"]]);
     let refs: Vec<&str> = [Some(session), intent].into_iter().flatten().collect();
+    // The invoice the session created (`invoice_creation`), if any: its `invoice.paid` is this
+    // same sale.
+    let sale = (external, ref_field(s, "invoice"));
     // The customer when it is known as a click's (recurring revenue); else the click itself.
     let known = match customer {
         Some(_) if identified => true,
@@ -204,9 +222,9 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
         None => false,
     };
     match (known, click) {
-        (true, _) => record_sale(state, external, &refs, amount, (customer, None), at).await,
+        (true, _) => record_sale(state, sale, &refs, amount, (customer, None), at).await,
         (false, Some(click)) => {
-            record_sale(state, external, &refs, amount, (None, Some(click)), at).await
+            record_sale(state, sale, &refs, amount, (None, Some(click)), at).await
         }
         (false, None) => Ok(Handled::Ignored("ignored_no_attribution")),
     }
@@ -262,7 +280,15 @@ pub async fn invoice_paid(
         inv,
         &[&["status_transitions", "paid_at"], &["created"]],
     );
-    record_sale(state, external, &refs, amount, (Some(customer), None), at).await
+    record_sale(
+        state,
+        (external, Some(id)),
+        &refs,
+        amount,
+        (Some(customer), None),
+        at,
+    )
+    .await
 }
 
 /// `invoice_payment.paid` (API versions from 2025-03-31.basil on, whose invoices no longer

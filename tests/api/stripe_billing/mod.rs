@@ -6,6 +6,7 @@
 
 mod basil;
 mod disputes;
+mod one_sale;
 mod refunds;
 mod sales;
 
