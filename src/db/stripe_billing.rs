@@ -2,8 +2,6 @@
 //! checkout session → the sale's externalEventId), the commission of that sale, and the
 //! re-queueing of a customer's events once we learn who the customer is.
 
-use sqlx::Row;
-
 use super::{Db, Exec};
 use crate::domain::ids::CommissionId;
 use crate::domain::time::Timestamp;
@@ -18,6 +16,9 @@ pub enum PaidSale {
     /// The sale's commission.
     Commission(CommissionId),
 }
+
+/// The externalEventId prefix of an invoice's sale; the rest is the invoice id.
+pub const INVOICE_SALE: &str = "stripe:invoice:";
 
 /// Remembers that these Stripe objects paid the sale `external_event_id`.
 pub async fn record_sale_refs(
@@ -63,18 +64,28 @@ pub async fn sale_refs<'e>(
 }
 
 /// The sale the first of `refs` that names one paid (refs in order of preference).
+///
+/// A payment linked to an invoice's sale (`stripe:invoice:<id>`, by `invoice_payment.paid`)
+/// is followed to whichever sale owns that invoice id: a one-off Checkout that created the
+/// invoice owns it when its event came first, and no invoice sale is ever recorded then.
 pub async fn paid_sale(db: &Db, refs: &[&str]) -> sqlx::Result<PaidSale> {
     for r in refs.iter().filter(|r| !r.is_empty()) {
-        let row = sqlx::query(
-            "SELECT e.id, c.id FROM stripe_sales s \
-             JOIN events e ON e.external_event_id = s.external_event_id \
-             LEFT JOIN commissions c ON c.event_id = e.id WHERE s.stripe_ref = $1",
+        let Some(sale) = sale_of_ref(db.pool(), r).await? else {
+            continue;
+        };
+        let sale = match sale.strip_prefix(INVOICE_SALE) {
+            Some(invoice) => sale_of_ref(db.pool(), invoice).await?.unwrap_or(sale),
+            None => sale,
+        };
+        let row: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT e.id, c.id FROM events e LEFT JOIN commissions c ON c.event_id = e.id \
+             WHERE e.external_event_id = $1",
         )
-        .bind(*r)
+        .bind(&sale)
         .fetch_optional(db.pool())
         .await?;
-        if let Some(row) = row {
-            return Ok(match row.try_get::<Option<String>, _>(1)? {
+        if let Some((_, commission)) = row {
+            return Ok(match commission {
                 Some(c) => PaidSale::Commission(CommissionId::from_string(c)),
                 None => PaidSale::NoCommission,
             });

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::db;
 use crate::db::stripe::StripeEvent;
+use crate::db::stripe_billing::INVOICE_SALE;
 use crate::domain::ids::ClickId;
 use crate::domain::money::Currency;
 use crate::service::conversions::{self, EventInput};
@@ -158,7 +159,12 @@ async fn record_sale(
         .map_err(EventError::sale)?;
     // Refunds and disputes that came first and wait for this sale: now. They may wait on a
     // ref an `invoice_payment.paid` linked to it, not named here.
-    let known = db::stripe_billing::sale_refs(state.db.pool(), &sale).await?;
+    let mut known = db::stripe_billing::sale_refs(state.db.pool(), &sale).await?;
+    if let Some(anchor) = anchor {
+        // Payments an `invoice_payment.paid` linked to the invoice before this sale owned it.
+        let linked = format!("{INVOICE_SALE}{anchor}");
+        known.extend(db::stripe_billing::sale_refs(state.db.pool(), &linked).await?);
+    }
     let known: Vec<&str> = known.iter().map(String::as_str).collect();
     let waiting =
         db::stripe_billing::requeue_waiting_events(&state.db, &known, state.clock.now()).await?;
@@ -274,7 +280,7 @@ pub async fn invoice_paid(
     let charge =
         ref_field(inv, "charge").or_else(|| id_field(inv, "/payments/data/0/payment/charge"));
     let refs: Vec<&str> = [Some(id), intent, charge].into_iter().flatten().collect();
-    let external = format!("stripe:invoice:{id}");
+    let external = format!("{INVOICE_SALE}{id}");
     let at = sale_time(
         state,
         inv,
@@ -312,7 +318,7 @@ pub async fn invoice_payment_paid(
         return Ok(Handled::Ignored("ignored"));
     }
     let now = state.clock.now();
-    let external = format!("stripe:invoice:{invoice}");
+    let external = format!("{INVOICE_SALE}{invoice}");
     db::stripe_billing::record_sale_refs(&state.db, &refs, &external, now).await?;
     for id in db::stripe_billing::requeue_waiting_events(&state.db, &refs, now).await? {
         events::kick(state, id);

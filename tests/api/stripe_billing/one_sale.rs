@@ -68,6 +68,38 @@ async fn checkout_with_an_invoice_is_one_sale(b: Backend) {
             "reversed"
         );
     }
+
+    // Basil: the refund first (naming only the intent and charge), then the payment linking
+    // the intent to the invoice, then the session, which owns the invoice: the refund follows
+    // the link to the session's sale and is taken up as soon as that sale is recorded.
+    identified(&app, &link, "evt_cus_3", "cus_3").await;
+    let mut ch = charge("in_k3", 9_000, 9_000);
+    ch.as_object_mut().unwrap().remove("invoice");
+    post(&app, "evt_ref_k3", "charge.refunded", ch).await;
+    app.stripe_event_when("evt_ref_k3", |e| e["attempts"] == 1)
+        .await;
+    let payment = json!({"id": "inpay_k3", "object": "invoice_payment", "amount_paid": 9_000,
+        "currency": "usd", "invoice": "in_k3", "status": "paid",
+        "payment": {"type": "payment_intent", "payment_intent": "pi_in_k3"}});
+    let e = send(&app, "evt_pay_k3", "invoice_payment.paid", payment).await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    let e = send(
+        &app,
+        "evt_cs_3",
+        "checkout.session.completed",
+        session("k3", "cus_3", 9_000),
+    )
+    .await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    let third = commissions(&app).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = app
+        .stripe_event_when("evt_ref_k3", |e| e["status"] != "pending")
+        .await;
+    assert_eq!(outcome(&e), ("processed", "recorded"));
+    assert_eq!(commission(&app, &third).await["status"], "reversed");
 }
 
 both_backends!(checkout_with_an_invoice_is_one_sale);
