@@ -13,80 +13,71 @@ pub enum PaidSale {
     Unknown,
     /// A sale recorded without a commission (not attributed, or it earned nothing).
     NoCommission,
-    /// The sale's commission.
-    Commission(CommissionId),
+    /// The sale's commission, and what the sale was worth (minor units, its currency code).
+    Commission {
+        id: CommissionId,
+        sale_minor: i64,
+        sale_currency: String,
+    },
 }
 
 /// The externalEventId prefix of an invoice's sale; the rest is the invoice id.
 pub const INVOICE_SALE: &str = "stripe:invoice:";
 
-/// Remembers that these Stripe objects paid the sale `external_event_id`.
+/// `$from, $from+1, …` for `n` bound values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Remembers that these Stripe objects paid the sale `external_event_id` (a ref already
+/// linked keeps its sale). One statement.
 pub async fn record_sale_refs(
     db: &Db,
     refs: &[&str],
     external_event_id: &str,
     now: Timestamp,
 ) -> sqlx::Result<()> {
-    for r in refs.iter().filter(|r| !r.is_empty()) {
-        sqlx::query(
-            "INSERT INTO stripe_sales (stripe_ref, external_event_id, created_at) \
-             VALUES ($1, $2, $3) ON CONFLICT (stripe_ref) DO NOTHING",
-        )
-        .bind(*r)
-        .bind(external_event_id)
-        .bind(now.millis())
-        .execute(db.pool())
-        .await?;
+    let refs: Vec<&str> = refs.iter().copied().filter(|r| !r.is_empty()).collect();
+    if refs.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<String> = (0..refs.len())
+        .map(|i| format!("(${}, $1, $2)", i + 3))
+        .collect();
+    let sql = format!(
+        "INSERT INTO stripe_sales (stripe_ref, external_event_id, created_at) VALUES {} \
+         ON CONFLICT (stripe_ref) DO NOTHING",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(external_event_id).bind(now.millis());
+    for r in refs {
+        q = q.bind(r);
+    }
+    q.execute(db.pool()).await?;
     Ok(())
 }
 
-/// The sale (its externalEventId) a Stripe object is known to have paid.
-pub async fn sale_of_ref<'e>(ex: impl Exec<'e>, stripe_ref: &str) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("SELECT external_event_id FROM stripe_sales WHERE stripe_ref = $1")
-        .bind(stripe_ref)
-        .fetch_optional(ex)
-        .await
-}
-
-/// Every Stripe object known to have paid the sale `external_event_id` (bounded: an invoice
-/// and the few payments of it).
-pub async fn sale_refs<'e>(
-    ex: impl Exec<'e>,
-    external_event_id: &str,
-) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT stripe_ref FROM stripe_sales WHERE external_event_id = $1 ORDER BY stripe_ref LIMIT 100",
-    )
-    .bind(external_event_id)
-    .fetch_all(ex)
-    .await
-}
-
 /// The sale the first of `refs` that names one paid (refs in order of preference).
-///
-/// A payment linked to an invoice's sale (`stripe:invoice:<id>`, by `invoice_payment.paid`)
-/// is followed to whichever sale owns that invoice id: a one-off Checkout that created the
-/// invoice owns it when its event came first, and no invoice sale is ever recorded then.
 pub async fn paid_sale(db: &Db, refs: &[&str]) -> sqlx::Result<PaidSale> {
     for r in refs.iter().filter(|r| !r.is_empty()) {
-        let Some(sale) = sale_of_ref(db.pool(), r).await? else {
-            continue;
-        };
-        let sale = match sale.strip_prefix(INVOICE_SALE) {
-            Some(invoice) => sale_of_ref(db.pool(), invoice).await?.unwrap_or(sale),
-            None => sale,
-        };
-        let row: Option<(String, Option<String>)> = sqlx::query_as(
-            "SELECT e.id, c.id FROM events e LEFT JOIN commissions c ON c.event_id = e.id \
-             WHERE e.external_event_id = $1",
+        let row: Option<(i64, String, Option<String>)> = sqlx::query_as(
+            "SELECT e.value_minor, e.currency, c.id FROM stripe_sales s \
+             JOIN events e ON e.external_event_id = s.external_event_id \
+             LEFT JOIN commissions c ON c.event_id = e.id WHERE s.stripe_ref = $1",
         )
-        .bind(&sale)
+        .bind(*r)
         .fetch_optional(db.pool())
         .await?;
-        if let Some((_, commission)) = row {
+        if let Some((sale_minor, sale_currency, commission)) = row {
             return Ok(match commission {
-                Some(c) => PaidSale::Commission(CommissionId::from_string(c)),
+                Some(c) => PaidSale::Commission {
+                    id: CommissionId::from_string(c),
+                    sale_minor,
+                    sale_currency,
+                },
                 None => PaidSale::NoCommission,
             });
         }
@@ -108,6 +99,14 @@ pub async fn set_event_customer<'e>(
     Ok(())
 }
 
+/// Puts an event back in the queue, due now (`$1`), on a fresh schedule.
+const REQUEUE: &str = "UPDATE stripe_events SET status = 'pending', outcome = NULL, \
+    attempts = 0, next_attempt_at = $1, processed_at = NULL";
+
+/// An event that gave up waiting for attribution, or waits and nobody holds it.
+const REQUEUABLE: &str = "((status = 'ignored' AND outcome = 'ignored_no_attribution') \
+    OR (status = 'pending' AND locked_until <= $1))";
+
 /// Puts the customer's events that found no attribution, or wait for one, back in the
 /// queue, due now, on a fresh schedule. Returns their ids.
 pub async fn requeue_customer_events<'e>(
@@ -115,59 +114,72 @@ pub async fn requeue_customer_events<'e>(
     customer: &str,
     now: Timestamp,
 ) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "UPDATE stripe_events SET status = 'pending', outcome = NULL, attempts = 0, \
-         next_attempt_at = $1, processed_at = NULL \
-         WHERE customer_id = $2 AND type IN ('invoice.paid', 'invoice.payment_succeeded') \
-         AND ((status = 'ignored' AND outcome = 'ignored_no_attribution') \
-              OR (status = 'pending' AND locked_until <= $1)) \
-         RETURNING id",
-    )
+    sqlx::query_scalar(&format!(
+        "{REQUEUE} WHERE customer_id = $2 \
+         AND type IN ('invoice.paid', 'invoice.payment_succeeded') AND {REQUEUABLE} RETURNING id"
+    ))
     .bind(now.millis())
     .bind(customer)
     .fetch_all(ex)
     .await
 }
 
-/// Notes that the event waits for a sale paid by one of `refs`.
+/// Notes that the event waits for a sale paid by one of `refs`. One statement.
 pub async fn add_event_waits(db: &Db, event_id: &str, refs: &[&str]) -> sqlx::Result<()> {
-    for r in refs {
-        sqlx::query(
-            "INSERT INTO stripe_event_waits (stripe_ref, event_id) VALUES ($1, $2) \
-             ON CONFLICT (stripe_ref, event_id) DO NOTHING",
-        )
-        .bind(*r)
-        .bind(event_id)
-        .execute(db.pool())
-        .await?;
+    if refs.is_empty() {
+        return Ok(());
     }
+    let rows: Vec<String> = (0..refs.len())
+        .map(|i| format!("(${}, $1)", i + 2))
+        .collect();
+    let sql = format!(
+        "INSERT INTO stripe_event_waits (stripe_ref, event_id) VALUES {} \
+         ON CONFLICT (stripe_ref, event_id) DO NOTHING",
+        rows.join(", ")
+    );
+    let mut q = sqlx::query(&sql).bind(event_id);
+    for r in refs {
+        q = q.bind(*r);
+    }
+    q.execute(db.pool()).await?;
     Ok(())
 }
 
-/// Puts the events waiting for a sale paid by one of `refs` (or given up waiting for it)
-/// back in the queue, due now, on a fresh schedule. Returns their ids.
+/// Puts the events waiting for a sale paid by one of `refs`, or by any ref linked to `sale`
+/// (or given up waiting for it), back in the queue, due now, on a fresh schedule. One
+/// statement; returns each event's id once.
 pub async fn requeue_waiting_events(
     db: &Db,
     refs: &[&str],
+    sale: Option<&str>,
     now: Timestamp,
 ) -> sqlx::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    for r in refs {
-        let rows: Vec<String> = sqlx::query_scalar(
-            "UPDATE stripe_events SET status = 'pending', outcome = NULL, attempts = 0, \
-             next_attempt_at = $1, processed_at = NULL \
-             WHERE id IN (SELECT event_id FROM stripe_event_waits WHERE stripe_ref = $2) \
-             AND ((status = 'ignored' AND outcome = 'ignored_no_attribution') \
-                  OR (status = 'pending' AND locked_until <= $1)) \
-             RETURNING id",
-        )
-        .bind(now.millis())
-        .bind(*r)
-        .fetch_all(db.pool())
-        .await?;
-        ids.extend(rows);
+    let mut waits = Vec::new();
+    if !refs.is_empty() {
+        waits.push(format!("stripe_ref IN ({})", placeholders(2, refs.len())));
     }
-    Ok(ids)
+    if sale.is_some() {
+        waits.push(format!(
+            "stripe_ref IN (SELECT stripe_ref FROM stripe_sales WHERE external_event_id = ${})",
+            refs.len() + 2
+        ));
+    }
+    if waits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "{REQUEUE} WHERE id IN (SELECT event_id FROM stripe_event_waits WHERE {}) \
+         AND {REQUEUABLE} RETURNING id",
+        waits.join(" OR ")
+    );
+    let mut q = sqlx::query_scalar(&sql).bind(now.millis());
+    for r in refs {
+        q = q.bind(*r);
+    }
+    if let Some(sale) = sale {
+        q = q.bind(sale);
+    }
+    q.fetch_all(db.pool()).await
 }
 
 /// Ends an event as `ignored_no_attribution`, unless its customer was identified while it

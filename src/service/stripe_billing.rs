@@ -95,9 +95,6 @@ async fn identify(
     Ok(true)
 }
 
-/// Records a sale like `POST /events` (the same idempotent path). `Recorded` when it earned a
-/// commission or was attributed, `ignored_no_attribution` when not, `Duplicate` for a repeat
-/// of its externalEventId (the other event of an invoice's pair).
 /// When the sale happened by the object's own clock (seconds since the epoch), never later than
 /// now. Attribution looks for the click before this moment, so a click made today cannot claim
 /// an invoice paid months ago that is processed (or re-queued) only now.
@@ -118,31 +115,20 @@ fn sale_time(state: &AppState, obj: &Value, fields: &[&[&str]]) -> crate::domain
         .unwrap_or(now)
 }
 
+/// Records a sale like `POST /events` (the same idempotent path). `Recorded` when it earned a
+/// commission or was attributed, `ignored_no_attribution` when not, `Duplicate` for a repeat
+/// of its externalEventId (the other event of an invoice's pair).
 async fn record_sale(
     state: &AppState,
-    (external, anchor): (String, Option<&str>),
+    external: String,
     refs: &[&str],
     (value_minor, currency): (i64, Currency),
     (customer, click): (Option<&str>, Option<&str>),
     at: crate::domain::time::Timestamp,
 ) -> Result<Handled, EventError> {
-    // One sale per payment: a one-off Checkout that creates an invoice also sends that
-    // invoice's `invoice.paid`. The first of the two to claim the invoice id (`anchor`) owns
-    // the sale; the other is the same sale, and its refs lead there.
-    let now = state.clock.now();
-    if let Some(anchor) = anchor {
-        db::stripe_billing::record_sale_refs(&state.db, &[anchor], &external, now).await?;
-        let owner = db::stripe_billing::sale_of_ref(state.db.pool(), anchor).await?;
-        if let Some(owner) = owner.filter(|o| *o != external) {
-            db::stripe_billing::record_sale_refs(&state.db, refs, &owner, now).await?;
-            for id in db::stripe_billing::requeue_waiting_events(&state.db, refs, now).await? {
-                events::kick(state, id);
-            }
-            return Ok(Handled::Duplicate);
-        }
-    }
     // The refs first: a refund arriving later finds the sale through them, even if this
     // attempt dies before recording it (the retry records it).
+    let now = state.clock.now();
     db::stripe_billing::record_sale_refs(&state.db, refs, &external, now).await?;
     let sale = external.clone();
     let input = EventInput {
@@ -157,17 +143,10 @@ async fn record_sale(
     let (created, answer) = conversions::record(state, input)
         .await
         .map_err(EventError::sale)?;
-    // Refunds and disputes that came first and wait for this sale: now. They may wait on a
-    // ref an `invoice_payment.paid` linked to it, not named here.
-    let mut known = db::stripe_billing::sale_refs(state.db.pool(), &sale).await?;
-    if let Some(anchor) = anchor {
-        // Payments an `invoice_payment.paid` linked to the invoice before this sale owned it.
-        let linked = format!("{INVOICE_SALE}{anchor}");
-        known.extend(db::stripe_billing::sale_refs(state.db.pool(), &linked).await?);
-    }
-    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    // Refunds and disputes that came first and wait for this sale: now, also those waiting on
+    // a payment an `invoice_payment.paid` or a Checkout session linked to it.
     let waiting =
-        db::stripe_billing::requeue_waiting_events(&state.db, &known, state.clock.now()).await?;
+        db::stripe_billing::requeue_waiting_events(&state.db, refs, Some(&sale), now).await?;
     for id in waiting {
         events::kick(state, id);
     }
@@ -215,12 +194,21 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
         return Ok(Handled::Ignored("ignored"));
     }
     let intent = ref_field(s, "payment_intent");
+    let refs: Vec<&str> = [Some(session), intent].into_iter().flatten().collect();
+    if let (Some(invoice), Some(_)) = (ref_field(s, "invoice"), customer) {
+        // A one-off Checkout that creates an invoice (`invoice_creation`) is paid by that
+        // invoice, whose `invoice.paid` records the sale, once, as a subscription's does: the
+        // session identified the customer above, and its payment leads to the invoice's sale.
+        let sale = format!("{INVOICE_SALE}{invoice}");
+        link_payment(state, &refs, &sale).await?;
+        return Ok(if identified {
+            Handled::Recorded
+        } else {
+            Handled::Ignored("ignored")
+        });
+    }
     let external = format!("stripe:checkout:{}", intent.unwrap_or(session));
     let at = sale_time(state, s, &[&["created"]]);
-    let refs: Vec<&str> = [Some(session), intent].into_iter().flatten().collect();
-    // The invoice the session created (`invoice_creation`), if any: its `invoice.paid` is this
-    // same sale.
-    let sale = (external, ref_field(s, "invoice"));
     // The customer when it is known as a click's (recurring revenue); else the click itself.
     let known = match customer {
         Some(_) if identified => true,
@@ -228,9 +216,9 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
         None => false,
     };
     match (known, click) {
-        (true, _) => record_sale(state, sale, &refs, amount, (customer, None), at).await,
+        (true, _) => record_sale(state, external, &refs, amount, (customer, None), at).await,
         (false, Some(click)) => {
-            record_sale(state, sale, &refs, amount, (None, Some(click)), at).await
+            record_sale(state, external, &refs, amount, (None, Some(click)), at).await
         }
         (false, None) => Ok(Handled::Ignored("ignored_no_attribution")),
     }
@@ -286,15 +274,7 @@ pub async fn invoice_paid(
         inv,
         &[&["status_transitions", "paid_at"], &["created"]],
     );
-    record_sale(
-        state,
-        (external, Some(id)),
-        &refs,
-        amount,
-        (Some(customer), None),
-        at,
-    )
-    .await
+    record_sale(state, external, &refs, amount, (Some(customer), None), at).await
 }
 
 /// `invoice_payment.paid` (API versions from 2025-03-31.basil on, whose invoices no longer
@@ -317,11 +297,17 @@ pub async fn invoice_payment_paid(
     if refs.is_empty() {
         return Ok(Handled::Ignored("ignored"));
     }
+    link_payment(state, &refs, &format!("{INVOICE_SALE}{invoice}")).await?;
+    Ok(Handled::Recorded)
+}
+
+/// Records that `refs` (a payment intent, a charge, a Checkout session) paid `sale`, and takes
+/// up the refunds and disputes that wait for them.
+async fn link_payment(state: &AppState, refs: &[&str], sale: &str) -> Result<(), EventError> {
     let now = state.clock.now();
-    let external = format!("{INVOICE_SALE}{invoice}");
-    db::stripe_billing::record_sale_refs(&state.db, &refs, &external, now).await?;
-    for id in db::stripe_billing::requeue_waiting_events(&state.db, &refs, now).await? {
+    db::stripe_billing::record_sale_refs(&state.db, refs, sale, now).await?;
+    for id in db::stripe_billing::requeue_waiting_events(&state.db, refs, None, now).await? {
         events::kick(state, id);
     }
-    Ok(Handled::Recorded)
+    Ok(())
 }

@@ -28,28 +28,34 @@ use crate::service::stripe_events::Handled;
 use crate::state::AppState;
 use crate::webhooks::{self, EventType};
 
-/// The commission the charge paid, or what to conclude without one. An event whose sale is
-/// not recorded yet waits: retried, and re-queued at once when that sale is recorded (even
-/// after it gave up).
+/// The commission of the sale the charge paid, with what the sale was worth; or what to
+/// conclude without one. An event whose sale is not recorded yet waits: retried, and
+/// re-queued at once when that sale is recorded (even after it gave up).
 async fn commission_of(
     state: &AppState,
     event: &StripeEvent,
     refs: &[Option<&str>],
-) -> Result<Result<CommissionId, Handled>, EventError> {
+) -> Result<Result<(CommissionId, (i64, String)), Handled>, EventError> {
     let refs: Vec<&str> = refs.iter().flatten().copied().collect();
-    Ok(
-        match db::stripe_billing::paid_sale(&state.db, &refs).await? {
-            PaidSale::Commission(id) => Ok(id),
-            PaidSale::NoCommission => Err(Handled::Ignored("ignored_no_attribution")),
-            PaidSale::Unknown => {
-                db::stripe_billing::add_event_waits(&state.db, &event.id, &refs).await?;
-                Err(Handled::Wait {
-                    reason: format!("no sale recorded yet for {}", refs.join(", ")),
-                    give_up: "ignored_no_attribution",
-                })
-            }
-        },
-    )
+    let mut sale = db::stripe_billing::paid_sale(&state.db, &refs).await?;
+    if sale == PaidSale::Unknown {
+        db::stripe_billing::add_event_waits(&state.db, &event.id, &refs).await?;
+        // Looked at again once the waits are stored: a sale recorded in between re-queued
+        // nothing for this event, which would otherwise give up on it.
+        sale = db::stripe_billing::paid_sale(&state.db, &refs).await?;
+    }
+    Ok(match sale {
+        PaidSale::Commission {
+            id,
+            sale_minor,
+            sale_currency,
+        } => Ok((id, (sale_minor, sale_currency))),
+        PaidSale::NoCommission => Err(Handled::Ignored("ignored_no_attribution")),
+        PaidSale::Unknown => Err(Handled::Wait {
+            reason: format!("no sale recorded yet for {}", refs.join(", ")),
+            give_up: "ignored_no_attribution",
+        }),
+    })
 }
 
 /// Takes back `numerator / denominator` of the commission (at least what was taken already),
@@ -116,7 +122,8 @@ pub async fn charge_refunded(
         ref_field(ch, "payment_intent"),
         Some(charge),
     ];
-    let commission = match commission_of(state, event, &refs).await? {
+    let (commission, (sale_minor, sale_currency)) = match commission_of(state, event, &refs).await?
+    {
         Ok(c) => c,
         Err(handled) => return Ok(handled),
     };
@@ -125,9 +132,10 @@ pub async fn charge_refunded(
     }
     // An invoice paid in parts (Stripe's partial payments, API 2025-05-28.basil on) has several
     // charges: a refund takes back its share of the whole sale, not of its own charge.
-    let whole = match db::commissions::sale_value(state.db.pool(), &commission).await? {
-        Some((value, currency)) if currency == paid_in => paid.max(value),
-        _ => paid,
+    let whole = if sale_currency == paid_in.as_str() {
+        paid.max(sale_minor)
+    } else {
+        paid
     };
     let source = format!("stripe:refund:{charge}");
     let done = reverse(state, &commission, (refunded, whole), &source, "refunded")
@@ -146,7 +154,7 @@ pub async fn dispute(
     let dispute = id_field(d, "/id").ok_or("data.object.id is missing")?;
     let refs = [ref_field(d, "payment_intent"), ref_field(d, "charge")];
     let commission = match commission_of(state, event, &refs).await? {
-        Ok(c) => c,
+        Ok((c, _)) => c,
         Err(handled) => return Ok(handled),
     };
     let now = state.clock.now();

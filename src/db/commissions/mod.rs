@@ -148,22 +148,6 @@ pub async fn first_at<'e>(
     Ok(first.flatten().map(Timestamp::from_millis))
 }
 
-/// The value and currency of the sale a commission was earned on; `None` when the commission
-/// is gone or its currency cannot be read.
-pub async fn sale_value<'e>(
-    ex: impl Exec<'e>,
-    id: &CommissionId,
-) -> sqlx::Result<Option<(i64, Currency)>> {
-    let row: Option<(i64, String)> = sqlx::query_as(
-        "SELECT e.value_minor, e.currency FROM commissions c JOIN events e ON e.id = c.event_id \
-         WHERE c.id = $1",
-    )
-    .bind(id.as_str())
-    .fetch_optional(ex)
-    .await?;
-    Ok(row.and_then(|(v, c)| Currency::parse(&c).ok().map(|c| (v, c))))
-}
-
 /// Claims "first commission-earning event" for this customer, partner and program. True
 /// when this event is the first; false when another event holds it (on PostgreSQL, a
 /// concurrent claim blocks this one until it commits).

@@ -1,6 +1,7 @@
 //! A one-off Checkout that creates an invoice (`invoice_creation`) sends both
-//! `checkout.session.completed` and the invoice's `invoice.paid`: one payment, one sale, one
-//! commission, whichever comes first, and a refund finds that sale.
+//! `checkout.session.completed` and the invoice's `invoice.paid`: one payment, one sale (the
+//! invoice's), one commission, whichever comes first, and a refund finds that sale through
+//! the session's payment.
 
 use super::*;
 
@@ -11,85 +12,94 @@ fn session(n: &str, cus: &str, amount: i64) -> Value {
         "payment_intent": format!("pi_in_{n}"), "payment_status": "paid", "status": "complete"})
 }
 
+/// A refund of the whole charge naming only `keep` of its refs (`payment_intent`, `invoice`).
+fn refund(n: &str, amount: i64, keep: &[&str]) -> Value {
+    let mut ch = charge(&format!("in_{n}"), amount, amount);
+    let o = ch.as_object_mut().unwrap();
+    for field in ["payment_intent", "invoice"] {
+        if !keep.contains(&field) {
+            o.remove(field);
+        }
+    }
+    ch
+}
+
 async fn checkout_with_an_invoice_is_one_sale(b: Backend) {
     let (app, _sim) = spawn_with_stripe(b, &[]).await;
     let (_, link) = partner(&app, "once@example.com", "cmp_default").await;
 
-    // The session first, then its invoice.
+    // The session first, then its invoice: the invoice records the sale.
     identified(&app, &link, "evt_cus_1", "cus_1").await;
-    let e = send(
-        &app,
-        "evt_cs_1",
-        "checkout.session.completed",
-        session("k1", "cus_1", 5_000),
-    )
-    .await;
+    let cs = session("k1", "cus_1", 5_000);
+    let e = send(&app, "evt_cs_1", "checkout.session.completed", cs).await;
+    assert_eq!(outcome(&e), ("ignored", "ignored"));
+    assert!(commissions(&app).await.is_empty());
+    let inv = invoice("in_k1", "cus_1", 5_000, "usd");
+    let e = send(&app, "evt_inv_1", "invoice.paid", inv).await;
     assert_eq!(outcome(&e), ("processed", "recorded"));
-    let e = send(
-        &app,
-        "evt_inv_1",
-        "invoice.paid",
-        invoice("in_k1", "cus_1", 5_000, "usd"),
-    )
-    .await;
-    assert_eq!(outcome(&e), ("processed", "duplicate"));
     assert_eq!(commissions(&app).await.len(), 1);
 
-    // The invoice first, then its session.
+    // The invoice first, then its session: still one sale.
     identified(&app, &link, "evt_cus_2", "cus_2").await;
-    let e = send(
-        &app,
-        "evt_inv_2",
-        "invoice.paid",
-        invoice("in_k2", "cus_2", 7_000, "usd"),
-    )
-    .await;
+    let inv = invoice("in_k2", "cus_2", 7_000, "usd");
+    let e = send(&app, "evt_inv_2", "invoice.paid", inv).await;
     assert_eq!(outcome(&e), ("processed", "recorded"));
-    let e = send(
-        &app,
-        "evt_cs_2",
-        "checkout.session.completed",
-        session("k2", "cus_2", 7_000),
-    )
-    .await;
-    assert_eq!(outcome(&e), ("processed", "duplicate"));
+    let cs = session("k2", "cus_2", 7_000);
+    let e = send(&app, "evt_cs_2", "checkout.session.completed", cs).await;
+    assert_eq!(outcome(&e), ("ignored", "ignored"));
     let all = commissions(&app).await;
     assert_eq!(all.len(), 2);
 
-    // A refund of either sale finds it through the payment intent alone.
-    for (n, amount, c) in [("k1", 5_000, &all[1]), ("k2", 7_000, &all[0])] {
-        let mut ch = charge(&format!("in_{n}"), amount, amount);
-        let o = ch.as_object_mut().unwrap();
-        o.remove("invoice");
-        let e = send(&app, &format!("evt_ref_{n}"), "charge.refunded", ch).await;
+    // Refunds find each sale, by the charge alone or by the payment intent alone.
+    for (n, amount, keep, c) in [
+        ("k1", 5_000, &[][..], &all[1]),
+        ("k2", 7_000, &["payment_intent"][..], &all[0]),
+    ] {
+        let e = send(
+            &app,
+            &format!("evt_ref_{n}"),
+            "charge.refunded",
+            refund(n, amount, keep),
+        )
+        .await;
         assert_eq!(outcome(&e), ("processed", "recorded"), "{n}");
-        assert_eq!(
-            commission(&app, c["id"].as_str().unwrap()).await["status"],
-            "reversed"
-        );
+        let id = c["id"].as_str().unwrap();
+        assert_eq!(commission(&app, id).await["status"], "reversed", "{n}");
     }
 
-    // Basil: the refund first (naming only the intent and charge), then the payment linking
-    // the intent to the invoice, then the session, which owns the invoice: the refund follows
-    // the link to the session's sale and is taken up as soon as that sale is recorded.
+    // Basil (the invoice names no payment): a refund naming only the intent comes first and
+    // gives up; the session links the intent to its invoice's sale (the refund looks again and
+    // waits); the invoice records the sale, and the refund is taken up.
     identified(&app, &link, "evt_cus_3", "cus_3").await;
-    let mut ch = charge("in_k3", 9_000, 9_000);
-    ch.as_object_mut().unwrap().remove("invoice");
-    post(&app, "evt_ref_k3", "charge.refunded", ch).await;
-    app.stripe_event_when("evt_ref_k3", |e| e["attempts"] == 1)
-        .await;
-    let payment = json!({"id": "inpay_k3", "object": "invoice_payment", "amount_paid": 9_000,
-        "currency": "usd", "invoice": "in_k3", "status": "paid",
-        "payment": {"type": "payment_intent", "payment_intent": "pi_in_k3"}});
-    let e = send(&app, "evt_pay_k3", "invoice_payment.paid", payment).await;
-    assert_eq!(outcome(&e), ("processed", "recorded"));
-    let e = send(
+    post(
         &app,
-        "evt_cs_3",
-        "checkout.session.completed",
-        session("k3", "cus_3", 9_000),
+        "evt_ref_k3",
+        "charge.refunded",
+        refund("k3", 9_000, &["payment_intent"]),
     )
     .await;
+    app.stripe_event_when("evt_ref_k3", |e| e["attempts"] == 1)
+        .await;
+    for _ in 1..openpartner::service::stripe_events::WAIT_ATTEMPTS {
+        next_round(&app).await;
+    }
+    let e = app
+        .stripe_event_when("evt_ref_k3", |e| e["status"] != "pending")
+        .await;
+    assert_eq!(outcome(&e), ("ignored", "ignored_no_attribution"));
+    let cs = session("k3", "cus_3", 9_000);
+    send(&app, "evt_cs_3", "checkout.session.completed", cs).await;
+    let e = app
+        .stripe_event_when("evt_ref_k3", |e| {
+            e["status"] == "pending" && e["attempts"] == 1
+        })
+        .await;
+    assert!(e["lastError"].as_str().unwrap().contains("pi_in_k3"), "{e}");
+    let mut inv = invoice("in_k3", "cus_3", 9_000, "usd");
+    let o = inv.as_object_mut().unwrap();
+    o.remove("charge");
+    o.remove("payment_intent");
+    let e = send(&app, "evt_inv_3", "invoice.paid", inv).await;
     assert_eq!(outcome(&e), ("processed", "recorded"));
     let third = commissions(&app).await[0]["id"]
         .as_str()
