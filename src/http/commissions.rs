@@ -24,8 +24,6 @@ use crate::service::partners as partners_svc;
 use crate::state::AppState;
 use crate::views::CommissionView;
 
-pub use dashboard::{ByStatus, CurrencyFigures, Dashboard, DashboardLink, DashboardQuery};
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_commissions))

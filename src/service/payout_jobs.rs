@@ -1,14 +1,12 @@
 //! The payout jobs: daily auto-approval, the scheduled run, and the Network's metering report.
 
-use std::time::Duration;
-
 use serde_json::json;
 
 use crate::db;
 use crate::domain::money::Currency;
 use crate::domain::time::Timestamp;
 use crate::error::{ApiError, ApiResult};
-use crate::service::payouts::{RETRY_DELAYS_MS, RunRequest, RunResult, Settings, run, settings};
+use crate::service::payouts::{RunRequest, RunResult, Settings, run, settings};
 use crate::state::AppState;
 
 /// Approves matured commissions in programs with auto-approve on. Once per slot across
@@ -122,9 +120,4 @@ pub async fn report_to_network(state: &AppState) -> ApiResult<Option<i64>> {
     }
     db::settings::set(state.db.pool(), REPORT_MARK, &until.millis().to_string()).await?;
     Ok(Some(minor))
-}
-
-/// How long until a transfer is retried after `attempts` tries (for docs and tests).
-pub fn retry_delay(attempts: i64) -> Duration {
-    Duration::from_millis(RETRY_DELAYS_MS[(attempts.max(1) as usize - 1).min(3)] as u64)
 }

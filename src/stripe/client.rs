@@ -55,14 +55,6 @@ impl StripeError {
         }
     }
 
-    /// Stripe's error code of a refusal.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            StripeError::Refused { code, .. } => Some(code),
-            StripeError::Transient(_) => None,
-        }
-    }
-
     /// `code: message` for a refusal, the error text otherwise.
     pub fn reason(&self) -> String {
         match self {

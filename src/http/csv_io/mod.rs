@@ -14,9 +14,6 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::state::AppState;
 
-pub use export::{CommissionsCsvQuery, ConversionsCsvQuery};
-pub use import::{ImportAnswer, ImportQuery, ImportResult, MAX_IMPORT_ROWS};
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(export::router())

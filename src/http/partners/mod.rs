@@ -28,8 +28,7 @@ use crate::service::partners as svc;
 use crate::state::AppState;
 
 pub use crate::views::PartnerView;
-pub use create::{CreatePartnerBody, CreatedPartner};
-pub use fields::{MAX_PROGRAM_IDS, SnapshotBody, clean_email, clean_name};
+pub use fields::{SnapshotBody, clean_email, clean_name};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
