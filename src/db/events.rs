@@ -100,11 +100,10 @@ pub async fn result<'e>(
     ex: impl Exec<'e>,
     external_event_id: &str,
 ) -> sqlx::Result<Option<String>> {
-    let row = sqlx::query("SELECT result FROM events WHERE external_event_id = $1")
+    sqlx::query_scalar("SELECT result FROM events WHERE external_event_id = $1")
         .bind(external_event_id)
         .fetch_optional(ex)
-        .await?;
-    row.map(|r| r.try_get(0)).transpose()
+        .await
 }
 
 /// (attributed events, [(currency, events, revenue in minor units)]) since `since`, the
@@ -134,12 +133,10 @@ pub async fn attributed_totals<'e>(
 
 /// The newest tracked event (click or conversion), for the Network heartbeat.
 pub async fn last_at<'e>(ex: impl Exec<'e>) -> sqlx::Result<Option<Timestamp>> {
-    let row = sqlx::query(
+    let last: Option<i64> = sqlx::query_scalar(
         "SELECT CAST(MAX(t) AS BIGINT) FROM (SELECT MAX(ts) AS t FROM clicks UNION ALL SELECT MAX(ts) AS t FROM events) x",
     )
     .fetch_one(ex)
     .await?;
-    Ok(row
-        .try_get::<Option<i64>, _>(0)?
-        .map(Timestamp::from_millis))
+    Ok(last.map(Timestamp::from_millis))
 }

@@ -316,6 +316,16 @@ pub(crate) async fn requeue_audited(
     Ok(true)
 }
 
+/// A nullable epoch-millisecond column as a timestamp.
+pub fn opt_ts(
+    r: &sqlx::any::AnyRow,
+    column: &str,
+) -> sqlx::Result<Option<crate::domain::time::Timestamp>> {
+    use sqlx::Row;
+    Ok(r.try_get::<Option<i64>, _>(column)?
+        .map(crate::domain::time::Timestamp::from_millis))
+}
+
 /// 0/1 integers stand for booleans in storage.
 pub fn flag(b: bool) -> i64 {
     i64::from(b)

@@ -44,10 +44,6 @@ pub(super) fn currency(s: &str) -> Option<Currency> {
     Currency::parse(s).ok()
 }
 
-fn ts(r: &AnyRow, c: &str) -> sqlx::Result<Option<Timestamp>> {
-    Ok(r.try_get::<Option<i64>, _>(c)?.map(Timestamp::from_millis))
-}
-
 impl FromRow<'_, AnyRow> for Payout {
     fn from_row(r: &AnyRow) -> sqlx::Result<Payout> {
         let bad = |c: &str, v: String| sqlx::Error::Decode(format!("payouts.{c}: {v}").into());
@@ -64,10 +60,10 @@ impl FromRow<'_, AnyRow> for Payout {
             status: PayoutStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
             destination: r.try_get("destination")?,
             idempotency_key: r.try_get("idempotency_key")?,
-            period_start: ts(r, "period_start")?,
-            period_end: ts(r, "period_end")?,
+            period_start: super::opt_ts(r, "period_start")?,
+            period_end: super::opt_ts(r, "period_end")?,
             created_at: Timestamp::from_millis(r.try_get("created_at")?),
-            paid_at: ts(r, "paid_at")?,
+            paid_at: super::opt_ts(r, "paid_at")?,
             failure_reason: r.try_get("failure_reason")?,
             stripe_transfer_id: r.try_get("stripe_transfer_id")?,
             reference: r.try_get("reference")?,

@@ -62,11 +62,6 @@ pub struct NewStripeEvent<'a> {
 const COLUMNS: &str = "id, type, payload, object_id, livemode, stripe_created, status, outcome, \
     attempts, next_attempt_at, last_error, received_at, processed_at";
 
-fn ts(r: &AnyRow, col: &str) -> sqlx::Result<Option<Timestamp>> {
-    Ok(r.try_get::<Option<i64>, _>(col)?
-        .map(Timestamp::from_millis))
-}
-
 impl FromRow<'_, AnyRow> for StripeEvent {
     fn from_row(r: &AnyRow) -> sqlx::Result<StripeEvent> {
         Ok(StripeEvent {
@@ -75,14 +70,14 @@ impl FromRow<'_, AnyRow> for StripeEvent {
             payload: r.try_get("payload")?,
             object_id: r.try_get("object_id")?,
             livemode: r.try_get::<i64, _>("livemode")? != 0,
-            stripe_created: ts(r, "stripe_created")?,
+            stripe_created: super::opt_ts(r, "stripe_created")?,
             status: r.try_get("status")?,
             outcome: r.try_get("outcome")?,
             attempts: r.try_get("attempts")?,
             next_attempt_at: Timestamp::from_millis(r.try_get("next_attempt_at")?),
             last_error: r.try_get("last_error")?,
             received_at: Timestamp::from_millis(r.try_get("received_at")?),
-            processed_at: ts(r, "processed_at")?,
+            processed_at: super::opt_ts(r, "processed_at")?,
         })
     }
 }
@@ -97,7 +92,7 @@ impl FromRow<'_, AnyRow> for ConnectStatus {
             account_id: r.try_get("stripe_connect_account_id")?,
             details_submitted: opt_flag(r, "stripe_details_submitted")?,
             payouts_enabled: opt_flag(r, "stripe_payouts_enabled")?,
-            status_at: ts(r, "stripe_status_at")?,
+            status_at: super::opt_ts(r, "stripe_status_at")?,
         })
     }
 }

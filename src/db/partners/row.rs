@@ -47,11 +47,6 @@ pub const COLUMNS: &str = "id, email, name, stripe_connect_account_id, metadata,
     activated_at, revoked_at, revoke_reason, network_creator_id, network_pre_existing, \
     network_affiliations, network_synced_at, stripe_payouts_enabled, stripe_details_submitted";
 
-fn opt_ts(r: &AnyRow, col: &str) -> sqlx::Result<Option<Timestamp>> {
-    Ok(r.try_get::<Option<i64>, _>(col)?
-        .map(Timestamp::from_millis))
-}
-
 pub fn join_ids(ids: &[ProgramId]) -> String {
     ids.iter()
         .map(ProgramId::as_str)
@@ -71,7 +66,8 @@ impl FromRow<'_, AnyRow> for Partner {
                 affiliations: r
                     .try_get::<Option<i64>, _>("network_affiliations")?
                     .unwrap_or(0),
-                synced_at: opt_ts(r, "network_synced_at")?.unwrap_or(Timestamp::from_millis(0)),
+                synced_at: crate::db::opt_ts(r, "network_synced_at")?
+                    .unwrap_or(Timestamp::from_millis(0)),
             }),
             None => None,
         };
@@ -107,11 +103,11 @@ impl FromRow<'_, AnyRow> for Partner {
                 GrantSource::Admin,
             ),
             pending_review: r.try_get::<i64, _>("pending_review")? != 0,
-            email_verified_at: opt_ts(r, "email_verified_at")?,
+            email_verified_at: crate::db::opt_ts(r, "email_verified_at")?,
             created_at: Timestamp::from_millis(r.try_get("created_at")?),
             updated_at: Timestamp::from_millis(r.try_get("updated_at")?),
-            activated_at: opt_ts(r, "activated_at")?,
-            revoked_at: opt_ts(r, "revoked_at")?,
+            activated_at: crate::db::opt_ts(r, "activated_at")?,
+            revoked_at: crate::db::opt_ts(r, "revoked_at")?,
             revoke_reason: r.try_get("revoke_reason")?,
             network,
         })
