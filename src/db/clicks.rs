@@ -236,19 +236,6 @@ pub async fn identify<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn count_for_partner<'e>(
-    ex: impl Exec<'e>,
-    partner: &PartnerId,
-    since: Timestamp,
-) -> sqlx::Result<i64> {
-    let row = sqlx::query("SELECT COUNT(*) FROM clicks WHERE partner_id = $1 AND ts >= $2")
-        .bind(partner.as_str())
-        .bind(since.millis())
-        .fetch_one(ex)
-        .await?;
-    row.try_get(0)
-}
-
 /// Clicks per link of one partner since `since`.
 pub async fn by_link<'e>(
     ex: impl Exec<'e>,

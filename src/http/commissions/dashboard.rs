@@ -1,6 +1,6 @@
 //! The partner dashboard: clicks, attributed events and commissions per currency, and links.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use axum::Json;
 use axum::extract::State;
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db;
 use crate::domain::commission::CommissionStatus as Status;
-use crate::domain::ids::PartnerId;
+use crate::domain::ids::{LinkId, PartnerId};
 use crate::domain::money::{Currency, ExactNumber};
 use crate::domain::scopes::Scope;
 use crate::domain::time::Timestamp;
@@ -116,7 +116,12 @@ pub(super) async fn dashboard(
             .ok_or_else(|| ApiError::invalid_query("since must be an RFC 3339 timestamp"))?,
     };
     state.clicks.flush().await;
-    let clicks = db::clicks::count_for_partner(state.db.pool(), &id, since).await?;
+    // Clicks per link; the partner's total is their sum (the same rows).
+    let per_link: HashMap<LinkId, i64> = db::clicks::by_link(state.db.pool(), &id, since)
+        .await?
+        .into_iter()
+        .collect();
+    let clicks = per_link.values().sum();
     let (events, revenue) = db::events::attributed_totals(state.db.pool(), &id, since).await?;
     let commissions = db::commissions::totals(state.db.pool(), &id, since).await?;
     // Every currency seen, in events or commissions; the main one first (most events).
@@ -148,15 +153,11 @@ pub(super) async fn dashboard(
         .iter()
         .find(|(c, _, _)| *c == main)
         .map_or(0, |(_, _, v)| *v);
-    let per_link = db::clicks::by_link(state.db.pool(), &id, since).await?;
     let links = db::links::list_for_partner(state.db.pool(), &id)
         .await?
         .into_iter()
         .map(|l| DashboardLink {
-            clicks: per_link
-                .iter()
-                .find(|(lid, _)| *lid == l.id)
-                .map_or(0, |(_, n)| *n),
+            clicks: per_link.get(&l.id).copied().unwrap_or(0),
             share_url: format!("{}/r/{}", state.config.public_url, l.link_key),
             id: l.id.into_string(),
             link_key: l.link_key,
