@@ -25,9 +25,9 @@ const LEASE_MS: i64 = 60_000;
 /// `backoff` schedule), about 8.5 minutes in all.
 pub const WAIT_ATTEMPTS: i64 = 5;
 
-/// The event types something processes; any other type is stored as `ignored`.
+/// The event types something processes; any other type is stored as `ignored`. The console's
+/// Stripe page lists them, in this order, as the events to enable.
 pub const HANDLED: &[&str] = &[
-    "account.updated",
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "customer.created",
@@ -38,6 +38,7 @@ pub const HANDLED: &[&str] = &[
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
+    "account.updated",
 ];
 
 pub fn handles(event_type: &str) -> bool {

@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::http::brand::with_brand;
+use crate::service::stripe_events;
 use crate::state::AppState;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
@@ -72,7 +73,9 @@ const NAV: &[(&str, &str)] = &[
     ("/admin/settings", "Settings"),
 ];
 
-/// `page` with its `{{nav}}` made from [`NAV`].
+/// `page` with its `{{nav}}` made from [`NAV`], and `{{stripe_events}}` from the event types
+/// the Stripe webhook handles (one list, so the page cannot drift from the code). Once per
+/// page, at its first request.
 fn with_nav(page: &str) -> String {
     let links: String = NAV
         .iter()
@@ -82,6 +85,7 @@ fn with_nav(page: &str) -> String {
         "{{nav}}",
         &format!(r#"<nav aria-label="Console">{links}</nav>"#),
     )
+    .replace("{{stripe_events}}", &stripe_events::HANDLED.join(", "))
 }
 
 /// Pages only talk to this origin; scripts and styles come from the binary itself.
@@ -303,6 +307,18 @@ script!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_stripe_page_lists_every_handled_event() {
+        let page = with_nav(include_str!("stripe.html"));
+        let list = format!(
+            r#"<code id="stripe-event-types">{}</code>"#,
+            stripe_events::HANDLED.join(", ")
+        );
+        assert!(page.contains(&list), "{page}");
+        assert!(stripe_events::HANDLED.contains(&"invoice_payment.paid"));
+        assert!(!page.contains("{{stripe_events}}") && !page.contains("{{nav}}"));
+    }
 
     #[test]
     fn every_page_but_sign_in_has_the_one_nav() {
