@@ -124,12 +124,21 @@ function showBackfill(run) {
 
 async function watchBackfill() {
   $("backfill-now").disabled = true;
+  // Followed for 15 minutes at most, polling less often as it runs (a run left "running" by
+  // a stopped server is taken over by the next one; the page need not watch it forever).
+  const deadline = Date.now() + 15 * 60 * 1000;
+  let pause = 500;
   try {
     for (;;) {
       const r = await api("GET", "/config/network/backfill");
       showBackfill(r);
       if (r.status !== "running") break;
-      await new Promise((ok) => setTimeout(ok, 500));
+      if (Date.now() > deadline) {
+        say($("backfill-status"), "Still running: reload the page to follow it.", "busy");
+        break;
+      }
+      await new Promise((ok) => setTimeout(ok, pause));
+      pause = Math.min(pause * 2, 2000);
     }
   } catch (e) {
     say($("backfill-status"), "Failed to follow the backfill: " + e.message, "error");

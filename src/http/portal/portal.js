@@ -44,8 +44,8 @@ async function start() {
   try {
     who = await api("GET", "/auth/whoami");
   } catch (e) {
-    if (e instanceof SignedOut) { showSignin(); return; }
-    say($("page-status"), "Could not load the portal: " + e.message, "error");
+    // Signed out: api() has shown the sign-in page.
+    if (!(e instanceof SignedOut)) say($("page-status"), "Could not load the portal: " + e.message, "error");
     return;
   }
   if (who.role !== "partner") {
@@ -81,8 +81,7 @@ async function start() {
   try {
     await LOADERS[page]({ networkOn });
   } catch (e) {
-    if (e instanceof SignedOut) showSignin();
-    else say($("page-status"), "Failed: " + e.message, "error");
+    if (!(e instanceof SignedOut)) say($("page-status"), "Failed: " + e.message, "error");
   }
 }
 
