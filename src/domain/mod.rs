@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod brand;
 pub mod commission;
+pub mod cron;
 pub mod cursor;
 pub mod email;
 pub mod ids;

@@ -96,11 +96,7 @@ impl Schedule {
         if self == Schedule::Manual {
             return None;
         }
-        let cron = croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Required)
-            .build()
-            .parse(tick)
-            .ok()?;
+        let cron = super::cron::parse(tick)?;
         let from = from.with_nanosecond(0).unwrap_or(from);
         let horizon = from + chrono::Duration::days(62);
         // Each step moves to the next tick, then past its day when that day pays no one: at

@@ -107,12 +107,8 @@ pub async fn scheduled(state: &AppState) {
 
 /// The scheduled time (epoch ms) of the tick being run: the latest occurrence at or before now.
 pub fn current_slot(expr: &str) -> Option<i64> {
-    let cron = croner::parser::CronParser::builder()
-        .seconds(croner::parser::Seconds::Required)
-        .build()
-        .parse(expr)
-        .ok()?;
-    cron.find_previous_occurrence(&chrono::Utc::now(), true)
+    crate::domain::cron::parse(expr)?
+        .find_previous_occurrence(&chrono::Utc::now(), true)
         .ok()
         .map(|t| t.timestamp_millis())
 }
