@@ -194,13 +194,14 @@ async fn an_unknown_stored_source_still_reads(b: Backend) {
     let app = spawn_app(b).await;
     let p = app.create_partner("legacy@example.com", false).await;
     let id = p["id"].as_str().unwrap().to_string();
-    sqlx::query(
+    let done = sqlx::query(
         "UPDATE partners SET source = 'api', campaign_grant_source = 'import' WHERE id = $1",
     )
     .bind(&id)
     .execute(app.state.db.pool())
     .await
     .unwrap();
+    assert_eq!(done.rows_affected(), 1);
     let read = app.admin_get(&format!("/partners/{id}")).await;
     assert_eq!(read.assert_status(200)["campaignGrantSource"], "admin");
     let list = app.admin_get("/partners").await;
