@@ -104,28 +104,7 @@ pub async fn candidates(
         .iter()
         .map(|r| r.try_get(0))
         .collect::<sqlx::Result<_>>()?;
-    partners_by_ids(db, &ids).await
-}
-
-/// Partners by id, in the given order.
-pub async fn partners_by_ids(db: &Db, ids: &[String]) -> sqlx::Result<Vec<Partner>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT {} FROM partners WHERE id IN ({})",
-            super::partners::COLUMNS,
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query_as::<_, Partner>(&sql);
-        for id in chunk {
-            q = q.bind(id.as_str());
-        }
-        let mut found = q.fetch_all(db.pool()).await?;
-        found.sort_by_key(|p| chunk.iter().position(|id| id == p.id.as_str()));
-        out.extend(found);
-    }
-    Ok(out)
+    super::partners::by_ids(db, &ids).await
 }
 
 /// Starts a run. A unique violation means another run is in progress.

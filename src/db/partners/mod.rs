@@ -316,3 +316,28 @@ pub async fn approve<'e>(ex: impl Exec<'e>, id: &PartnerId, now: Timestamp) -> s
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Partners by id, in the given order (500 ids a statement).
+pub async fn by_ids(db: &Db, ids: &[String]) -> sqlx::Result<Vec<Partner>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {COLUMNS} FROM partners WHERE id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query_as::<_, Partner>(&sql);
+        for id in chunk {
+            q = q.bind(id.as_str());
+        }
+        let mut found = q.fetch_all(db.pool()).await?;
+        let order: std::collections::HashMap<&str, usize> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        found.sort_by_key(|p| order.get(p.id.as_str()).copied());
+        out.extend(found);
+    }
+    Ok(out)
+}

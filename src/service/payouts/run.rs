@@ -125,7 +125,7 @@ async fn run_chunk(
     groups: &[Group],
 ) -> ApiResult<Option<RunResult>> {
     let ids: Vec<String> = groups.iter().map(|(p, _)| p.as_str().to_string()).collect();
-    let partners: HashMap<PartnerId, Partner> = db::backfill::partners_by_ids(&state.db, &ids)
+    let partners: HashMap<PartnerId, Partner> = db::partners::by_ids(&state.db, &ids)
         .await?
         .into_iter()
         .map(|p| (p.id.clone(), p))
