@@ -137,6 +137,24 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, UlidRequestId))
+        .layer(axum::middleware::map_request(clip_request_id))
+}
+
+/// The longest client-sent request id kept.
+const MAX_REQUEST_ID: usize = 100;
+
+/// A client's own `x-request-id` is kept (so its logs and ours meet), cut to
+/// [`MAX_REQUEST_ID`] bytes once, here, before it is echoed, logged or audited.
+async fn clip_request_id(mut req: Request<Body>) -> Request<Body> {
+    if let Some(id) = req.headers().get(&REQUEST_ID)
+        && id.len() > MAX_REQUEST_ID
+    {
+        match axum::http::HeaderValue::from_bytes(&id.as_bytes()[..MAX_REQUEST_ID]) {
+            Ok(clipped) => req.headers_mut().insert(&REQUEST_ID, clipped),
+            Err(_) => req.headers_mut().remove(&REQUEST_ID),
+        };
+    }
+    req
 }
 
 async fn not_found() -> ApiError {
@@ -263,7 +281,7 @@ async fn audit_scope(
         .headers
         .get(&REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().filter(|c| *c != '\0').take(100).collect());
+        .map(str::to_string);
     let ip_hash = rate_limit::ClientIp::from_request_parts(&mut parts, &state)
         .await
         .ok()
@@ -300,12 +318,11 @@ async fn access_log(req: Request<Body>, next: Next) -> Response<Body> {
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched.as_ref().map_or("unmatched", |m| m.as_str());
     let request_id_header = req.headers().get(&REQUEST_ID).cloned();
-    // The client may send its own: bounded as the audit log bounds it (a valid header value
-    // is visible ASCII, so any byte is a character boundary).
+    // The client may send its own, cut to length at the edge (`clip_request_id`).
     let request_id = request_id_header
         .as_ref()
         .and_then(|v| v.to_str().ok())
-        .map_or("", |id| &id[..id.len().min(100)]);
+        .unwrap_or("");
     let span = tracing::debug_span!("request", %method, route = %route, request_id = %request_id);
     // With metrics off (the default) no recorder exists: skip building labels for nothing.
     let metered = crate::instruments::handle().is_some();

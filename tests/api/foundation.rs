@@ -27,6 +27,16 @@ async fn health_ready_and_request_ids(b: Backend) {
         .await
         .unwrap();
     assert_eq!(res.headers()["x-request-id"], "client-chosen-id");
+    // A long one is kept cut to 100 characters, in the answer as in the logs.
+    let long = "r".repeat(500);
+    let res = app
+        .client
+        .get(app.url("/health"))
+        .header("x-request-id", &long)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], &long[..100]);
 }
 
 async fn ready_is_503_when_the_database_is_gone(b: Backend) {
