@@ -194,20 +194,19 @@ pub async fn checkout_completed(state: &AppState, payload: &Value) -> Result<Han
         return Ok(Handled::Ignored("ignored"));
     }
     let intent = ref_field(s, "payment_intent");
-    let refs: Vec<&str> = [Some(session), intent].into_iter().flatten().collect();
-    if let (Some(invoice), Some(_)) = (ref_field(s, "invoice"), customer) {
-        // A one-off Checkout that creates an invoice (`invoice_creation`) is paid by that
-        // invoice, whose `invoice.paid` records the sale, once, as a subscription's does: the
-        // session identified the customer above, and its payment leads to the invoice's sale.
-        let sale = format!("{INVOICE_SALE}{invoice}");
-        link_payment(state, &refs, &sale).await?;
-        return Ok(if identified {
-            Handled::Recorded
-        } else {
-            Handled::Ignored("ignored")
-        });
-    }
-    let external = format!("stripe:checkout:{}", intent.unwrap_or(session));
+    // A one-off Checkout that creates an invoice (`invoice_creation`) also sends that
+    // invoice's `invoice.paid`: one payment, so one sale, under the invoice's id. Whichever
+    // event comes first records it (attributed as of the session, at its time); the other is
+    // its duplicate.
+    let invoice = ref_field(s, "invoice");
+    let refs: Vec<&str> = [Some(session), intent, invoice]
+        .into_iter()
+        .flatten()
+        .collect();
+    let external = match invoice {
+        Some(invoice) => format!("{INVOICE_SALE}{invoice}"),
+        None => format!("stripe:checkout:{}", intent.unwrap_or(session)),
+    };
     let at = sale_time(state, s, &[&["created"]]);
     // The customer when it is known as a click's (recurring revenue); else the click itself.
     let known = match customer {
@@ -254,13 +253,6 @@ pub async fn invoice_paid(
     if amount.0 == 0 {
         return Ok(Handled::Ignored("ignored"));
     }
-    let Some(customer) = ref_field(inv, "customer") else {
-        return Ok(Handled::Ignored("ignored_no_attribution"));
-    };
-    db::stripe_billing::set_event_customer(state.db.pool(), &event.id, customer).await?;
-    if !db::stripe_billing::customer_identified(state.db.pool(), customer).await? {
-        return Ok(Handled::Ignored("ignored_no_attribution"));
-    }
     // Older API versions name the charge and payment intent on the invoice; newer ones under
     // `payments`: refunds find the sale through whichever is there.
     let intent = ref_field(inv, "payment_intent")
@@ -269,6 +261,23 @@ pub async fn invoice_paid(
         ref_field(inv, "charge").or_else(|| id_field(inv, "/payments/data/0/payment/charge"));
     let refs: Vec<&str> = [Some(id), intent, charge].into_iter().flatten().collect();
     let external = format!("{INVOICE_SALE}{id}");
+    // Already recorded: by the pair's other event, or by the Checkout session that created
+    // the invoice (attributed as of that session, whoever the customer's click is now). Its
+    // payment still leads refunds there.
+    if db::events::result(state.db.pool(), &external)
+        .await?
+        .is_some()
+    {
+        link_payment(state, &refs, &external).await?;
+        return Ok(Handled::Duplicate);
+    }
+    let Some(customer) = ref_field(inv, "customer") else {
+        return Ok(Handled::Ignored("ignored_no_attribution"));
+    };
+    db::stripe_billing::set_event_customer(state.db.pool(), &event.id, customer).await?;
+    if !db::stripe_billing::customer_identified(state.db.pool(), customer).await? {
+        return Ok(Handled::Ignored("ignored_no_attribution"));
+    }
     let at = sale_time(
         state,
         inv,
